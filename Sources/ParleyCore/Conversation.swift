@@ -1,0 +1,204 @@
+/// A tag on a conversation, optionally with a value (`Resolution: fixed`).
+public struct TagValue: Hashable, Sendable, Codable {
+    public var tag: Int
+    public var value: String?
+
+    public init(tag: Int, value: String? = nil) {
+        self.tag = tag
+        self.value = value
+    }
+
+    var recorded: String { value.map { "TAG-\(tag): \($0)" } ?? "TAG-\(tag)" }
+}
+
+/// Why a conversation has the owner it has.
+public struct RoutingRecord: Hashable, Sendable, Codable {
+    public enum Reason: String, Sendable, Codable {
+        case explicit
+        case orgDefaultOwner = "org_default_owner"
+        case fallback
+        case rule
+    }
+
+    public var reason: Reason
+    public var rule: String?
+    public var keyword: String?
+
+    public init(reason: Reason, rule: String? = nil, keyword: String? = nil) {
+        self.reason = reason
+        self.rule = rule
+        self.keyword = keyword
+    }
+}
+
+/// The clocks a conversation keeps for its metrics (DESIGN §6).
+public struct ConversationMetrics: Hashable, Sendable, Codable {
+    /// When the first New → Waiting on user transition happened: the initial response.
+    public var firstResponseAt: Date?
+    /// Seconds spent in New in intervals that have ended.
+    public var completedSecondsInNew: Double = 0
+    public var hasBeenInNew = false
+    /// How many times a customer reopened a resolved conversation.
+    public var reopenCount = 0
+
+    public init() {}
+}
+
+public enum SourceChannel {
+    public static let known = ["widget", "email", "api", "portal", "system", "chat", "plug", "slack"]
+}
+
+/// A support conversation (DESIGN §2).
+public struct Conversation: Hashable, Sendable, Codable {
+    public var number: Int
+    public var title: String
+    public var description: String?
+    public var sourceChannel: String
+    public var stage: Stage
+    public var stageEnteredAt: Date
+    public var ownedBy: [Int]
+    public var group: Int?
+    public var members: [Actor]
+    public var revOrg: Int?
+    public var account: Int?
+    public var priority: Priority
+    public var tags: [TagValue]
+    public var isSpam: Bool
+    public var createdBy: Actor
+    public var createdDate: Date
+    public var modifiedBy: Actor
+    public var modifiedDate: Date
+    public var metrics: ConversationMetrics
+    public var routing: RoutingRecord
+    /// The archived conversation this one follows up, if any.
+    public var followUpOf: Int?
+    /// Since when a customer has been waiting for an agent (set on entering Needs response or New).
+    public var waitingSince: Date?
+    public var lastCustomerMessageAt: Date?
+    public var lastAgentReplyAt: Date?
+    /// Bumped on every change; a precondition for concurrent writers.
+    public var version: Int
+
+    public var id: ObjectID { ObjectID(.conversation, number) }
+
+    /// Seconds from creation to the initial response, once it happened.
+    public var timeToInitialResponseSeconds: Double? {
+        metrics.firstResponseAt.map { $0.timeIntervalSince(createdDate) }
+    }
+
+    /// Total seconds spent in New, once the conversation has left New; nil while it is in New or never was.
+    public var timeInNewSeconds: Double? {
+        guard metrics.hasBeenInNew, stage != .new else { return nil }
+        return metrics.completedSecondsInNew
+    }
+
+    /// Seconds in the current stage as of `now`.
+    public func secondsInStage(at now: Date) -> Double { max(0, now.timeIntervalSince(stageEnteredAt)) }
+
+    public func isMember(_ actor: Actor) -> Bool { members.contains(actor) }
+}
+
+/// The new state of a conversation and the events that record how it got there.
+public struct ConversationDecision: Sendable, Equatable {
+    public var conversation: Conversation
+    public var events: [ChangeEvent]
+
+    public init(conversation: Conversation, events: [ChangeEvent]) {
+        self.conversation = conversation
+        self.events = events
+    }
+}
+
+/// What a new comment does to its conversation.
+public enum CommentOutcome: Sendable, Equatable {
+    /// The comment joins this conversation, which changed as decided.
+    case append(ConversationDecision)
+    /// The conversation is archived: the comment starts a follow-up conversation.
+    case startFollowUp
+}
+
+extension Conversation {
+    /// Moves to `stage`, keeping the metrics' clocks; records the change.
+    mutating func move(to next: Stage, by actor: Actor, at now: Date, because reason: String?) -> ChangeEvent {
+        let previous = stage
+        if previous == .new {
+            metrics.completedSecondsInNew += max(0, now.timeIntervalSince(stageEnteredAt))
+        }
+        if next == .new { metrics.hasBeenInNew = true }
+        if previous == .new, next == .waitingOnUser, metrics.firstResponseAt == nil {
+            metrics.firstResponseAt = now
+        }
+        if previous == .resolved, next == .needsResponse { metrics.reopenCount += 1 }
+        if next == .suspended { isSpam = true }
+        if previous == .suspended, next == .new { isSpam = false }
+        waitingSince = (next == .needsResponse || next == .new) ? now : nil
+        stage = next
+        stageEnteredAt = now
+        return ChangeEvent(object: id, actor: actor, at: now, kind: .stageChanged, field: reason,
+                           before: .text(previous.rawValue), after: .text(next.rawValue))
+    }
+
+    mutating func touch(by actor: Actor, at now: Date) {
+        modifiedBy = actor
+        modifiedDate = max(modifiedDate, now)
+        version += 1
+    }
+
+    /// Applies one stage input: the table decides, this records.
+    public func applying(_ input: StageInput, by actor: Actor, at now: Date) throws(DomainError) -> ConversationDecision {
+        var next = self
+        var events: [ChangeEvent] = []
+        switch StageMachine.outcome(of: input, in: stage) {
+        case .refuse(let reason):
+            throw .transitionRefused(current: stage, allowed: StageMachine.allowedNextStages(from: stage), message: reason)
+        case .startFollowUp:
+            throw .transitionRefused(current: stage, allowed: [],
+                                     message: "conversation is archived: a customer message starts a follow-up conversation")
+        case .stay:
+            break
+        case .moveTo(let target):
+            if target == .resolved, !tags.contains(where: { $0.tag == SystemTag.resolution.number && $0.value != nil }) {
+                throw .transitionRefused(
+                    current: stage, allowed: StageMachine.allowedNextStages(from: stage),
+                    message: "resolving needs a 'Resolution: <value>' tag (TAG-\(SystemTag.resolution.number), e.g. fixed or answered); add it in the same update")
+            }
+            events.append(next.move(to: target, by: actor, at: now, because: input.description))
+        }
+        if !events.isEmpty { next.touch(by: actor, at: now) }
+        return ConversationDecision(conversation: next, events: events)
+    }
+
+    /// What a comment by `author` with `visibility` does: the stage input it is, and the bookkeeping around it.
+    public func receivingComment(by author: Actor, visibility: Visibility, at now: Date) throws(DomainError) -> CommentOutcome {
+        let input: StageInput
+        switch (author, visibility.isNote) {
+        case (.revUser, true):
+            throw .invalidField("visibility", message: "customers can only write external comments")
+        case (.revUser, false): input = .customerMessage
+        case (.devUser, false): input = .agentPublicReply
+        case (.devUser, true), (.system, _): input = .internalNote
+        }
+        if StageMachine.outcome(of: input, in: stage) == .startFollowUp { return .startFollowUp }
+        var decision = try applying(input, by: author, at: now)
+        var conversation = decision.conversation
+        if case .system = author {} else if !conversation.members.contains(author) {
+            conversation.members.append(author)
+            decision.events.append(ChangeEvent(object: id, actor: author, at: now, kind: .memberAdded,
+                                               after: .text(author.objectID.displayID)))
+        }
+        switch input {
+        case .customerMessage:
+            conversation.lastCustomerMessageAt = now
+            if conversation.stage == .new || conversation.stage == .needsResponse, conversation.waitingSince == nil {
+                conversation.waitingSince = now
+            }
+        case .agentPublicReply: conversation.lastAgentReplyAt = now
+        default: break
+        }
+        decision.events.append(ChangeEvent(object: id, actor: author, at: now, kind: .commentAdded,
+                                           field: visibility.rawValue))
+        conversation.touch(by: author, at: now)
+        decision.conversation = conversation
+        return .append(decision)
+    }
+}

@@ -1,0 +1,285 @@
+/// What a new conversation starts from (DevRev's `conversations.create`), after ids are resolved.
+public struct ConversationDraft: Sendable, Equatable {
+    public var title: String
+    public var description: String?
+    public var sourceChannel: String
+    public var ownedBy: [Int]?
+    public var group: Int?
+    public var members: [Actor]
+    public var revOrg: Int?
+    public var account: Int?
+    public var priority: Priority?
+    public var tags: [TagValue]
+    public var isSpam: Bool
+    public var stage: Stage?
+    /// Initial messages, written by the creator.
+    public var messages: [String]
+
+    public init(title: String, description: String? = nil, sourceChannel: String = "api", ownedBy: [Int]? = nil,
+                group: Int? = nil, members: [Actor] = [], revOrg: Int? = nil, account: Int? = nil,
+                priority: Priority? = nil, tags: [TagValue] = [], isSpam: Bool = false, stage: Stage? = nil,
+                messages: [String] = []) {
+        self.title = title
+        self.description = description
+        self.sourceChannel = sourceChannel
+        self.ownedBy = ownedBy
+        self.group = group
+        self.members = members
+        self.revOrg = revOrg
+        self.account = account
+        self.priority = priority
+        self.tags = tags
+        self.isSpam = isSpam
+        self.stage = stage
+        self.messages = messages
+    }
+}
+
+/// The customer org a new conversation comes from, as far as routing needs it.
+public struct RoutingContext: Sendable, Equatable {
+    /// The account's default owner, if the customer's org is known and has one.
+    public var orgDefaultOwner: Int?
+
+    public init(orgDefaultOwner: Int?) {
+        self.orgDefaultOwner = orgDefaultOwner
+    }
+}
+
+/// A new conversation, its history so far, and the comments to store with it.
+public struct ConversationCreation: Sendable, Equatable {
+    public var decision: ConversationDecision
+    public var comments: [CommentDraft]
+}
+
+/// A comment decided but not yet stored (the store gives it its number).
+public struct CommentDraft: Sendable, Equatable {
+    public var author: Actor
+    public var body: String
+    public var visibility: Visibility
+    public var at: Date
+
+    public init(author: Actor, body: String, visibility: Visibility, at: Date) {
+        self.author = author
+        self.body = body
+        self.visibility = visibility
+        self.at = at
+    }
+
+    public func entry(number: Int, conversation: Int) -> TimelineEntry {
+        TimelineEntry(number: number, conversation: conversation, author: author, body: body, visibility: visibility, at: at)
+    }
+}
+
+extension Conversation {
+    /// Opens a conversation: valid ones start in New, spam in Suspended; routed to the explicit owner,
+    /// else the customer org's default owner, else left unassigned (the fallback).
+    public static func open(number: Int, draft: ConversationDraft, routing context: RoutingContext,
+                            by creator: Actor, at now: Date) throws(DomainError) -> ConversationCreation {
+        let title = draft.title.trimmed
+        guard !title.isEmpty || !draft.messages.isEmpty else { throw .missingField("title") }
+        let initialStage: Stage
+        switch draft.stage {
+        case nil: initialStage = draft.isSpam ? .suspended : .new
+        case .new?: initialStage = draft.isSpam ? .suspended : .new
+        case .suspended?: initialStage = .suspended
+        case let other?:
+            throw .transitionRefused(current: .new, allowed: [.new, .suspended],
+                                     message: "a conversation starts in new or suspended, not \(other.rawValue)")
+        }
+        let owners: [Int]
+        let routing: RoutingRecord
+        if let explicit = draft.ownedBy, !explicit.isEmpty {
+            owners = explicit
+            routing = RoutingRecord(reason: .explicit)
+        } else if let owner = context.orgDefaultOwner {
+            owners = [owner]
+            routing = RoutingRecord(reason: .orgDefaultOwner)
+        } else {
+            owners = []
+            routing = RoutingRecord(reason: .fallback)
+        }
+        var members = draft.members
+        if case .system = creator {} else if !members.contains(creator) { members.insert(creator, at: 0) }
+        var metrics = ConversationMetrics()
+        metrics.hasBeenInNew = initialStage == .new
+        let firstTitle = title.isEmpty ? String(draft.messages[0].prefix(80)) : title
+        var conversation = Conversation(
+            number: number, title: firstTitle, description: draft.description, sourceChannel: draft.sourceChannel,
+            stage: initialStage, stageEnteredAt: now, ownedBy: owners, group: draft.group, members: members,
+            revOrg: draft.revOrg, account: draft.account, priority: draft.priority ?? .p2, tags: draft.tags,
+            isSpam: initialStage == .suspended, createdBy: creator, createdDate: now, modifiedBy: creator,
+            modifiedDate: now, metrics: metrics, routing: routing, followUpOf: nil,
+            waitingSince: initialStage == .new ? now : nil, lastCustomerMessageAt: nil, lastAgentReplyAt: nil,
+            version: 1)
+        let id = conversation.id
+        var events = [
+            ChangeEvent(object: id, actor: creator, at: now, kind: .created, after: .text(initialStage.rawValue)),
+            ChangeEvent(object: id, actor: .system, at: now, kind: .routed, field: routing.reason.rawValue,
+                        after: .list(owners.map { ObjectID(.devUser, $0).displayID })),
+        ]
+        var comments: [CommentDraft] = []
+        for message in draft.messages where !message.isEmpty {
+            let author = creator
+            guard case .append(let decision) = try conversation.receivingComment(by: author, visibility: .external, at: now) else {
+                break
+            }
+            conversation = decision.conversation
+            events += decision.events
+            comments.append(CommentDraft(author: author, body: message, visibility: .external, at: now))
+        }
+        return ConversationCreation(decision: ConversationDecision(conversation: conversation, events: events),
+                                    comments: comments)
+    }
+
+    /// A new conversation that follows this archived one, started by `customer`'s message.
+    public func followUp(number: Int, by customer: Actor, at now: Date) -> ConversationDecision {
+        var metrics = ConversationMetrics()
+        metrics.hasBeenInNew = true
+        let next = Conversation(
+            number: number, title: title.hasPrefix("Follow-up: ") ? title : "Follow-up: \(title)",
+            description: description, sourceChannel: sourceChannel, stage: .new, stageEnteredAt: now,
+            ownedBy: ownedBy, group: group, members: members, revOrg: revOrg, account: account, priority: priority,
+            tags: [], isSpam: false, createdBy: customer, createdDate: now, modifiedBy: customer, modifiedDate: now,
+            metrics: metrics, routing: RoutingRecord(reason: .explicit, rule: "follow_up_of \(id.displayID)"),
+            followUpOf: number == self.number ? nil : self.number, waitingSince: now, lastCustomerMessageAt: nil,
+            lastAgentReplyAt: nil, version: 1)
+        return ConversationDecision(conversation: next, events: [
+            ChangeEvent(object: next.id, actor: customer, at: now, kind: .created, field: "follow_up_of",
+                        after: .text(id.displayID)),
+        ])
+    }
+
+    /// The record on the archived conversation that a follow-up started.
+    public func recordingFollowUp(_ followUp: Int, by customer: Actor, at now: Date) -> ChangeEvent {
+        ChangeEvent(object: id, actor: customer, at: now, kind: .followUpStarted,
+                    after: .text(ObjectID(.conversation, followUp).displayID))
+    }
+}
+
+/// How a tag list changes (DevRev's `{set}` or `{add, remove}`).
+public struct TagChange: Sendable, Equatable {
+    public var set: [TagValue]?
+    public var add: [TagValue]
+    public var remove: [Int]
+
+    public init(set: [TagValue]? = nil, add: [TagValue] = [], remove: [Int] = []) {
+        self.set = set
+        self.add = add
+        self.remove = remove
+    }
+
+    public func applied(to tags: [TagValue]) -> [TagValue] {
+        var result = set ?? tags
+        result.removeAll { remove.contains($0.tag) }
+        for tag in add {
+            if let index = result.firstIndex(where: { $0.tag == tag.tag }) { result[index] = tag } else { result.append(tag) }
+        }
+        return result
+    }
+}
+
+/// An update to a conversation (DevRev's `conversations.update`), after ids are resolved.
+public struct ConversationChange: Sendable, Equatable {
+    public var title: String?
+    public var description: String?
+    public var ownedBy: [Int]?
+    public var group: Int??
+    public var members: [Actor]?
+    public var tags: TagChange?
+    public var priority: Priority?
+    public var isSpam: Bool?
+    public var stage: Stage?
+    public var sourceChannel: String?
+
+    public init(title: String? = nil, description: String? = nil, ownedBy: [Int]? = nil, group: Int?? = nil,
+                members: [Actor]? = nil, tags: TagChange? = nil, priority: Priority? = nil, isSpam: Bool? = nil,
+                stage: Stage? = nil, sourceChannel: String? = nil) {
+        self.title = title
+        self.description = description
+        self.ownedBy = ownedBy
+        self.group = group
+        self.members = members
+        self.tags = tags
+        self.priority = priority
+        self.isSpam = isSpam
+        self.stage = stage
+        self.sourceChannel = sourceChannel
+    }
+
+    /// Fields a customer may change on their own conversation.
+    public var isCustomerEditable: Bool {
+        ownedBy == nil && group == nil && members == nil && tags == nil && priority == nil && isSpam == nil
+            && stage == nil && sourceChannel == nil
+    }
+}
+
+extension Conversation {
+    /// Applies an update: fields first, then the stage (so a resolution tag set in the same update counts).
+    /// A refused stage change refuses the whole update.
+    public func applying(_ change: ConversationChange, by actor: Actor, at now: Date) throws(DomainError) -> ConversationDecision {
+        var next = self
+        var events: [ChangeEvent] = []
+        func record(_ field: String, _ before: EventValue?, _ after: EventValue?) {
+            guard before != after else { return }
+            events.append(ChangeEvent(object: id, actor: actor, at: now, kind: .fieldChanged, field: field,
+                                      before: before, after: after))
+        }
+        if let title = change.title {
+            let trimmed = title.trimmed
+            guard !trimmed.isEmpty else { throw .invalidField("title", message: "must not be empty") }
+            record("title", .text(next.title), .text(trimmed))
+            next.title = trimmed
+        }
+        if let description = change.description {
+            record("description", next.description.map(EventValue.text), .text(description))
+            next.description = description
+        }
+        if let owners = change.ownedBy {
+            record("owned_by", .list(next.ownedBy.map { ObjectID(.devUser, $0).displayID }),
+                   .list(owners.map { ObjectID(.devUser, $0).displayID }))
+            if owners != next.ownedBy {
+                next.routing = RoutingRecord(reason: .explicit)
+            }
+            next.ownedBy = owners
+        }
+        if let group = change.group {
+            record("group", next.group.map { .text(ObjectID(.group, $0).displayID) },
+                   group.map { .text(ObjectID(.group, $0).displayID) })
+            next.group = group
+        }
+        if let members = change.members {
+            record("members", .list(next.members.map(\.description)), .list(members.map(\.description)))
+            next.members = members
+        }
+        if let tags = change.tags {
+            let updated = tags.applied(to: next.tags)
+            record("tags", .list(next.tags.map(\.recorded)), .list(updated.map(\.recorded)))
+            next.tags = updated
+        }
+        if let priority = change.priority {
+            record("priority", .text(next.priority.rawValue), .text(priority.rawValue))
+            next.priority = priority
+        }
+        if let channel = change.sourceChannel {
+            record("source_channel", .text(next.sourceChannel), .text(channel))
+            next.sourceChannel = channel
+        }
+        // Asking for the stage the conversation is already in is a no-op, so retries are safe.
+        var stageInput: StageInput?
+        if let stage = change.stage, stage != next.stage {
+            stageInput = .explicit(stage)
+        } else if change.isSpam == true, next.stage == .new {
+            stageInput = .spamVerdict
+        } else if let isSpam = change.isSpam {
+            record("is_spam", .flag(next.isSpam), .flag(isSpam))
+            next.isSpam = isSpam
+        }
+        if let stageInput {
+            let moved = try next.applying(stageInput, by: actor, at: now)
+            next = moved.conversation
+            events += moved.events
+        }
+        if !events.isEmpty, next.version == version { next.touch(by: actor, at: now) }
+        return ConversationDecision(conversation: next, events: events)
+    }
+}

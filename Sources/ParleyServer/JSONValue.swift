@@ -1,0 +1,265 @@
+import Hummingbird
+import ParleyCore
+
+/// A JSON document, as requests arrive and responses leave. Requests are read through `Fields`,
+/// which is lenient in what it accepts (GET query strings, numbers as strings) and names the
+/// field in every error; responses are written with sorted keys.
+public enum JSONValue: Sendable, Equatable, Decodable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    static func int(_ value: Int) -> JSONValue { .number(Double(value)) }
+    static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+
+    var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "bool"
+        case .number: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        }
+    }
+
+    /// The JSON text, keys sorted, nulls in objects left out.
+    public var serialized: String {
+        var out = ""
+        out.reserveCapacity(256)
+        write(to: &out)
+        return out
+    }
+
+    func write(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let v): out += v ? "true" : "false"
+        case .number(let v):
+            if v.rounded() == v, abs(v) < 9e15 { out += String(Int64(v)) } else { out += String(v) }
+        case .string(let v): Self.writeString(v, to: &out)
+        case .array(let values):
+            out += "["
+            for (index, value) in values.enumerated() {
+                if index > 0 { out += "," }
+                value.write(to: &out)
+            }
+            out += "]"
+        case .object(let fields):
+            out += "{"
+            var first = true
+            for key in fields.keys.sorted() {
+                guard let value = fields[key], value != .null else { continue }
+                if !first { out += "," }
+                first = false
+                Self.writeString(key, to: &out)
+                out += ":"
+                value.write(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    private static func writeString(_ value: String, to out: inout String) {
+        out += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<": out += "\\u003c"
+            case ">": out += "\\u003e"
+            case "&": out += "\\u0026"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+}
+
+enum JSONResponse {
+    static func make(status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
+    }
+}
+
+/// RFC 3339 dates as DevRev writes them (`2023-01-01T12:00:00.000Z`).
+enum Timestamp {
+    static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    static func json(_ date: Date?) -> JSONValue { date.map { .string(format($0)) } ?? .null }
+
+    static func parse(_ text: String) -> Date? {
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+        return try? Date.ISO8601FormatStyle().parse(text)
+    }
+}
+
+/// The fields of a request object, read leniently, with the path of each field for errors.
+struct Fields: Sendable {
+    var values: [String: JSONValue]
+    var path: String
+
+    init(_ values: [String: JSONValue], path: String = "") {
+        self.values = values
+        self.path = path
+    }
+
+    init(_ value: JSONValue, path: String = "") throws(APIError) {
+        switch value {
+        case .object(let values): self.init(values, path: path)
+        case .null: self.init([:], path: path)
+        default:
+            throw path.isEmpty
+                ? APIError(.badRequest, type: "parse_error", message: "request body must be a JSON object")
+                : APIError.invalidField(path, "expected an object, got \(value.typeName)")
+        }
+    }
+
+    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func has(_ key: String) -> Bool { values[key].map { $0 != .null } ?? false }
+
+    func string(_ key: String) throws(APIError) -> String? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .string(let v)?: return v
+        case .number(let v)?: return v.rounded() == v ? String(Int64(v)) : String(v)
+        case .bool(let v)?: return String(v)
+        case let other?: throw APIError.invalidField(name(key), "expected a string, got \(other.typeName)")
+        }
+    }
+
+    func requiredString(_ key: String) throws(APIError) -> String {
+        guard let value = try string(key), !value.isEmpty else { throw APIError.missing(name(key)) }
+        return value
+    }
+
+    func int(_ key: String) throws(APIError) -> Int? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .number(let v)? where v.rounded() == v && abs(v) < 9e15: return Int(v)
+        case .string(let v)?:
+            guard let number = Int(v.trimmed) else {
+                throw APIError.invalidField(name(key), "expected an integer, got '\(v)'")
+            }
+            return number
+        case let other?: throw APIError.invalidField(name(key), "expected an integer, got \(other.typeName)")
+        }
+    }
+
+    func bool(_ key: String) throws(APIError) -> Bool? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .bool(let v)?: return v
+        case .string("true")?: return true
+        case .string("false")?: return false
+        case let other?: throw APIError.invalidField(name(key), "expected true or false, got \(other.typeName)")
+        }
+    }
+
+    /// A list of strings: a JSON array, or (from a query string) one comma-separated string.
+    func strings(_ key: String) throws(APIError) -> [String]? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .array(let items)?:
+            var result: [String] = []
+            for (index, item) in items.enumerated() {
+                guard case .string(let v) = item else {
+                    throw APIError.invalidField("\(name(key)).\(index)", "expected a string, got \(item.typeName)")
+                }
+                result.append(v)
+            }
+            return result
+        case .string(let v)?:
+            return v.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
+        case let other?: throw APIError.invalidField(name(key), "expected an array of strings, got \(other.typeName)")
+        }
+    }
+
+    func object(_ key: String) throws(APIError) -> Fields? {
+        guard let value = values[key], value != .null else { return nil }
+        return try Fields(value, path: name(key))
+    }
+
+    /// An array of objects.
+    func objects(_ key: String) throws(APIError) -> [Fields]? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .array(let items)?:
+            var result: [Fields] = []
+            for (index, item) in items.enumerated() { result.append(try Fields(item, path: "\(name(key)).\(index)")) }
+            return result
+        case let other?: throw APIError.invalidField(name(key), "expected an array, got \(other.typeName)")
+        }
+    }
+
+    func date(_ key: String) throws(APIError) -> Date? {
+        guard let text = try string(key) else { return nil }
+        guard let date = Timestamp.parse(text) else {
+            throw APIError.invalidField(name(key), "expected an RFC 3339 timestamp such as 2024-01-01T12:00:00Z")
+        }
+        return date
+    }
+
+    func enumValue<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(APIError) -> E? where E.RawValue == String {
+        guard let text = try string(key) else { return nil }
+        guard let value = E(rawValue: text) else {
+            throw APIError(.badRequest, type: "invalid_enum_value",
+                           message: "invalid value '\(text)' for '\(name(key))'; allowed values: \(E.allCases.map(\.rawValue).joined(separator: ", "))",
+                           fieldName: name(key), value: text, allowedValues: E.allCases.map(\.rawValue))
+        }
+        return value
+    }
+
+    /// Builds fields from a query string: dotted names nest (`stage.name=x` → `{stage: {name: x}}`),
+    /// a repeated name makes a list.
+    static func query(_ parameters: [(String, String)]) -> Fields {
+        var root: [String: JSONValue] = [:]
+        func insert(_ path: ArraySlice<Substring>, _ value: String, into object: inout [String: JSONValue]) {
+            guard let head = path.first else { return }
+            let key = String(head)
+            if path.count == 1 {
+                switch object[key] {
+                case .string(let existing)?: object[key] = .array([.string(existing), .string(value)])
+                case .array(let existing)?: object[key] = .array(existing + [.string(value)])
+                default: object[key] = .string(value)
+                }
+            } else {
+                var child: [String: JSONValue] = [:]
+                if case .object(let existing)? = object[key] { child = existing }
+                insert(path.dropFirst(), value, into: &child)
+                object[key] = .object(child)
+            }
+        }
+        for (name, value) in parameters {
+            insert(name.split(separator: ".")[...], value, into: &root)
+        }
+        return Fields(root)
+    }
+}

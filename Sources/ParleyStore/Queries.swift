@@ -1,0 +1,133 @@
+import ParleyCore
+
+/// Which page of a list: DevRev's `cursor`, `limit` and `mode`.
+public struct PageRequest: Sendable, Equatable {
+    public enum Mode: String, Sendable { case after, before }
+    public var cursor: String?
+    public var limit: Int
+    public var mode: Mode
+
+    public init(cursor: String? = nil, limit: Int = 50, mode: Mode = .after) {
+        self.cursor = cursor
+        self.limit = limit
+        self.mode = mode
+    }
+}
+
+/// One page of a list, with the cursors to the pages around it (nil where there are none).
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextCursor: String?
+    public var prevCursor: String?
+
+    public init(items: [Item], nextCursor: String?, prevCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+        self.prevCursor = prevCursor
+    }
+}
+
+/// A time range filter (DevRev's `date-time-filter`), both ends inclusive.
+public struct DateRange: Sendable, Equatable {
+    public var after: Date?
+    public var before: Date?
+
+    public init(after: Date? = nil, before: Date? = nil) {
+        self.after = after
+        self.before = before
+    }
+}
+
+public enum ConversationSort: Sendable, Equatable {
+    case createdDate(descending: Bool)
+    case modifiedDate(descending: Bool)
+    /// Priority (p0 first when ascending), then the longest waiting first.
+    case priority(descending: Bool)
+}
+
+/// A `conversations.list` request: every filter is a conjunction of "any of these values".
+public struct ConversationQuery: Sendable, Equatable {
+    public var stages: [Stage] = []
+    public var ownedBy: [Int] = []
+    public var revOrgs: [Int] = []
+    public var groups: [Int] = []
+    public var tags: [Int] = []
+    public var sourceChannels: [String] = []
+    public var isSpam: Bool?
+    public var modified = DateRange()
+    public var created = DateRange()
+    /// Only conversations with one of these members (customers see their own conversations only).
+    public var members: [Actor] = []
+    public var sort: ConversationSort = .createdDate(descending: true)
+    public var page = PageRequest()
+
+    public init() {}
+}
+
+/// A list of directory objects: each key filter matches any of its values; all filters must match.
+public struct DirectoryQuery: Sendable, Equatable {
+    public var keys: [String: [String]] = [:]
+    /// Keys of which at least one must match (links: source or target).
+    public var anyKeys: [String: [String]] = [:]
+    public var modified = DateRange()
+    public var created = DateRange()
+    public var sortByModified = false
+    public var descending = false
+    public var page = PageRequest()
+
+    public init() {}
+}
+
+/// A `timeline-entries.list` request, seen by `viewer`.
+public struct TimelineQuery: Sendable, Equatable {
+    public var conversation: Int
+    public var viewer: Actor
+    public var visibilities: [Visibility] = []
+    public var includeComments = true
+    /// System events (stage changes, routing, edits): agents only.
+    public var includeEvents = false
+    public var created = DateRange()
+    public var page = PageRequest()
+
+    public init(conversation: Int, viewer: Actor) {
+        self.conversation = conversation
+        self.viewer = viewer
+    }
+}
+
+/// An entry of a conversation's timeline as listed: a comment or a recorded event.
+public enum TimelineItem: Sendable, Equatable {
+    case comment(TimelineEntry)
+    case event(sequence: Int, ChangeEvent)
+}
+
+/// What a token is for.
+public enum TokenKind: String, Sendable, Codable {
+    /// An agent's personal access token (and the bootstrap admin's).
+    case pat
+    /// A customer session, minted by the host application for its widget.
+    case session
+}
+
+public struct StoredToken: Sendable, Equatable, Codable {
+    public var subject: Actor
+    public var kind: TokenKind
+    public var createdDate: Date
+    public var expiresAt: Date?
+    public var revoked: Bool
+
+    public init(subject: Actor, kind: TokenKind, createdDate: Date, expiresAt: Date?, revoked: Bool = false) {
+        self.subject = subject
+        self.kind = kind
+        self.createdDate = createdDate
+        self.expiresAt = expiresAt
+        self.revoked = revoked
+    }
+}
+
+/// How a new comment's conversation changes, as the domain decided it.
+public enum CommentPlan: Sendable {
+    case append(ConversationDecision)
+    /// The conversation is archived: make the follow-up (given its number), link it, and put the comment there.
+    case followUp(archived: ConversationDecision, makeFollowUp: @Sendable (Int) -> ConversationDecision)
+}

@@ -1,0 +1,587 @@
+import NIOPosix
+import ParleyCore
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode. One writer thread owns the write connection and runs
+/// each use case as one `BEGIN IMMEDIATE … COMMIT` transaction with `synchronous=FULL`, so an acknowledged
+/// write is on disk; reads run on their own threads and connections and never wait for the writer.
+public final class SQLiteStore: ParleyStore {
+    public let path: String
+    private let writer: Mutex<SQLiteConnection?>
+    private let readers = Mutex<[SQLiteConnection]>([])
+    private let writerThread = NIOThreadPool(numberOfThreads: 1)
+    private let readerThreads: NIOThreadPool
+    private let encoder: JSONEncoder
+    private let decoder: JSONDecoder
+
+    /// Opens (creating if needed) and migrates the database at `path`; `:memory:` is not supported
+    /// because readers need their own connections to the same file.
+    public init(path: String, readerThreads: Int = 2, now: Date) throws {
+        self.path = path
+        self.readerThreads = NIOThreadPool(numberOfThreads: readerThreads)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        self.encoder = encoder
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        self.decoder = decoder
+        let connection = try SQLiteConnection(path: path, readOnly: false)
+        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        try Self.migrate(connection)
+        writer = Mutex(connection)
+        try bootstrap(connection, now: now)
+        writerThread.start()
+        self.readerThreads.start()
+    }
+
+    /// Stops the store's threads; the file stays consistent whether or not this runs.
+    public func close() async throws {
+        try await writerThread.shutdownGracefully()
+        try await readerThreads.shutdownGracefully()
+        writer.withLock { $0 = nil }
+        readers.withLock { $0.removeAll() }
+    }
+
+    // MARK: Migrations
+
+    /// The schema version this binary writes.
+    public static var schemaVersion: Int { Schema.migrations.last?.version ?? 0 }
+
+    /// Applies the migrations the file lacks, each in its own transaction; returns the versions applied.
+    @discardableResult
+    static func migrate(_ db: SQLiteConnection) throws -> [Int] {
+        try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)")
+        let current = try db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").int ?? 0
+        if current > schemaVersion {
+            throw StoreError(code: 0, message: "database schema version \(current) is newer than this binary's (\(schemaVersion))")
+        }
+        var applied: [Int] = []
+        for migration in Schema.migrations where migration.version > current {
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                try db.execute(migration.sql)
+                try db.run("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)",
+                           [.integer(Int64(migration.version)), .text(migration.name),
+                            .integer(Int64(Date().timeIntervalSince1970 * 1000))])
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+            applied.append(migration.version)
+        }
+        return applied
+    }
+
+    /// Opens the file, applies missing migrations and returns their versions (`parley migrate`).
+    public static func migrate(path: String) throws -> [Int] {
+        let connection = try SQLiteConnection(path: path, readOnly: false)
+        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+        return try migrate(connection)
+    }
+
+    /// Creates the system tags the first time.
+    private func bootstrap(_ db: SQLiteConnection, now: Date) throws {
+        try transaction(db) {
+            for tag in SystemTag.allCases {
+                let exists = try db.scalar("SELECT 1 FROM objects WHERE kind = ? AND number = ?",
+                                           [.text(ObjectKind.tag.rawValue), .integer(Int64(tag.number))])
+                if exists == .null { try insertObject(db, tag.makeTag(at: now), actor: .system, at: now) }
+            }
+            let floor = Int64(SystemTag.allCases.count + 1)
+            try db.run("""
+                INSERT INTO sequences (kind, next) VALUES (?, ?)
+                ON CONFLICT(kind) DO UPDATE SET next = MAX(next, excluded.next)
+                """, [.text(ObjectKind.tag.rawValue), .integer(floor)])
+        }
+    }
+
+    // MARK: Running work
+
+    private func transaction<T>(_ db: SQLiteConnection, _ body: () throws -> T) throws -> T {
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try db.execute("COMMIT")
+            return result
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Runs `body` in one write transaction on the writer thread.
+    @discardableResult
+    private func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await writerThread.runIfActive { [self] in
+            try writer.withLock { connection in
+                guard let connection else { throw StoreError(code: 0, message: "store is closed") }
+                return try transaction(connection) { try body(connection) }
+            }
+        }
+    }
+
+    /// Runs `body` on a read connection (one snapshot per call).
+    private func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await readerThreads.runIfActive { [self] in
+            let connection = try readers.withLock { $0.popLast() } ?? SQLiteConnection(path: path, readOnly: true)
+            defer { readers.withLock { $0.append(connection) } }
+            try connection.execute("BEGIN")
+            defer { try? connection.execute("COMMIT") }
+            return try body(connection)
+        }
+    }
+
+    // MARK: Encoding
+
+    private func json<T: Encodable>(_ value: T) throws -> SQLValue {
+        .text(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ value: SQLValue) throws -> T {
+        guard case .text(let text) = value else { throw StoreError(code: 0, message: "missing document") }
+        return try decoder.decode(type, from: Data(text.utf8))
+    }
+
+    private static func ms(_ date: Date) -> SQLValue { .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+
+    private func nextNumber(_ db: SQLiteConnection, _ kind: ObjectKind) throws -> Int {
+        let value = try db.scalar("""
+            INSERT INTO sequences (kind, next) VALUES (?, 2)
+            ON CONFLICT(kind) DO UPDATE SET next = next + 1 RETURNING next - 1
+            """, [.text(kind.rawValue)])
+        guard let number = value.int else { throw StoreError(code: 0, message: "sequence for \(kind.rawValue) failed") }
+        return number
+    }
+
+    private func record(_ db: SQLiteConnection, _ events: [ChangeEvent]) throws {
+        for event in events {
+            try db.run("INSERT INTO events (object, at_ms, doc) VALUES (?, ?, ?)",
+                       [.text(event.object.don), Self.ms(event.at), try json(event)])
+        }
+    }
+
+    // MARK: Directory objects
+
+    private func checkUnique<Object: DirectoryObject>(_ db: SQLiteConnection, _ object: Object) throws {
+        for key in object.indexKeys where key.unique {
+            let other = try db.scalar("""
+                SELECT number FROM object_keys WHERE kind = ? AND name = ? AND value = ? AND number != ? LIMIT 1
+                """, [.text(Object.kind.rawValue), .text(key.name), .text(key.value), .integer(Int64(object.number))])
+            if let number = other.int {
+                throw DomainError.conflict(
+                    "\(ObjectID(Object.kind, number).displayID) already has \(key.name) '\(key.value)'")
+            }
+        }
+    }
+
+    private func writeKeys<Object: DirectoryObject>(_ db: SQLiteConnection, _ object: Object) throws {
+        try db.run("DELETE FROM object_keys WHERE kind = ? AND number = ?",
+                   [.text(Object.kind.rawValue), .integer(Int64(object.number))])
+        for key in Set(object.indexKeys) {
+            try db.run("INSERT OR IGNORE INTO object_keys (kind, name, value, number, is_unique) VALUES (?, ?, ?, ?, ?)",
+                       [.text(Object.kind.rawValue), .text(key.name), .text(key.value),
+                        .integer(Int64(object.number)), .integer(key.unique ? 1 : 0)])
+        }
+    }
+
+    private func insertObject<Object: DirectoryObject>(_ db: SQLiteConnection, _ object: Object, actor: Actor, at: Date) throws {
+        try checkUnique(db, object)
+        try db.run("INSERT INTO objects (kind, number, doc, created_ms, modified_ms) VALUES (?, ?, ?, ?, ?)",
+                   [.text(Object.kind.rawValue), .integer(Int64(object.number)), try json(object),
+                    Self.ms(object.createdDate), Self.ms(object.modifiedDate)])
+        try writeKeys(db, object)
+        try record(db, [ChangeEvent(object: object.id, actor: actor, at: at, kind: .created)])
+    }
+
+    private func loadObject<Object: DirectoryObject>(_ db: SQLiteConnection, _ type: Object.Type, _ number: Int) throws -> Object? {
+        let value = try db.scalar("SELECT doc FROM objects WHERE kind = ? AND number = ? AND deleted = 0",
+                                  [.text(Object.kind.rawValue), .integer(Int64(number))])
+        if value == .null { return nil }
+        return try decode(type, value)
+    }
+
+    public func insert<Object: DirectoryObject>(_ type: Object.Type, actor: Actor, at: Date,
+                                                make: @escaping @Sendable (Int) throws -> Object) async throws -> Object {
+        return try await write { [self] db in
+            let object = try make(try nextNumber(db, Object.kind))
+            try insertObject(db, object, actor: actor, at: at)
+            return object
+        }
+    }
+
+    public func object<Object: DirectoryObject>(_ type: Object.Type, number: Int) async throws -> Object? {
+        try await read { [self] db in try loadObject(db, type, number) }
+    }
+
+    public func update<Object: DirectoryObject>(_ type: Object.Type, number: Int, actor: Actor, at: Date,
+                                                change: @escaping @Sendable (Object) throws -> Object) async throws -> Object {
+        return try await write { [self] db in
+            guard let current = try loadObject(db, type, number) else {
+                throw DomainError.notFound(ObjectID(Object.kind, number).displayID)
+            }
+            var next = try change(current)
+            if next == current { return current }
+            next.modifiedBy = actor
+            next.modifiedDate = at
+            try checkUnique(db, next)
+            try db.run("UPDATE objects SET doc = ?, modified_ms = ? WHERE kind = ? AND number = ?",
+                       [try json(next), Self.ms(at), .text(Object.kind.rawValue), .integer(Int64(number))])
+            try writeKeys(db, next)
+            try record(db, [ChangeEvent(object: next.id, actor: actor, at: at, kind: .fieldChanged,
+                                        before: .text(String(decoding: try encoder.encode(current), as: UTF8.self)),
+                                        after: .text(String(decoding: try encoder.encode(next), as: UTF8.self)))])
+            return next
+        }
+    }
+
+    public func delete<Object: DirectoryObject>(_ type: Object.Type, number: Int, actor: Actor, at: Date) async throws {
+        try await write { [self] db in
+            guard try loadObject(db, type, number) != nil else {
+                throw DomainError.notFound(ObjectID(Object.kind, number).displayID)
+            }
+            try db.run("UPDATE objects SET deleted = 1, modified_ms = ? WHERE kind = ? AND number = ?",
+                       [Self.ms(at), .text(Object.kind.rawValue), .integer(Int64(number))])
+            try db.run("DELETE FROM object_keys WHERE kind = ? AND number = ?",
+                       [.text(Object.kind.rawValue), .integer(Int64(number))])
+            try record(db, [ChangeEvent(object: ObjectID(Object.kind, number), actor: actor, at: at, kind: .deleted)])
+        }
+    }
+
+    public func list<Object: DirectoryObject>(_ type: Object.Type, query: DirectoryQuery) async throws -> Page<Object> {
+        try await read { [self] db in
+            var conditions = ["o.kind = ?", "o.deleted = 0"]
+            var binds: [SQLValue] = [.text(Object.kind.rawValue)]
+            func keyFilter(_ name: String, _ values: [String]) -> String {
+                binds.append(.text(name))
+                binds += values.map { .text($0) }
+                let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
+                return "EXISTS (SELECT 1 FROM object_keys k WHERE k.kind = o.kind AND k.number = o.number AND k.name = ? AND k.value IN (\(marks)))"
+            }
+            for (name, values) in query.keys.sorted(by: { $0.key < $1.key }) where !values.isEmpty {
+                conditions.append(keyFilter(name, values))
+            }
+            let alternatives = query.anyKeys.sorted(by: { $0.key < $1.key }).filter { !$0.value.isEmpty }
+                .map { keyFilter($0.key, $0.value) }
+            if !alternatives.isEmpty { conditions.append("(" + alternatives.joined(separator: " OR ") + ")") }
+            appendRange(query.created, column: "o.created_ms", to: &conditions, &binds)
+            appendRange(query.modified, column: "o.modified_ms", to: &conditions, &binds)
+            let sortColumn = query.sortByModified ? "o.modified_ms" : "o.created_ms"
+            let keyset = Keyset(columns: [.init(expression: sortColumn, descending: query.descending),
+                                          .init(expression: "o.number", descending: query.descending)])
+            return try db.page(select: "SELECT o.doc, \(sortColumn), o.number FROM objects o", conditions: conditions,
+                               binds: binds, keyset: keyset, page: query.page) { row in
+                try decode(type, row[0])
+            }
+        }
+    }
+
+    public func find<Object: DirectoryObject>(_ type: Object.Type, key: String, value: String) async throws -> [Object] {
+        try await read { [self] db in
+            try db.query("""
+                SELECT o.doc FROM object_keys k JOIN objects o ON o.kind = k.kind AND o.number = k.number
+                WHERE k.kind = ? AND k.name = ? AND k.value = ? AND o.deleted = 0 ORDER BY o.number
+                """, [.text(Object.kind.rawValue), .text(key), .text(value)]).map { try decode(type, $0[0]) }
+        }
+    }
+
+    private func appendRange(_ range: DateRange, column: String, to conditions: inout [String], _ binds: inout [SQLValue]) {
+        if let after = range.after {
+            conditions.append("\(column) >= ?")
+            binds.append(Self.ms(after))
+        }
+        if let before = range.before {
+            conditions.append("\(column) <= ?")
+            binds.append(Self.ms(before))
+        }
+    }
+
+    // MARK: Conversations
+
+    private func loadConversation(_ db: SQLiteConnection, _ number: Int) throws -> Conversation? {
+        let value = try db.scalar("SELECT doc FROM conversations WHERE number = ? AND deleted = 0", [.integer(Int64(number))])
+        if value == .null { return nil }
+        return try decode(Conversation.self, value)
+    }
+
+    private func saveConversation(_ db: SQLiteConnection, _ conversation: Conversation, previous: Conversation?) throws {
+        let number = SQLValue.integer(Int64(conversation.number))
+        try db.run("""
+            INSERT OR REPLACE INTO conversations
+            (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+            """, [number, try json(conversation), .text(conversation.stage.rawValue),
+                  .integer(Int64(conversation.priority.rank)),
+                  conversation.group.map { .integer(Int64($0)) } ?? .null,
+                  conversation.revOrg.map { .integer(Int64($0)) } ?? .null,
+                  .text(conversation.sourceChannel), .integer(conversation.isSpam ? 1 : 0),
+                  Self.ms(conversation.createdDate), Self.ms(conversation.modifiedDate),
+                  conversation.waitingSince.map(Self.ms) ?? .null])
+        if previous?.ownedBy != conversation.ownedBy {
+            try db.run("DELETE FROM conversation_owners WHERE conversation = ?", [number])
+            for owner in Set(conversation.ownedBy) {
+                try db.run("INSERT INTO conversation_owners (owner, conversation) VALUES (?, ?)", [.integer(Int64(owner)), number])
+            }
+        }
+        if previous?.members != conversation.members {
+            try db.run("DELETE FROM conversation_members WHERE conversation = ?", [number])
+            for member in Set(conversation.members) {
+                try db.run("INSERT INTO conversation_members (member, conversation) VALUES (?, ?)", [.text(member.description), number])
+            }
+        }
+        if previous?.tags != conversation.tags {
+            try db.run("DELETE FROM conversation_tags WHERE conversation = ?", [number])
+            for tag in conversation.tags {
+                try db.run("INSERT OR REPLACE INTO conversation_tags (tag, conversation, value) VALUES (?, ?, ?)",
+                           [.integer(Int64(tag.tag)), number, tag.value.map { .text($0) } ?? .null])
+            }
+        }
+    }
+
+    private func insertComment(_ db: SQLiteConnection, _ entry: TimelineEntry) throws {
+        try db.run("""
+            INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [.integer(Int64(entry.number)), .integer(Int64(entry.conversation)), try json(entry),
+                  .text(entry.visibility.rawValue), .text(entry.author.description), Self.ms(entry.createdDate),
+                  entry.externalRef.map { .text($0) } ?? .null])
+    }
+
+    public func createConversation(actor: Actor, at: Date,
+                                   make: @escaping @Sendable (Int) throws -> ConversationCreation) async throws -> Conversation {
+        return try await write { [self] db in
+            let creation = try make(try nextNumber(db, .conversation))
+            let conversation = creation.decision.conversation
+            try saveConversation(db, conversation, previous: nil)
+            try record(db, creation.decision.events)
+            for comment in creation.comments {
+                try insertComment(db, comment.entry(number: try nextNumber(db, .comment), conversation: conversation.number))
+            }
+            return conversation
+        }
+    }
+
+    public func conversation(number: Int) async throws -> Conversation? {
+        try await read { [self] db in try loadConversation(db, number) }
+    }
+
+    public func updateConversation(number: Int,
+                                   decide: @escaping @Sendable (Conversation) throws -> ConversationDecision) async throws -> Conversation {
+        return try await write { [self] db in
+            guard let current = try loadConversation(db, number) else {
+                throw DomainError.notFound(ObjectID(.conversation, number).displayID)
+            }
+            let decision = try decide(current)
+            guard decision.conversation != current else { return current }
+            try saveConversation(db, decision.conversation, previous: current)
+            try record(db, decision.events)
+            return decision.conversation
+        }
+    }
+
+    public func deleteConversation(number: Int, actor: Actor, at: Date,
+                                   check: @escaping @Sendable (Conversation) throws -> Void) async throws {
+        try await write { [self] db in
+            guard let current = try loadConversation(db, number) else {
+                throw DomainError.notFound(ObjectID(.conversation, number).displayID)
+            }
+            try check(current)
+            try db.run("UPDATE conversations SET deleted = 1, modified_ms = ? WHERE number = ?",
+                       [Self.ms(at), .integer(Int64(number))])
+            try record(db, [ChangeEvent(object: current.id, actor: actor, at: at, kind: .deleted)])
+        }
+    }
+
+    public func listConversations(_ query: ConversationQuery) async throws -> Page<Conversation> {
+        try await read { [self] db in
+            var conditions = ["c.deleted = 0"]
+            var binds: [SQLValue] = []
+            func anyOf(_ column: String, _ values: [SQLValue]) {
+                guard !values.isEmpty else { return }
+                conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
+                binds += values
+            }
+            func exists(_ table: String, _ column: String, _ values: [SQLValue]) {
+                guard !values.isEmpty else { return }
+                let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
+                conditions.append("EXISTS (SELECT 1 FROM \(table) x WHERE x.conversation = c.number AND x.\(column) IN (\(marks)))")
+                binds += values
+            }
+            anyOf("c.stage", query.stages.map { .text($0.rawValue) })
+            anyOf("c.rev_org", query.revOrgs.map { .integer(Int64($0)) })
+            anyOf("c.grp", query.groups.map { .integer(Int64($0)) })
+            anyOf("c.source_channel", query.sourceChannels.map { .text($0) })
+            exists("conversation_owners", "owner", query.ownedBy.map { .integer(Int64($0)) })
+            exists("conversation_tags", "tag", query.tags.map { .integer(Int64($0)) })
+            exists("conversation_members", "member", query.members.map { .text($0.description) })
+            if let isSpam = query.isSpam {
+                conditions.append("c.is_spam = ?")
+                binds.append(.integer(isSpam ? 1 : 0))
+            }
+            appendRange(query.created, column: "c.created_ms", to: &conditions, &binds)
+            appendRange(query.modified, column: "c.modified_ms", to: &conditions, &binds)
+            let columns: [Keyset.Column]
+            switch query.sort {
+            case .createdDate(let descending):
+                columns = [.init(expression: "c.created_ms", descending: descending), .init(expression: "c.number", descending: descending)]
+            case .modifiedDate(let descending):
+                columns = [.init(expression: "c.modified_ms", descending: descending), .init(expression: "c.number", descending: descending)]
+            case .priority(let descending):
+                columns = [.init(expression: "c.priority", descending: descending),
+                           .init(expression: "COALESCE(c.waiting_ms, 9007199254740991)", descending: descending),
+                           .init(expression: "c.number", descending: descending)]
+            }
+            let keyset = Keyset(columns: columns)
+            let select = "SELECT c.doc, " + columns.map(\.expression).joined(separator: ", ") + " FROM conversations c"
+            return try db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page) { row in
+                try decode(Conversation.self, row[0])
+            }
+        }
+    }
+
+    // MARK: Timeline
+
+    public func addComment(to conversation: Int, draft: CommentDraft, externalRef: String?,
+                           plan: @escaping @Sendable (Conversation) throws -> CommentPlan) async throws -> (TimelineEntry, Conversation) {
+        return try await write { [self] db in
+            guard let current = try loadConversation(db, conversation) else {
+                throw DomainError.notFound(ObjectID(.conversation, conversation).displayID)
+            }
+            if let externalRef {
+                let existing = try db.scalar("SELECT number FROM timeline_entries WHERE conversation = ? AND external_ref = ?",
+                                             [.integer(Int64(conversation)), .text(externalRef)])
+                if let number = existing.int {
+                    throw DomainError.conflict(
+                        "timeline entry \(ObjectID(.comment, number, parent: conversation).don) already has external_ref '\(externalRef)'")
+                }
+            }
+            var target: Conversation
+            switch try plan(current) {
+            case .append(let decision):
+                target = decision.conversation
+                try saveConversation(db, target, previous: current)
+                try record(db, decision.events)
+            case .followUp(let archived, let makeFollowUp):
+                let followUp = makeFollowUp(try nextNumber(db, .conversation))
+                target = followUp.conversation
+                try saveConversation(db, target, previous: nil)
+                try record(db, followUp.events)
+                var archivedConversation = archived.conversation
+                archivedConversation.modifiedDate = max(archivedConversation.modifiedDate, draft.at)
+                try saveConversation(db, archivedConversation, previous: current)
+                try record(db, archived.events)
+                let link = Link(number: try nextNumber(db, .link), linkType: .isFollowUpOf, source: target.id,
+                                target: current.id, createdBy: draft.author, at: draft.at)
+                try insertObject(db, link, actor: draft.author, at: draft.at)
+            }
+            var entry = draft.entry(number: try nextNumber(db, .comment), conversation: target.number)
+            entry.externalRef = externalRef
+            try insertComment(db, entry)
+            return (entry, target)
+        }
+    }
+
+    private func loadComment(_ db: SQLiteConnection, _ number: Int) throws -> TimelineEntry? {
+        let value = try db.scalar("SELECT doc FROM timeline_entries WHERE number = ?", [.integer(Int64(number))])
+        if value == .null { return nil }
+        return try decode(TimelineEntry.self, value)
+    }
+
+    public func timelineEntry(number: Int) async throws -> TimelineEntry? {
+        try await read { [self] db in try loadComment(db, number) }
+    }
+
+    public func updateTimelineEntry(number: Int,
+                                    change: @escaping @Sendable (TimelineEntry, Conversation) throws -> (TimelineEntry, ChangeEvent)) async throws -> TimelineEntry {
+        return try await write { [self] db in
+            guard let current = try loadComment(db, number),
+                  let conversation = try loadConversation(db, current.conversation) else {
+                throw DomainError.notFound(ObjectID(.comment, number).don)
+            }
+            let (next, event) = try change(current, conversation)
+            try db.run("UPDATE timeline_entries SET doc = ? WHERE number = ?", [try json(next), .integer(Int64(number))])
+            try record(db, [event])
+            return next
+        }
+    }
+
+    public func listTimeline(_ query: TimelineQuery) async throws -> Page<TimelineItem> {
+        try await read { [self] db in
+            var parts: [String] = []
+            var binds: [SQLValue] = []
+            if query.includeComments {
+                var visibilities = query.visibilities.isEmpty ? Visibility.allCases : query.visibilities
+                if query.viewer.isCustomer { visibilities.removeAll { $0.isNote } }
+                let marks = Array(repeating: "?", count: visibilities.count).joined(separator: ", ")
+                parts.append("""
+                    SELECT 0 AS src, number AS n, created_ms AS t, doc FROM timeline_entries
+                    WHERE conversation = ? AND visibility IN (\(marks)) AND (visibility != 'private' OR author = ?)
+                    """)
+                binds.append(.integer(Int64(query.conversation)))
+                binds += visibilities.map { .text($0.rawValue) }
+                binds.append(.text(query.viewer.description))
+            }
+            if query.includeEvents, !query.viewer.isCustomer {
+                parts.append("SELECT 1 AS src, seq AS n, at_ms AS t, doc FROM events WHERE object = ?")
+                binds.append(.text(ObjectID(.conversation, query.conversation).don))
+            }
+            guard !parts.isEmpty else { return Page(items: [], nextCursor: nil, prevCursor: nil) }
+            var conditions: [String] = []
+            appendRange(query.created, column: "t", to: &conditions, &binds)
+            let keyset = Keyset(columns: [.init(expression: "t", descending: false), .init(expression: "src", descending: false),
+                                          .init(expression: "n", descending: false)])
+            let select = "SELECT src, doc, n AS seq, t, src, n FROM (" + parts.joined(separator: " UNION ALL ") + ")"
+            return try db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page) { row in
+                if row[0].int == 0 { return .comment(try decode(TimelineEntry.self, row[1])) }
+                return .event(sequence: row[2].int ?? 0, try decode(ChangeEvent.self, row[1]))
+            }
+        }
+    }
+
+    public func events(of object: ObjectID) async throws -> [ChangeEvent] {
+        try await read { [self] db in
+            try db.query("SELECT doc FROM events WHERE object = ? ORDER BY seq", [.text(object.don)]).map {
+                try decode(ChangeEvent.self, $0[0])
+            }
+        }
+    }
+
+    // MARK: Tokens and settings
+
+    public func saveToken(hash: String, token: StoredToken) async throws {
+        try await write { [self] db in
+            try db.run("INSERT INTO tokens (hash, subject, doc) VALUES (?, ?, ?)",
+                       [.text(hash), .text(token.subject.description), try json(token)])
+            try record(db, [ChangeEvent(object: token.subject.objectID, actor: .system, at: token.createdDate,
+                                        kind: .tokenIssued, field: token.kind.rawValue, after: .text(token.subject.description))])
+        }
+    }
+
+    public func token(hash: String) async throws -> StoredToken? {
+        try await read { [self] db in
+            let value = try db.scalar("SELECT doc FROM tokens WHERE hash = ?", [.text(hash)])
+            return value == .null ? nil : try decode(StoredToken.self, value)
+        }
+    }
+
+    public func revokeTokens(of subject: Actor) async throws {
+        try await write { [self] db in
+            for row in try db.query("SELECT hash, doc FROM tokens WHERE subject = ?", [.text(subject.description)]) {
+                var token = try decode(StoredToken.self, row[1])
+                token.revoked = true
+                try db.run("UPDATE tokens SET doc = ? WHERE hash = ?", [try json(token), row[0]])
+            }
+        }
+    }
+
+    public func setting(_ name: String) async throws -> String? {
+        try await read { db in try db.scalar("SELECT value FROM settings WHERE name = ?", [.text(name)]).string }
+    }
+
+    public func setSetting(_ name: String, value: String) async throws {
+        try await write { db in
+            try db.run("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", [.text(name), .text(value)])
+        }
+    }
+}

@@ -1,0 +1,55 @@
+/// The database schema as numbered migrations. A migration never changes once it has shipped:
+/// a change to the schema is a new migration at the end of the list.
+enum Schema {
+    struct Migration {
+        var version: Int
+        var name: String
+        var sql: String
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "core", sql: """
+        CREATE TABLE sequences (kind TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE objects (
+            kind TEXT NOT NULL, number INTEGER NOT NULL, doc TEXT NOT NULL,
+            created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (kind, number)) WITHOUT ROWID;
+        CREATE INDEX objects_by_modified ON objects (kind, modified_ms, number);
+        CREATE TABLE object_keys (
+            kind TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, number INTEGER NOT NULL,
+            is_unique INTEGER NOT NULL,
+            PRIMARY KEY (kind, name, value, number)) WITHOUT ROWID;
+        CREATE INDEX object_keys_by_object ON object_keys (kind, number);
+        CREATE TABLE conversations (
+            number INTEGER PRIMARY KEY, doc TEXT NOT NULL, stage TEXT NOT NULL, priority INTEGER NOT NULL,
+            grp INTEGER, rev_org INTEGER, source_channel TEXT NOT NULL, is_spam INTEGER NOT NULL,
+            created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL, waiting_ms INTEGER,
+            deleted INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX conversations_by_stage ON conversations (stage, priority, waiting_ms, number);
+        CREATE INDEX conversations_by_modified ON conversations (modified_ms, number);
+        CREATE INDEX conversations_by_created ON conversations (created_ms, number);
+        CREATE INDEX conversations_by_rev_org ON conversations (rev_org, created_ms);
+        CREATE TABLE conversation_owners (owner INTEGER NOT NULL, conversation INTEGER NOT NULL,
+            PRIMARY KEY (owner, conversation)) WITHOUT ROWID;
+        CREATE INDEX conversation_owners_by_conversation ON conversation_owners (conversation);
+        CREATE TABLE conversation_members (member TEXT NOT NULL, conversation INTEGER NOT NULL,
+            PRIMARY KEY (member, conversation)) WITHOUT ROWID;
+        CREATE INDEX conversation_members_by_conversation ON conversation_members (conversation);
+        CREATE TABLE conversation_tags (tag INTEGER NOT NULL, conversation INTEGER NOT NULL, value TEXT,
+            PRIMARY KEY (tag, conversation)) WITHOUT ROWID;
+        CREATE INDEX conversation_tags_by_conversation ON conversation_tags (conversation);
+        CREATE TABLE timeline_entries (
+            number INTEGER PRIMARY KEY, conversation INTEGER NOT NULL, doc TEXT NOT NULL,
+            visibility TEXT NOT NULL, author TEXT NOT NULL, created_ms INTEGER NOT NULL, external_ref TEXT);
+        CREATE INDEX timeline_by_conversation ON timeline_entries (conversation, created_ms, number);
+        CREATE UNIQUE INDEX timeline_by_external_ref ON timeline_entries (conversation, external_ref)
+            WHERE external_ref IS NOT NULL;
+        CREATE TABLE events (seq INTEGER PRIMARY KEY, object TEXT NOT NULL, at_ms INTEGER NOT NULL, doc TEXT NOT NULL);
+        CREATE INDEX events_by_object ON events (object, at_ms, seq);
+        CREATE TABLE tokens (
+            hash TEXT PRIMARY KEY, subject TEXT NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
+        CREATE INDEX tokens_by_subject ON tokens (subject);
+        CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        """),
+    ]
+}
