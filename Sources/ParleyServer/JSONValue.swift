@@ -6,6 +6,8 @@ import ParleyCore
 /// field in every error; responses are written with sorted keys.
 public enum JSONValue: Sendable, Equatable, Decodable {
     case null
+    /// A key to leave out of its object (DevRev omits unset fields); `null` where it must be written.
+    case absent
     case bool(Bool)
     case number(Double)
     case string(String)
@@ -23,11 +25,11 @@ public enum JSONValue: Sendable, Equatable, Decodable {
     }
 
     static func int(_ value: Int) -> JSONValue { .number(Double(value)) }
-    static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+    static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .absent }
 
     var typeName: String {
         switch self {
-        case .null: "null"
+        case .null, .absent: "null"
         case .bool: "bool"
         case .number: "number"
         case .string: "string"
@@ -36,7 +38,7 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         }
     }
 
-    /// The JSON text, keys sorted, nulls in objects left out.
+    /// The JSON text, keys sorted, absent values left out.
     public var serialized: String {
         var out = ""
         out.reserveCapacity(256)
@@ -46,7 +48,7 @@ public enum JSONValue: Sendable, Equatable, Decodable {
 
     func write(to out: inout String) {
         switch self {
-        case .null: out += "null"
+        case .null, .absent: out += "null"
         case .bool(let v): out += v ? "true" : "false"
         case .number(let v):
             if v.rounded() == v, abs(v) < 9e15 { out += String(Int64(v)) } else { out += String(v) }
@@ -62,7 +64,7 @@ public enum JSONValue: Sendable, Equatable, Decodable {
             out += "{"
             var first = true
             for key in fields.keys.sorted() {
-                guard let value = fields[key], value != .null else { continue }
+                guard let value = fields[key], value != .absent else { continue }
                 if !first { out += "," }
                 first = false
                 Self.writeString(key, to: &out)
@@ -112,7 +114,7 @@ enum Timestamp {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
-    static func json(_ date: Date?) -> JSONValue { date.map { .string(format($0)) } ?? .null }
+    static func json(_ date: Date?) -> JSONValue { date.map { .string(format($0)) } ?? .absent }
 
     static func parse(_ text: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }

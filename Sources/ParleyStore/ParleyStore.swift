@@ -10,6 +10,8 @@ public protocol ParleyStore: Sendable {
     func insert<Object: DirectoryObject>(_ type: Object.Type, actor: Actor, at: Date,
                                          make: @escaping @Sendable (Int) throws -> Object) async throws -> Object
     func object<Object: DirectoryObject>(_ type: Object.Type, number: Int) async throws -> Object?
+    /// Several objects at once (deleted ones included, so old references still render), by number.
+    func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object]
     /// Replaces an object with what `change` makes of it; records the change.
     func update<Object: DirectoryObject>(_ type: Object.Type, number: Int, actor: Actor, at: Date,
                                          change: @escaping @Sendable (Object) throws -> Object) async throws -> Object

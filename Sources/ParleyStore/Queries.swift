@@ -128,6 +128,7 @@ public struct StoredToken: Sendable, Equatable, Codable {
 /// How a new comment's conversation changes, as the domain decided it.
 public enum CommentPlan: Sendable {
     case append(ConversationDecision)
-    /// The conversation is archived: make the follow-up (given its number), link it, and put the comment there.
-    case followUp(archived: ConversationDecision, makeFollowUp: @Sendable (Int) -> ConversationDecision)
+    /// The conversation is archived: make the follow-up (given its number), link it to the archived one,
+    /// record that on both, and put the comment on the follow-up.
+    case followUp(makeFollowUp: @Sendable (Int) -> ConversationDecision)
 }

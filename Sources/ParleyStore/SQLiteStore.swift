@@ -215,6 +215,20 @@ public final class SQLiteStore: ParleyStore {
         try await read { [self] db in try loadObject(db, type, number) }
     }
 
+    public func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object] {
+        guard !numbers.isEmpty else { return [:] }
+        return try await read { [self] db in
+            let marks = Array(repeating: "?", count: numbers.count).joined(separator: ", ")
+            var result: [Int: Object] = [:]
+            for row in try db.query("SELECT doc FROM objects WHERE kind = ? AND number IN (\(marks))",
+                                    [.text(Object.kind.rawValue)] + numbers.map { .integer(Int64($0)) }) {
+                let object = try decode(type, row[0])
+                result[object.number] = object
+            }
+            return result
+        }
+    }
+
     public func update<Object: DirectoryObject>(_ type: Object.Type, number: Int, actor: Actor, at: Date,
                                                 change: @escaping @Sendable (Object) throws -> Object) async throws -> Object {
         return try await write { [self] db in
@@ -462,15 +476,11 @@ public final class SQLiteStore: ParleyStore {
                 target = decision.conversation
                 try saveConversation(db, target, previous: current)
                 try record(db, decision.events)
-            case .followUp(let archived, let makeFollowUp):
+            case .followUp(let makeFollowUp):
                 let followUp = makeFollowUp(try nextNumber(db, .conversation))
                 target = followUp.conversation
                 try saveConversation(db, target, previous: nil)
-                try record(db, followUp.events)
-                var archivedConversation = archived.conversation
-                archivedConversation.modifiedDate = max(archivedConversation.modifiedDate, draft.at)
-                try saveConversation(db, archivedConversation, previous: current)
-                try record(db, archived.events)
+                try record(db, followUp.events + [current.recordingFollowUp(target.number, by: draft.author, at: draft.at)])
                 let link = Link(number: try nextNumber(db, .link), linkType: .isFollowUpOf, source: target.id,
                                 target: current.id, createdBy: draft.author, at: draft.at)
                 try insertObject(db, link, actor: draft.author, at: draft.at)

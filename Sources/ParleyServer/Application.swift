@@ -1,0 +1,47 @@
+import Hummingbird
+import Logging
+import ParleyCore
+import ParleyStore
+
+/// How to run a Parley server.
+public struct AppConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// The SQLite database file.
+    public var databasePath: String
+    /// The bootstrap admin's token (`PARLEY_ADMIN_TOKEN`); generated on first start when nil.
+    public var adminToken: String?
+    public var logLevel: Logger.Level
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./parley.sqlite",
+                adminToken: String? = nil, logLevel: Logger.Level = .info) {
+        self.host = host
+        self.port = port
+        self.databasePath = databasePath
+        self.adminToken = adminToken
+        self.logLevel = logLevel
+    }
+}
+
+/// A built server: the application to run, its store, and what bootstrapping produced.
+public struct ParleyServerApp<App: ApplicationProtocol>: Sendable where App: Sendable {
+    public var application: App
+    public var store: SQLiteStore
+    public var bootstrap: AdminBootstrap.Outcome
+}
+
+/// Builds the whole server (store, bootstrap admin, routes, middleware), as `parley serve` and the tests use it.
+public func buildApplication(_ configuration: AppConfiguration, clock: any ParleyClock = SystemClock())
+    async throws -> ParleyServerApp<some ApplicationProtocol & Sendable> {
+    var logger = Logger(label: "parley")
+    logger.logLevel = configuration.logLevel
+    let store = try SQLiteStore(path: configuration.databasePath, now: clock.now())
+    let bootstrap = try await AdminBootstrap.run(store: store, adminToken: configuration.adminToken, now: clock.now())
+    let router = makeRouter(store: store, clock: clock)
+    let application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
+        services: [StoreService(store: store)],
+        logger: logger)
+    return ParleyServerApp(application: application, store: store, bootstrap: bootstrap)
+}

@@ -1,0 +1,104 @@
+import Crypto
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+/// Tokens are random 256-bit strings given to their holder once; the store keeps only their SHA-256.
+enum TokenSecret {
+    static func generate(prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return prefix + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
+
+/// Reads `Authorization: Bearer <token>` (or a bare token), and sets the caller on the context.
+/// Requests without a token go on without a caller; routes that need one refuse them.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = ParleyRequestContext
+    let store: any ParleyStore
+    let clock: any ParleyClock
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        var token = header.trimmed
+        if token.lowercased().hasPrefix("bearer ") { token = String(token.dropFirst(7)).trimmed }
+        guard !token.isEmpty, let stored = try await store.token(hash: TokenSecret.hash(token)) else {
+            throw APIError.unauthenticated
+        }
+        if stored.revoked {
+            throw APIError(.unauthorized, type: "unauthenticated", message: "token has been revoked")
+        }
+        if let expiry = stored.expiresAt, expiry <= clock.now() {
+            throw APIError(.unauthorized, type: "unauthenticated", message: "token has expired")
+        }
+        var context = context
+        switch stored.subject {
+        case .devUser(let number):
+            guard let user = try await store.object(DevUser.self, number: number), user.state == .active else {
+                throw APIError(.unauthorized, type: "unauthenticated", message: "the token's user is not active")
+            }
+            context.caller = Caller(actor: stored.subject, role: user.role == .admin ? .admin : .agent)
+        case .revUser(let number):
+            guard try await store.object(RevUser.self, number: number) != nil else { throw APIError.unauthenticated }
+            context.caller = Caller(actor: stored.subject, role: .customer)
+        case .system:
+            context.caller = Caller(actor: .system, role: .admin)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// The bootstrap admin: created on first start; its token comes from `PARLEY_ADMIN_TOKEN` or is generated once.
+public enum AdminBootstrap {
+    public struct Outcome: Sendable {
+        public var admin: DevUser
+        /// A token generated now: shown once, never again.
+        public var generatedToken: String?
+    }
+
+    static let adminSetting = "bootstrap_admin"
+    static let tokenSetting = "bootstrap_admin_token_hash"
+
+    public static func run(store: any ParleyStore, adminToken: String?, now: Date) async throws -> Outcome {
+        let admin: DevUser
+        if let number = try await store.setting(adminSetting).flatMap(Int.init),
+           let existing = try await store.object(DevUser.self, number: number) {
+            admin = existing
+        } else {
+            admin = try await store.insert(DevUser.self, actor: .system, at: now) { number in
+                DevUser(number: number, email: "admin@parley.local", displayName: "Admin", fullName: "Parley Admin",
+                        role: .admin, createdBy: .system, at: now)
+            }
+            try await store.setSetting(adminSetting, value: String(admin.number))
+        }
+        let previousHash = try await store.setting(tokenSetting)
+        var generated: String?
+        let token: String
+        if let adminToken, !adminToken.isEmpty {
+            token = adminToken
+        } else if previousHash != nil {
+            return Outcome(admin: admin, generatedToken: nil)
+        } else {
+            token = TokenSecret.generate(prefix: "parley_admin_")
+            generated = token
+        }
+        let hash = TokenSecret.hash(token)
+        if hash != previousHash {
+            if try await store.token(hash: hash) == nil {
+                try await store.saveToken(hash: hash, token: StoredToken(subject: .devUser(admin.number), kind: .pat,
+                                                                         createdDate: now, expiresAt: nil))
+            }
+            try await store.setSetting(tokenSetting, value: hash)
+        }
+        return Outcome(admin: admin, generatedToken: generated)
+    }
+}

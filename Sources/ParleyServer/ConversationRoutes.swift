@@ -1,0 +1,183 @@
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+extension ParleyAPI {
+    func registerConversations(on router: Router<ParleyRequestContext>) {
+        router.rpc("conversations.create", created: true) { fields, context in
+            try await createConversation(fields, caller: try context.requireCaller())
+        }
+        router.rpc("conversations.get", readable: true) { fields, context in
+            let caller = try context.requireCaller()
+            let conversation = try await visibleConversation(try fields.requiredID("id", [.conversation]), for: caller)
+            return .object(["conversation": try await render(conversation)])
+        }
+        router.rpc("conversations.list", readable: true) { fields, context in
+            try await listConversations(fields, caller: try context.requireCaller())
+        }
+        router.rpc("conversations.update") { fields, context in
+            try await updateConversation(fields, caller: try context.requireCaller())
+        }
+        router.rpc("conversations.delete") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.conversation])
+            try await store.deleteConversation(number: id.number, actor: caller.actor, at: clock.now()) { _ in }
+            return .object([:])
+        }
+    }
+
+    func render(_ conversation: Conversation) async throws -> JSONValue {
+        var wanted = References.Wanted()
+        wanted.add(conversation)
+        return try await wire(wanted).conversation(conversation)
+    }
+
+    private func createConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
+        if let type = try fields.string("type"), type != "support" {
+            throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid value '\(type)' for 'type'; allowed values: support",
+                           fieldName: "type", value: type, allowedValues: ["support"])
+        }
+        let messages = try (fields.objects("messages") ?? []).compactMap { message throws(APIError) in try message.string("body") }
+        var draft = ConversationDraft(title: try fields.string("title") ?? "")
+        draft.description = try fields.string("description")
+        draft.messages = messages
+        draft.sourceChannel = try fields.string("source_channel") ?? (caller.isAgent ? "api" : "widget")
+        if caller.role == .customer {
+            for forbidden in ["owned_by", "group", "tags", "stage", "is_spam", "priority", "members", "account", "rev_org"]
+            where fields.has(forbidden) {
+                throw APIError.forbidden("customers cannot set '\(forbidden)' on a conversation")
+            }
+        } else {
+            if let owners = try fields.ids("owned_by", [.devUser]) {
+                for owner in owners { _ = try await devUser(owner, field: "owned_by") }
+                draft.ownedBy = owners.map(\.number)
+            }
+            if let group = try fields.id("group", [.group]) {
+                draft.group = try await requireExists(Group.self, group, field: "group").number
+            }
+            draft.members = try await actors(try fields.ids("members", [.devUser, .revUser]) ?? [], field: "members")
+            draft.tags = try await tagValues(try fields.objects("tags") ?? [])
+            draft.isSpam = try fields.bool("is_spam") ?? false
+            draft.stage = try fields.object("stage")?.enumValue("name", Stage.self)
+            draft.priority = try fields.enumValue("priority", Priority.self)
+        }
+        // The customer org: the caller's, else the one named, else the first customer member's.
+        var revOrg: RevOrg?
+        var account: Account?
+        if case .revUser(let number) = caller.actor, let user = try await store.object(RevUser.self, number: number),
+           let org = user.revOrg {
+            revOrg = try await store.object(RevOrg.self, number: org)
+        } else if let id = try fields.id("rev_org", [.revOrg]) {
+            revOrg = try await requireExists(RevOrg.self, id, field: "rev_org")
+        } else if let id = try fields.id("account", [.account]) {
+            account = try await requireExists(Account.self, id, field: "account")
+            if let org = account?.defaultRevOrg { revOrg = try await store.object(RevOrg.self, number: org) }
+        } else {
+            for case .revUser(let number) in draft.members {
+                if let org = try await store.object(RevUser.self, number: number)?.revOrg {
+                    revOrg = try await store.object(RevOrg.self, number: org)
+                    break
+                }
+            }
+        }
+        if account == nil, let revOrg { account = try await store.object(Account.self, number: revOrg.account) }
+        draft.revOrg = revOrg?.number
+        draft.account = account?.number
+        var defaultOwner: Int?
+        if let owner = account?.defaultOwner, try await store.object(DevUser.self, number: owner)?.state == .active {
+            defaultOwner = owner
+        }
+        let routing = RoutingContext(orgDefaultOwner: defaultOwner)
+        let now = clock.now()
+        let creator = caller.actor
+        let finalDraft = draft
+        let conversation = try await store.createConversation(actor: creator, at: now) { number in
+            try Conversation.open(number: number, draft: finalDraft, routing: routing, by: creator, at: now)
+        }
+        return .object(["conversation": try await render(conversation)])
+    }
+
+    private func listConversations(_ fields: Fields, caller: Caller) async throws -> JSONValue {
+        var query = ConversationQuery()
+        query.page = try fields.pageRequest()
+        if let stage = try fields.object("stage") {
+            query.stages = try (stage.strings("name") ?? []).map { name throws(APIError) in
+                guard let stage = Stage(rawValue: name) else {
+                    throw APIError(.badRequest, type: "invalid_enum_value",
+                                   message: "invalid value '\(name)' for 'stage.name'; allowed values: \(Stage.allCases.map(\.rawValue).joined(separator: ", "))",
+                                   fieldName: "stage.name", value: name, allowedValues: Stage.allCases.map(\.rawValue))
+                }
+                return stage
+            }
+        }
+        query.ownedBy = try (fields.ids("owned_by", [.devUser]) ?? []).map(\.number)
+        query.revOrgs = try ((fields.ids("rev_org", [.revOrg]) ?? []) + (fields.ids("rev_orgs", [.revOrg]) ?? [])).map(\.number)
+        query.groups = try (fields.ids("group", [.group]) ?? []).map(\.number)
+        query.tags = try (fields.ids("tags", [.tag]) ?? []).map(\.number)
+        query.sourceChannels = try fields.strings("source_channel") ?? []
+        query.isSpam = try fields.bool("is_spam")
+        query.modified = try fields.dateRange("modified_date")
+        query.created = try fields.dateRange("created_date")
+        query.members = try await actors(try fields.ids("members", [.devUser, .revUser]) ?? [], field: "members")
+        if caller.role == .customer {
+            query.members = [caller.actor]
+        }
+        if let sort = try fields.sortBy(allowed: ["created_date", "modified_date", "priority"]) {
+            switch sort.field {
+            case "modified_date": query.sort = .modifiedDate(descending: sort.descending)
+            case "priority": query.sort = .priority(descending: sort.descending)
+            default: query.sort = .createdDate(descending: sort.descending)
+            }
+        }
+        let page = try await store.listConversations(query)
+        var wanted = References.Wanted()
+        page.items.forEach { wanted.add($0) }
+        let wire = try await wire(wanted)
+        return listResponse("conversations", page, render: wire.conversation)
+    }
+
+    private func updateConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
+        let id = try fields.requiredID("id", [.conversation])
+        _ = try await visibleConversation(id, for: caller)
+        var change = ConversationChange()
+        change.title = try fields.string("title")
+        change.description = try fields.string("description")
+        if let owners = try fields.idUpdate("owned_by", [.devUser]) {
+            for owner in owners { _ = try await devUser(owner, field: "owned_by") }
+            change.ownedBy = owners.map(\.number)
+        }
+        if fields.values["group"] == .null {
+            change.group = .some(nil)
+        } else if let group = try fields.id("group", [.group]) {
+            change.group = .some(try await requireExists(Group.self, group, field: "group").number)
+        }
+        if let members = try fields.idUpdate("members", [.devUser, .revUser]) {
+            change.members = try await actors(members, field: "members")
+        }
+        if let tags = try fields.object("tags") {
+            var tagChange = TagChange()
+            if let set = try tags.objects("set") { tagChange.set = try await tagValues(set) }
+            tagChange.add = try await tagValues(try tags.objects("add") ?? [])
+            tagChange.remove = try await tagValues((try tags.objects("remove") ?? []).map { entry in
+                var entry = entry
+                entry.values["value"] = nil
+                return entry
+            }).map(\.tag)
+            change.tags = tagChange
+        }
+        change.priority = try fields.enumValue("priority", Priority.self)
+        change.isSpam = try fields.bool("is_spam")
+        change.stage = try fields.object("stage")?.enumValue("name", Stage.self)
+        change.sourceChannel = try fields.string("source_channel")
+        if caller.role == .customer, !change.isCustomerEditable {
+            throw APIError.forbidden("customers can change only the title and description of their conversations")
+        }
+        let actor = caller.actor
+        let now = clock.now()
+        let finalChange = change
+        let conversation = try await store.updateConversation(number: id.number) { current in
+            try current.applying(finalChange, by: actor, at: now)
+        }
+        return .object(["conversation": try await render(conversation)])
+    }
+}

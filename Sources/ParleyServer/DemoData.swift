@@ -1,0 +1,178 @@
+import ParleyCore
+import ParleyStore
+
+/// A small, realistic support team for `parley serve --demo`: agents, groups, customer orgs,
+/// customers and conversations in every stage, with tokens to try them.
+public enum DemoData {
+    public struct Tokens: Sendable {
+        public var agents: [(email: String, token: String)]
+        public var customers: [(email: String, token: String)]
+
+        public var summary: String {
+            var lines = ["Demo data loaded. Tokens to try (each valid for 30 days):"]
+            for (email, token) in agents { lines.append("  agent    \(email): \(token)") }
+            for (email, token) in customers { lines.append("  customer \(email): \(token)") }
+            lines.append("Try: curl -H 'Authorization: Bearer <agent token>' 'http://HOST:PORT/conversations.list?stage.name=needs_response'")
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// Loads the demo into an empty store; returns nil (and changes nothing) if it has conversations.
+    public static func load(into store: any ParleyStore, clock: any ParleyClock) async throws -> Tokens? {
+        guard try await store.listConversations(ConversationQuery()).items.isEmpty else { return nil }
+        let now = clock.now()
+        let start = now.addingTimeInterval(-3 * 24 * 3600)
+        @Sendable func at(_ hours: Double) -> Date { start.addingTimeInterval(hours * 3600).wholeMilliseconds }
+
+        var agents: [DevUser] = []
+        for (email, name) in [("maya@support.example", "Maya Chen"), ("tomas@support.example", "Tomás Rivera"),
+                              ("priya@support.example", "Priya Natarajan")] {
+            agents.append(try await store.insert(DevUser.self, actor: .system, at: at(0)) { number in
+                DevUser(number: number, email: email, displayName: name.components(separatedBy: " ")[0], fullName: name,
+                        role: .agent, createdBy: .system, at: at(0))
+            })
+        }
+        let billingOwner = agents[1].number, platformOwner = agents[2].number
+        let billing = try await store.insert(Group.self, actor: .system, at: at(0)) { number in
+            Group(number: number, name: "Billing", description: "Invoices, refunds and plans", memberType: "dev_user",
+                  owner: billingOwner, createdBy: .system, at: at(0))
+        }
+        _ = try await store.insert(Group.self, actor: .system, at: at(0)) { number in
+            Group(number: number, name: "Platform", description: "API, SSO and integrations", memberType: "dev_user",
+                  owner: platformOwner, createdBy: .system, at: at(0))
+        }
+        var customers: [RevUser] = []
+        for (index, (orgName, domain, people)) in [
+            ("Acme Corp", "acme.example", ["Wile Coyote", "Road Runner"]),
+            ("Globex", "globex.example", ["Hank Scorpio"]),
+            ("Initech", "initech.example", ["Peter Gibbons"]),
+        ].enumerated() {
+            let owner = agents[index % agents.count].number
+            let account = try await store.insert(Account.self, actor: .system, at: at(0)) { number in
+                Account(number: number, displayName: orgName, description: nil, domains: [domain], ownedBy: [owner],
+                        externalRefs: [domain], websites: ["https://\(domain)"], tier: index == 0 ? "enterprise" : "standard",
+                        createdBy: .system, at: at(0))
+            }
+            let org = try await store.insert(RevOrg.self, actor: .system, at: at(0)) { number in
+                RevOrg(number: number, displayName: orgName, description: nil, account: account.number, externalRef: "org-\(domain)",
+                       tier: nil, environment: "production", createdBy: .system, at: at(0))
+            }
+            _ = try await store.update(Account.self, number: account.number, actor: .system, at: at(0)) { account in
+                var account = account
+                account.defaultRevOrg = org.number
+                return account
+            }
+            for person in people {
+                let email = person.lowercased().components(separatedBy: " ")[0] + "@" + domain
+                customers.append(try await store.insert(RevUser.self, actor: .system, at: at(0)) { number in
+                    RevUser(number: number, displayName: person, fullName: person, email: email, externalRef: email,
+                            revOrg: org.number, phoneNumbers: [], description: nil, createdBy: .system, at: at(0))
+                })
+            }
+        }
+
+        /// Opens a conversation as `customer` and plays `steps` on it.
+        func conversation(_ title: String, _ message: String, customer: RevUser, hour: Double, group: Int? = nil,
+                          steps: [(Double, Step)]) async throws {
+            let org = customer.revOrg
+            var account: Int?
+            var owner: Int?
+            if let org { account = try await store.object(RevOrg.self, number: org)?.account }
+            if let account { owner = try await store.object(Account.self, number: account)?.defaultOwner }
+            var draft = ConversationDraft(title: title, sourceChannel: "widget", group: group, revOrg: org, account: account,
+                                          messages: [message])
+            let routing = RoutingContext(orgDefaultOwner: owner)
+            draft.priority = .p2
+            let opening = draft
+            let customerActor = Actor.revUser(customer.number)
+            let created = try await store.createConversation(actor: customerActor, at: at(hour)) { number in
+                try Conversation.open(number: number, draft: opening, routing: routing,
+                                      by: customerActor, at: at(hour))
+            }
+            for (offset, step) in steps {
+                let time = at(hour + offset)
+                switch step {
+                case .customer(let body), .agent(let body, _), .note(let body, _):
+                    let author: Actor
+                    let visibility: Visibility
+                    switch step {
+                    case .agent(_, let agent): (author, visibility) = (.devUser(agent), .external)
+                    case .note(_, let agent): (author, visibility) = (.devUser(agent), .internal)
+                    default: (author, visibility) = (customerActor, .external)
+                    }
+                    _ = try await store.addComment(to: created.number, draft: CommentDraft(author: author, body: body, visibility: visibility, at: time),
+                                                   externalRef: nil) { current in
+                        switch try current.receivingComment(by: author, visibility: visibility, at: time) {
+                        case .append(let decision): return .append(decision)
+                        case .startFollowUp: return .followUp { current.followUp(number: $0, by: author, at: time) }
+                        }
+                    }
+                case .change(let change, let agent):
+                    _ = try await store.updateConversation(number: created.number) { current in
+                        try current.applying(change, by: .devUser(agent), at: time)
+                    }
+                }
+            }
+        }
+
+        let maya = agents[0].number, tomas = agents[1].number, priya = agents[2].number
+        let resolution = { (value: String) in TagChange(add: [TagValue(tag: SystemTag.resolution.number, value: value)]) }
+        try await conversation("Can't log in with SSO", "Since this morning our Okta login loops back to the sign-in page.",
+                               customer: customers[0], hour: 60, steps: [])
+        try await conversation("Invoice shows the wrong VAT number", "Our March invoice has last year's VAT number on it.",
+                               customer: customers[2], hour: 50, group: billing.number, steps: [
+                                   (1, .agent("Thanks Hank, I've asked billing to reissue it. Which email should we send it to?", tomas)),
+                                   (3, .customer("accounts@globex.example please.")),
+                               ])
+        try await conversation("Webhook deliveries are delayed", "Webhooks arrive 10 minutes late since the last release.",
+                               customer: customers[1], hour: 40, steps: [
+                                   (0.5, .agent("Looking into it now: which endpoint are you sending them to?", maya)),
+                               ])
+        try await conversation("Export to CSV times out", "Exporting 200k rows times out after 30 seconds.",
+                               customer: customers[3], hour: 30, steps: [
+                                   (2, .agent("Reproduced it; I'm raising it with the platform team.", priya)),
+                                   (4, .customer("Thanks, we need it for the quarter close on Friday.")),
+                                   (5, .note("Waiting on PLAT-231 (export streaming).", priya)),
+                                   (5.1, .change(ConversationChange(stage: .hold), priya)),
+                               ])
+        try await conversation("How do I add a second admin?", "Where do I give a colleague admin rights?",
+                               customer: customers[0], hour: 20, steps: [
+                                   (0.3, .agent("Settings → Members → Make admin. Did that work?", maya)),
+                                   (1, .customer("Yes, found it. Thank you!")),
+                                   (1.2, .change(ConversationChange(tags: resolution("answered"), stage: .resolved), maya)),
+                               ])
+        try await conversation("Old question about plans", "Do you offer a non-profit discount?",
+                               customer: customers[2], hour: 2, steps: [
+                                   (1, .agent("We do: 30% off any plan. I've applied it to your account.", tomas)),
+                                   (2, .change(ConversationChange(tags: resolution("answered"), stage: .resolved), tomas)),
+                                   (3, .change(ConversationChange(stage: .archived), tomas)),
+                               ])
+        try await conversation("CHEAP WATCHES!!! click here", "Buy now at http://spam.example/watches",
+                               customer: customers[1], hour: 65, steps: [
+                                   (0.1, .change(ConversationChange(isSpam: true), maya)),
+                               ])
+
+        var agentTokens: [(String, String)] = []
+        for agent in agents {
+            let token = TokenSecret.generate(prefix: "parley_pat_")
+            try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
+                subject: .devUser(agent.number), kind: .pat, createdDate: now, expiresAt: now.addingTimeInterval(30 * 24 * 3600)))
+            agentTokens.append((agent.email, token))
+        }
+        var customerTokens: [(String, String)] = []
+        for customer in customers {
+            let token = TokenSecret.generate(prefix: "parley_session_")
+            try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
+                subject: .revUser(customer.number), kind: .session, createdDate: now, expiresAt: now.addingTimeInterval(30 * 24 * 3600)))
+            customerTokens.append((customer.email ?? "REVU-\(customer.number)", token))
+        }
+        return Tokens(agents: agentTokens, customers: customerTokens)
+    }
+
+    enum Step: Sendable {
+        case customer(String)
+        case agent(String, Int)
+        case note(String, Int)
+        case change(ConversationChange, Int)
+    }
+}

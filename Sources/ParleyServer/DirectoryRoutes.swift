@@ -1,0 +1,397 @@
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+extension ParleyAPI {
+    func registerDirectory(on router: Router<ParleyRequestContext>) {
+        registerDevUsers(on: router)
+        registerCustomers(on: router)
+        registerGroupsTagsLinks(on: router)
+    }
+
+    /// A rendered directory object.
+    func render<Object: DirectoryObject>(_ object: Object, wanted: References.Wanted = .init(),
+                                         _ render: (Wire) -> (Object) -> JSONValue) async throws -> JSONValue {
+        render(try await wire(wanted))(object)
+    }
+
+    /// The common part of directory lists: paging, date filters and `sort_by`.
+    func directoryQuery(_ fields: Fields) throws(APIError) -> DirectoryQuery {
+        var query = DirectoryQuery()
+        query.page = try fields.pageRequest()
+        query.created = try fields.dateRange("created_date")
+        query.modified = try fields.dateRange("modified_date")
+        if let sort = try fields.sortBy(allowed: ["created_date", "modified_date"]) {
+            query.sortByModified = sort.field == "modified_date"
+            query.descending = sort.descending
+        }
+        return query
+    }
+
+    func object<Object: DirectoryObject>(_ type: Object.Type, _ fields: Fields, key: String = "id") async throws -> Object {
+        let id = try fields.requiredID(key, [Object.kind])
+        guard let object = try await store.object(type, number: id.number) else { throw APIError.notFound(id.displayID) }
+        return object
+    }
+
+    // MARK: Dev users
+
+    private func registerDevUsers(on router: Router<ParleyRequestContext>) {
+        router.rpc("dev-users.create", created: true) { fields, context in
+            let caller = try context.requireAdmin()
+            let email = try fields.requiredString("email").trimmed.lowercased()
+            guard email.contains("@") else { throw APIError.invalidField("email", "expected an email address") }
+            let displayName = try fields.string("display_name") ?? String(email.prefix { $0 != "@" })
+            let fullName = try fields.string("full_name")
+            let role = try fields.enumValue("role", DevUserRole.self) ?? .agent
+            let state = try fields.enumValue("state", UserState.self) ?? .active
+            let now = clock.now()
+            let user = try await store.insert(DevUser.self, actor: caller.actor, at: now) { number in
+                DevUser(number: number, email: email, displayName: displayName, fullName: fullName, state: state, role: role,
+                        createdBy: caller.actor, at: now)
+            }
+            return .object(["dev_user": try await render(user, Wire.devUser)])
+        }
+        router.rpc("dev-users.get", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            return .object(["dev_user": try await render(try await object(DevUser.self, fields), Wire.devUser)])
+        }
+        router.rpc("dev-users.self", readable: true) { _, context in
+            let caller = try context.requireAgent()
+            guard case .devUser(let number) = caller.actor, let user = try await store.object(DevUser.self, number: number) else {
+                throw APIError.forbidden("dev-users.self needs a dev user's token")
+            }
+            return .object(["dev_user": try await render(user, Wire.devUser)])
+        }
+        router.rpc("dev-users.list", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            var query = try directoryQuery(fields)
+            query.keys["email"] = try fields.strings("email")?.map { $0.lowercased() }
+            query.keys["state"] = try fields.strings("state")
+            let page = try await store.list(DevUser.self, query: query)
+            let wire = try await wire(.init())
+            return listResponse("dev_users", page, render: wire.devUser)
+        }
+    }
+
+    // MARK: Accounts, rev orgs, rev users
+
+    private func registerCustomers(on router: Router<ParleyRequestContext>) {
+        router.rpc("accounts.create", created: true) { fields, context in
+            let caller = try context.requireAgent()
+            let account = try await createAccount(fields, displayName: try fields.requiredString("display_name"), caller: caller)
+            return .object(["account": try await renderAccount(account)])
+        }
+        router.rpc("accounts.get", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            return .object(["account": try await renderAccount(try await object(Account.self, fields))])
+        }
+        router.rpc("accounts.list", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            var query = try directoryQuery(fields)
+            query.keys["display_name"] = try fields.strings("display_name")
+            query.keys["domain"] = try fields.strings("domains")?.map { $0.lowercased() }
+            query.keys["external_ref"] = try fields.strings("external_refs")
+            query.keys["owned_by"] = try fields.ids("owned_by", [.devUser])?.map { String($0.number) }
+            let page = try await store.list(Account.self, query: query)
+            var wanted = References.Wanted()
+            for account in page.items {
+                wanted.devUsers.formUnion(account.ownedBy)
+                if let org = account.defaultRevOrg { wanted.revOrgs.insert(org) }
+            }
+            let wire = try await wire(wanted)
+            return listResponse("accounts", page, render: wire.account)
+        }
+        router.rpc("accounts.update") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.account])
+            let owners = try fields.idUpdate("owned_by", [.devUser])
+            for owner in owners ?? [] { _ = try await devUser(owner, field: "owned_by") }
+            let displayName = try fields.string("display_name")
+            let description = try fields.string("description")
+            let domains = try fields.strings("domains")
+            let websites = try fields.strings("websites")
+            let externalRefs = try fields.strings("external_refs")
+            let tier = try fields.string("tier")
+            let account = try await store.update(Account.self, number: id.number, actor: caller.actor, at: clock.now()) { account in
+                var account = account
+                if let displayName { account.displayName = displayName }
+                if let description { account.description = description }
+                if let domains { account.domains = domains.map { $0.lowercased() } }
+                if let websites { account.websites = websites }
+                if let externalRefs { account.externalRefs = externalRefs }
+                if let tier { account.tier = tier }
+                if let owners { account.ownedBy = owners.map(\.number) }
+                return account
+            }
+            return .object(["account": try await renderAccount(account)])
+        }
+
+        router.rpc("rev-orgs.create", created: true) { fields, context in
+            let caller = try context.requireAgent()
+            let displayName = try fields.requiredString("display_name")
+            let now = clock.now()
+            let account: Account
+            if let id = try fields.id("account", [.account]) {
+                account = try await requireExists(Account.self, id, field: "account")
+            } else {
+                account = try await createAccount(Fields([:]), displayName: displayName, caller: caller, withRevOrg: false)
+            }
+            let org = try await createRevOrg(fields, displayName: displayName, account: account, caller: caller, at: now)
+            return .object(["rev_org": try await renderRevOrg(org)])
+        }
+        router.rpc("rev-orgs.get", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            if !fields.has("id"), let accountID = try fields.id("account", [.account]) {
+                guard let account = try await store.object(Account.self, number: accountID.number),
+                      let number = account.defaultRevOrg, let org = try await store.object(RevOrg.self, number: number) else {
+                    throw APIError.notFound("rev org of \(accountID.displayID)")
+                }
+                return .object(["rev_org": try await renderRevOrg(org)])
+            }
+            return .object(["rev_org": try await renderRevOrg(try await object(RevOrg.self, fields))])
+        }
+        router.rpc("rev-orgs.list", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            var query = try directoryQuery(fields)
+            query.keys["display_name"] = try fields.strings("display_name")
+            query.keys["external_ref"] = try fields.strings("external_ref")
+            query.keys["account"] = try fields.ids("account", [.account])?.map { String($0.number) }
+            let page = try await store.list(RevOrg.self, query: query)
+            var wanted = References.Wanted()
+            wanted.accounts = Set(page.items.map(\.account))
+            let wire = try await wire(wanted)
+            return listResponse("rev_orgs", page, render: wire.revOrg)
+        }
+        router.rpc("rev-orgs.update") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.revOrg])
+            let displayName = try fields.string("display_name")
+            let description = try fields.string("description")
+            let externalRef = try fields.string("external_ref")
+            let tier = try fields.string("tier")
+            let environment = try fields.string("environment")
+            let org = try await store.update(RevOrg.self, number: id.number, actor: caller.actor, at: clock.now()) { org in
+                var org = org
+                if let displayName { org.displayName = displayName }
+                if let description { org.description = description }
+                if let externalRef { org.externalRef = externalRef }
+                if let tier { org.tier = tier }
+                if let environment { org.environment = environment }
+                return org
+            }
+            return .object(["rev_org": try await renderRevOrg(org)])
+        }
+
+        router.rpc("rev-users.create", created: true) { fields, context in
+            let caller = try context.requireAgent()
+            var org: RevOrg?
+            if let id = try fields.id("rev_org", [.revOrg]) { org = try await requireExists(RevOrg.self, id, field: "rev_org") }
+            let user = try await createRevUser(
+                displayName: try fields.string("display_name"), fullName: try fields.string("full_name"),
+                email: try fields.string("email"), externalRef: try fields.string("external_ref"), revOrg: org?.number,
+                phoneNumbers: try fields.strings("phone_numbers") ?? [], description: try fields.string("description"),
+                caller: caller.actor)
+            return .object(["rev_user": try await renderRevUser(user)])
+        }
+        router.rpc("rev-users.get", readable: true) { fields, context in
+            let caller = try context.requireCaller()
+            let id = try fields.requiredID("id", [.revUser])
+            guard caller.isAgent || caller.actor == .revUser(id.number),
+                  let user = try await store.object(RevUser.self, number: id.number) else {
+                throw APIError.notFound(id.displayID)
+            }
+            return .object(["rev_user": try await renderRevUser(user)])
+        }
+        router.rpc("rev-users.list", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            var query = try directoryQuery(fields)
+            query.keys["email"] = try fields.strings("email")?.map { $0.lowercased() }
+            query.keys["external_ref"] = try fields.strings("external_ref")
+            query.keys["rev_org"] = try fields.ids("rev_org", [.revOrg])?.map { String($0.number) }
+            let page = try await store.list(RevUser.self, query: query)
+            var wanted = References.Wanted()
+            wanted.revOrgs = Set(page.items.compactMap(\.revOrg))
+            let wire = try await wire(wanted)
+            return listResponse("rev_users", page, render: wire.revUser)
+        }
+    }
+
+    func createAccount(_ fields: Fields, displayName: String, caller: Caller, withRevOrg: Bool = true) async throws -> Account {
+        let owners = try fields.ids("owned_by", [.devUser]) ?? []
+        for owner in owners { _ = try await devUser(owner, field: "owned_by") }
+        let description = try fields.string("description")
+        let domains = try fields.strings("domains") ?? []
+        let externalRefs = try fields.strings("external_refs") ?? []
+        let websites = try fields.strings("websites") ?? []
+        let tier = try fields.string("tier")
+        let now = clock.now()
+        var account = try await store.insert(Account.self, actor: caller.actor, at: now) { number in
+            Account(number: number, displayName: displayName, description: description, domains: domains,
+                    ownedBy: owners.map(\.number), externalRefs: externalRefs, websites: websites, tier: tier,
+                    createdBy: caller.actor, at: now)
+        }
+        if withRevOrg {
+            _ = try await createRevOrg(Fields([:]), displayName: displayName, account: account, caller: caller, at: now)
+            account = try await store.object(Account.self, number: account.number) ?? account
+        }
+        return account
+    }
+
+    /// Creates a rev org; the first one of an account becomes its default rev org.
+    func createRevOrg(_ fields: Fields, displayName: String, account: Account, caller: Caller, at now: Date) async throws -> RevOrg {
+        let description = try fields.string("description")
+        let externalRef = try fields.string("external_ref")
+        let tier = try fields.string("tier")
+        let environment = try fields.string("environment")
+        let org = try await store.insert(RevOrg.self, actor: caller.actor, at: now) { number in
+            RevOrg(number: number, displayName: displayName, description: description, account: account.number,
+                   externalRef: externalRef, tier: tier, environment: environment, createdBy: caller.actor, at: now)
+        }
+        if account.defaultRevOrg == nil {
+            _ = try await store.update(Account.self, number: account.number, actor: caller.actor, at: now) { account in
+                var account = account
+                if account.defaultRevOrg == nil { account.defaultRevOrg = org.number }
+                return account
+            }
+        }
+        return org
+    }
+
+    func createRevUser(displayName: String?, fullName: String?, email: String?, externalRef: String?, revOrg: Int?,
+                       phoneNumbers: [String], description: String?, caller: Actor) async throws -> RevUser {
+        if let email, !email.contains("@") { throw APIError.invalidField("email", "expected an email address") }
+        let now = clock.now()
+        return try await store.insert(RevUser.self, actor: caller, at: now) { number in
+            RevUser(number: number, displayName: displayName ?? email.map { String($0.prefix { $0 != "@" }) },
+                    fullName: fullName, email: email, externalRef: externalRef, revOrg: revOrg, phoneNumbers: phoneNumbers,
+                    description: description, createdBy: caller, at: now)
+        }
+    }
+
+    func renderAccount(_ account: Account) async throws -> JSONValue {
+        var wanted = References.Wanted()
+        wanted.devUsers = Set(account.ownedBy)
+        if let org = account.defaultRevOrg { wanted.revOrgs.insert(org) }
+        return try await render(account, wanted: wanted, Wire.account)
+    }
+
+    func renderRevOrg(_ org: RevOrg) async throws -> JSONValue {
+        var wanted = References.Wanted()
+        wanted.accounts.insert(org.account)
+        return try await render(org, wanted: wanted, Wire.revOrg)
+    }
+
+    func renderRevUser(_ user: RevUser) async throws -> JSONValue {
+        var wanted = References.Wanted()
+        if let org = user.revOrg { wanted.revOrgs.insert(org) }
+        return try await render(user, wanted: wanted, Wire.revUser)
+    }
+
+    // MARK: Groups, tags, links
+
+    private func registerGroupsTagsLinks(on router: Router<ParleyRequestContext>) {
+        router.rpc("groups.create", created: true) { fields, context in
+            let caller = try context.requireAgent()
+            let name = try fields.requiredString("name")
+            let description = try fields.string("description")
+            let memberType = try fields.string("member_type") ?? "dev_user"
+            var ownerNumber: Int?
+            if let id = try fields.id("owner", [.devUser]) { ownerNumber = try await devUser(id, field: "owner").number }
+            let owner = ownerNumber
+            let now = clock.now()
+            let group = try await store.insert(Group.self, actor: caller.actor, at: now) { number in
+                Group(number: number, name: name, description: description, memberType: memberType, owner: owner,
+                      createdBy: caller.actor, at: now)
+            }
+            return .object(["group": try await renderGroup(group)])
+        }
+        router.rpc("groups.get", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            return .object(["group": try await renderGroup(try await object(Group.self, fields))])
+        }
+        router.rpc("groups.list", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            var query = try directoryQuery(fields)
+            query.keys["name"] = try fields.strings("name")?.map { $0.lowercased() }
+            let page = try await store.list(Group.self, query: query)
+            var wanted = References.Wanted()
+            wanted.devUsers = Set(page.items.compactMap(\.owner))
+            let wire = try await wire(wanted)
+            return listResponse("groups", page, render: wire.group)
+        }
+
+        router.rpc("tags.create", created: true) { fields, context in
+            let caller = try context.requireAgent()
+            let name = try fields.requiredString("name").trimmed
+            let description = try fields.string("description")
+            let allowedValues = try fields.strings("allowed_values") ?? []
+            let now = clock.now()
+            let tag = try await store.insert(Tag.self, actor: caller.actor, at: now) { number in
+                Tag(number: number, name: name, description: description, allowedValues: allowedValues, createdBy: caller.actor, at: now)
+            }
+            return .object(["tag": try await render(tag, Wire.tag)])
+        }
+        router.rpc("tags.get", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            return .object(["tag": try await render(try await object(Tag.self, fields), Wire.tag)])
+        }
+        router.rpc("tags.list", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            var query = try directoryQuery(fields)
+            query.keys["name"] = try fields.strings("name")?.map { $0.lowercased() }
+            let page = try await store.list(Tag.self, query: query)
+            let wire = try await wire(.init())
+            return listResponse("tags", page, render: wire.tag)
+        }
+
+        router.rpc("links.create", created: true) { fields, context in
+            let caller = try context.requireAgent()
+            guard let linkType = try fields.enumValue("link_type", LinkType.self) else { throw APIError.missing("link_type") }
+            let source = try fields.requiredID("source", [.conversation])
+            let target = try fields.requiredID("target", [.conversation])
+            guard source != target else { throw APIError.invalidField("target", "a conversation cannot link to itself") }
+            for (id, field) in [(source, "source"), (target, "target")] where try await store.conversation(number: id.number) == nil {
+                throw APIError(.badRequest, type: "invalid_id", message: "\(id.displayID) in '\(field)' does not exist",
+                               fieldName: field, value: id.displayID)
+            }
+            let now = clock.now()
+            let link = try await store.insert(Link.self, actor: caller.actor, at: now) { number in
+                Link(number: number, linkType: linkType, source: source, target: target, createdBy: caller.actor, at: now)
+            }
+            return .object(["link": try await render(link, wanted: wantedFor(link), Wire.link)])
+        }
+        router.rpc("links.list", readable: true) { fields, context in
+            let caller = try context.requireCaller()
+            let object = try fields.requiredID("object", [.conversation])
+            _ = try await visibleConversation(object, for: caller)
+            var query = try directoryQuery(fields)
+            switch try fields.string("direction") {
+            case "is_source"?: query.keys["source"] = [object.don]
+            case "is_target"?: query.keys["target"] = [object.don]
+            case nil: query.anyKeys = ["source": [object.don], "target": [object.don]]
+            case let other?:
+                throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid value '\(other)' for 'direction'",
+                               fieldName: "direction", value: other, allowedValues: ["is_source", "is_target"])
+            }
+            query.keys["link_type"] = try fields.strings("link_type")
+            let page = try await store.list(Link.self, query: query)
+            var wanted = References.Wanted()
+            page.items.forEach { wanted.add($0.createdBy) }
+            let wire = try await wire(wanted)
+            return listResponse("links", page, render: wire.link)
+        }
+    }
+
+    private func wantedFor(_ link: Link) -> References.Wanted {
+        var wanted = References.Wanted()
+        wanted.add(link.createdBy)
+        return wanted
+    }
+
+    func renderGroup(_ group: Group) async throws -> JSONValue {
+        var wanted = References.Wanted()
+        if let owner = group.owner { wanted.devUsers.insert(owner) }
+        return try await render(group, wanted: wanted, Wire.group)
+    }
+}

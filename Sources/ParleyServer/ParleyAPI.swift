@@ -1,0 +1,98 @@
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+/// The HTTP adapter: each handler parses the request, loads what the domain needs, lets the domain
+/// decide inside one store transaction, and renders the result.
+struct ParleyAPI: Sendable {
+    let store: any ParleyStore
+    let clock: any ParleyClock
+
+    func register(on router: Router<ParleyRequestContext>) {
+        registerConversations(on: router)
+        registerTimeline(on: router)
+        registerDirectory(on: router)
+        registerTokens(on: router)
+    }
+
+    func wire(_ wanted: References.Wanted) async throws -> Wire {
+        Wire(references: try await References.load(wanted, from: store))
+    }
+
+    // MARK: Lookups shared by the handlers
+
+    func devUser(_ id: ObjectID, field: String) async throws -> DevUser {
+        guard let user = try await store.object(DevUser.self, number: id.number) else {
+            throw APIError(.badRequest, type: "invalid_id", message: "\(id.displayID) in '\(field)' is not a dev user",
+                           fieldName: field, value: id.displayID)
+        }
+        return user
+    }
+
+    func requireExists<Object: DirectoryObject>(_ type: Object.Type, _ id: ObjectID, field: String) async throws -> Object {
+        guard let object = try await store.object(type, number: id.number) else {
+            throw APIError(.badRequest, type: "invalid_id", message: "\(id.displayID) in '\(field)' does not exist",
+                           fieldName: field, value: id.displayID)
+        }
+        return object
+    }
+
+    func actors(_ ids: [ObjectID], field: String) async throws -> [Actor] {
+        var result: [Actor] = []
+        for id in ids {
+            switch id.kind {
+            case .devUser: _ = try await devUser(id, field: field)
+            case .revUser: _ = try await requireExists(RevUser.self, id, field: field)
+            default: break
+            }
+            if let actor = Actor(id), !result.contains(actor) { result.append(actor) }
+        }
+        return result
+    }
+
+    /// Tags as `[{id, value?}]`; the id may be a TAG id or a tag's name. Values must be allowed by the tag.
+    func tagValues(_ entries: [Fields]) async throws -> [TagValue] {
+        var result: [TagValue] = []
+        for entry in entries {
+            let reference = try entry.requiredString("id")
+            let tag: Tag
+            if let id = ObjectID.parse(reference, as: [.tag]), let found = try await store.object(Tag.self, number: id.number) {
+                tag = found
+            } else if let found = try await store.find(Tag.self, key: "name", value: reference.lowercased()).first {
+                tag = found
+            } else {
+                throw APIError(.badRequest, type: "invalid_id", message: "'\(reference)' is not a tag", fieldName: entry.name("id"),
+                               value: reference)
+            }
+            let value = try entry.string("value")
+            if let value, !tag.allowedValues.isEmpty, !tag.allowedValues.contains(value) {
+                throw APIError(.badRequest, type: "invalid_enum_value",
+                               message: "'\(value)' is not an allowed value of tag \(tag.name); allowed values: \(tag.allowedValues.joined(separator: ", "))",
+                               fieldName: entry.name("value"), value: value, allowedValues: tag.allowedValues)
+            }
+            result.append(TagValue(tag: tag.number, value: value))
+        }
+        return result
+    }
+
+    /// The conversation `id` names, if the caller may see it (404 otherwise, so as not to reveal it).
+    func visibleConversation(_ id: ObjectID, for caller: Caller) async throws -> Conversation {
+        guard let conversation = try await store.conversation(number: id.number),
+              caller.isAgent || conversation.isMember(caller.actor) else {
+            throw APIError.notFound("conversation \(id.displayID)")
+        }
+        return conversation
+    }
+}
+
+/// Builds the router with every route and middleware; shared by `parley serve` and the tests.
+func makeRouter(store: any ParleyStore, clock: any ParleyClock) -> Router<ParleyRequestContext> {
+    let router = Router(context: ParleyRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    router.get("/health") { _, _ in
+        JSONResponse.make(status: .ok, .object(["status": .string("ok")]))
+    }
+    router.add(middleware: AuthenticationMiddleware(store: store, clock: clock))
+    ParleyAPI(store: store, clock: clock).register(on: router)
+    return router
+}

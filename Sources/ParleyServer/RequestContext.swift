@@ -1,0 +1,46 @@
+import Hummingbird
+import ParleyCore
+
+/// Who is calling, as their token says.
+public struct Caller: Sendable, Equatable {
+    public enum Role: String, Sendable {
+        case admin, agent, customer
+    }
+
+    public var actor: Actor
+    public var role: Role
+
+    public var isAgent: Bool { role != .customer }
+    public var isAdmin: Bool { role == .admin }
+}
+
+/// The request context of every Parley route: Hummingbird's core storage and the authenticated caller.
+public struct ParleyRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var caller: Caller?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        caller = nil
+    }
+
+    /// Refuses a request larger than DevRev's limit before reading it.
+    public var maxUploadSize: Int { 1 << 20 }
+
+    func requireCaller() throws(APIError) -> Caller {
+        guard let caller else { throw APIError.unauthenticated }
+        return caller
+    }
+
+    func requireAgent() throws(APIError) -> Caller {
+        let caller = try requireCaller()
+        guard caller.isAgent else { throw APIError.forbidden("this endpoint is for the support team, not customers") }
+        return caller
+    }
+
+    func requireAdmin() throws(APIError) -> Caller {
+        let caller = try requireCaller()
+        guard caller.isAdmin else { throw APIError.forbidden("this endpoint needs an admin token") }
+        return caller
+    }
+}

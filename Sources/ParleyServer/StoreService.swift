@@ -1,0 +1,13 @@
+import Hummingbird
+import ParleyStore
+import ServiceLifecycle
+
+/// Closes the store's threads when the server shuts down.
+struct StoreService: Service {
+    let store: SQLiteStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await store.close()
+    }
+}

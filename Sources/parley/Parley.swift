@@ -1,0 +1,74 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import ParleyCore
+import ParleyServer
+import ParleyStore
+
+@main
+struct Parley: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "Parley: a support-conversation server with a DevRev-compatible API.",
+        discussion: """
+        Start a server on an embedded SQLite database:
+          parley serve --port 8080 --db ./parley.sqlite --demo
+
+        The first start creates an admin and prints its token once, unless PARLEY_ADMIN_TOKEN is set.
+        """,
+        subcommands: [Serve.self, Migrate.self])
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP server.",
+        discussion: "Set PARLEY_ADMIN_TOKEN to choose the bootstrap admin's token; otherwise one is generated on first start and printed once.")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(name: .customLong("db"), help: "SQLite database file (created if missing).") var database = "./parley.sqlite"
+    @Flag(help: "Fill an empty database with a small support team, customers and conversations in every stage, and print tokens to try.")
+    var demo = false
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
+
+    func run() async throws {
+        let environment = Environment()
+        let configuration = AppConfiguration(
+            host: host, port: port, databasePath: database, adminToken: environment.get("PARLEY_ADMIN_TOKEN"),
+            logLevel: .init(rawValue: logLevel) ?? .info)
+        let server = try await buildApplication(configuration)
+        if let token = server.bootstrap.generatedToken {
+            print("""
+            Created the admin user \(server.bootstrap.admin.email). Its token, shown this once:
+
+                \(token)
+
+            Keep it: requests send it as 'Authorization: Bearer <token>'.
+            """)
+        }
+        if demo {
+            if let demoTokens = try await DemoData.load(into: server.store, clock: SystemClock()) {
+                print(demoTokens.summary)
+            } else {
+                print("--demo: the database already has conversations; left as it is.")
+            }
+        }
+        print("Parley listening on http://\(host):\(port) (database \(database))")
+        try await server.application.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or upgrade the database schema, then exit.")
+
+    @Option(name: .customLong("db"), help: "SQLite database file.") var database = "./parley.sqlite"
+
+    func run() async throws {
+        let applied = try SQLiteStore.migrate(path: database)
+        if applied.isEmpty {
+            print("\(database) is up to date (schema version \(SQLiteStore.schemaVersion)).")
+        } else {
+            print("\(database): applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(SQLiteStore.schemaVersion).")
+        }
+    }
+}
