@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "ParleyServer", "ParleyStore", "ParleyCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

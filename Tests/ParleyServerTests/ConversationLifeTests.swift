@@ -1,0 +1,201 @@
+import Hummingbird
+import ParleyCore
+import ParleyServer
+import Testing
+
+@Suite("A conversation's life over the API")
+struct ConversationLifeTests {
+    @Test("create → agent reply → customer reply → resolve → customer reply reopens")
+    func walkThrough() async throws {
+        try await withServer { api, clock in
+            let world = try await World.make(api)
+            let created = try await api.post("conversations.create",
+                #"{"type":"support","title":"Login loops","messages":[{"body":"Since this morning the login page loops."}]}"#, token: world.aliceToken)
+            #expect(created.status == .created)
+            let conversation = created.body["conversation"]
+            let id = try #require(conversation["id"].string)
+            #expect(id.hasPrefix("don:core:dvrv-us-1:devo/parley:conversation/"))
+            #expect(conversation["display_id"].string?.hasPrefix("CONV-") == true)
+            #expect(conversation["stage"]["name"].string == "new")
+            #expect(conversation["state"].string == "open")
+            #expect(conversation["owned_by"][0]["id"].string == world.agent, "routed to the org's default owner")
+            #expect(conversation["routing"]["reason"].string == "org_default_owner")
+            #expect(conversation["rev_org"]["id"].string == world.revOrg)
+            #expect(conversation["metrics"]["time_to_initial_response_seconds"].isNull)
+            #expect(conversation["metrics"].keys.contains("time_in_new_seconds"), "metrics are present, null until known")
+
+            clock.advance(by: 120)
+            let reply = try await api.comment(world.agentToken, on: id, "Thanks, looking into it. Which browser?")
+            #expect(reply.status == .created)
+            #expect(reply.body["timeline_entry"]["type"].string == "timeline_comment")
+            #expect(reply.body["timeline_entry"]["object"].string == id)
+            let afterReply = try await api.post("conversations.get", #"{"id":"\#(id)"}"#, token: world.agentToken).body["conversation"]
+            #expect(afterReply["stage"]["name"].string == "waiting_on_user")
+            #expect(afterReply["metrics"]["time_to_initial_response_seconds"].double == 120)
+            #expect(afterReply["metrics"]["time_in_new_seconds"].double == 120)
+            #expect(afterReply["metrics"]["first_response_at"].string != nil)
+
+            clock.advance(by: 60)
+            #expect(try await api.comment(world.aliceToken, on: id, "Firefox 128.").status == .created)
+            #expect(try await api.stage(of: id) == "needs_response")
+
+            let refused = try await api.post("conversations.update", #"{"id":"\#(id)","stage":{"name":"resolved"}}"#, token: world.agentToken)
+            #expect(refused.status == .badRequest, "resolving needs a Resolution tag")
+            let resolved = try await api.post("conversations.update",
+                #"{"id":"\#(id)","stage":{"name":"resolved"},"tags":{"add":[{"id":"Resolution","value":"fixed"}]}}"#, token: world.agentToken)
+            #expect(resolved.status == .ok, "\(resolved.body)")
+            #expect(resolved.body["conversation"]["stage"]["name"].string == "resolved")
+            #expect(resolved.body["conversation"]["state"].string == "closed")
+            #expect(resolved.body["conversation"]["tags"][0]["tag"]["name"].string == "Resolution")
+            #expect(resolved.body["conversation"]["tags"][0]["value"].string == "fixed")
+
+            let widget = try await api.post("conversations.list", "{}", token: world.aliceToken)
+            #expect(widget.body["conversations"].array.map { $0["id"].string } == [id], "a resolved conversation still shows to its customer")
+
+            clock.advance(by: 3600)
+            #expect(try await api.comment(world.aliceToken, on: id, "It happened again.").status == .created)
+            let reopened = try await api.post("conversations.get", #"{"id":"\#(id)"}"#, token: world.aliceToken).body["conversation"]
+            #expect(reopened["stage"]["name"].string == "needs_response")
+            #expect(reopened["metrics"]["reopen_count"].int == 1)
+            #expect(reopened["metrics"]["time_to_initial_response_seconds"].double == 120)
+        }
+    }
+
+    @Test("a refused transition answers 400 naming the stages, and changes nothing")
+    func refusedTransition() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            let before = try await api.post("conversations.get", #"{"id":"\#(id)"}"#, token: world.agentToken).body["conversation"]
+            let refused = try await api.post("conversations.update",
+                #"{"id":"\#(id)","title":"Changed","stage":{"name":"hold"}}"#, token: world.agentToken)
+            #expect(refused.status == .badRequest)
+            #expect(refused.body["type"].string == "bad_request")
+            let message = try #require(refused.body["message"].string)
+            #expect(message.contains("new") && message.contains("hold") && message.contains("suspended") && message.contains("resolved"))
+            #expect(Set(refused.body["allowed_values"].array.compactMap(\.string)) == ["suspended", "resolved"])
+            let after = try await api.post("conversations.get", #"{"id":"\#(id)"}"#, token: world.agentToken).body["conversation"]
+            #expect(after.description == before.description, "nothing was written")
+            let events = try await api.post("timeline-entries.list", #"{"object":"\#(id)","collections":["events"]}"#, token: world.agentToken)
+            #expect(!events.body["timeline_entries"].array.contains { $0["event"]["field"].string == "title" })
+        }
+    }
+
+    @Test("every stage is reachable over the API and each refusal holds", arguments: [
+        ("new", "waiting_on_user", false), ("new", "suspended", true), ("suspended", "new", true),
+        ("suspended", "archived", true), ("needs_response", "hold", true), ("hold", "needs_response", true),
+        ("waiting_on_user", "needs_response", false), ("resolved", "needs_response", false),
+        ("resolved", "archived", true), ("archived", "new", false), ("hold", "waiting_on_user", false),
+    ])
+    func explicitTransitions(from: String, to: String, allowed: Bool) async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            func update(_ body: String) async throws -> Reply {
+                try await api.post("conversations.update", #"{"id":"\#(id)",\#(body)}"#, token: world.agentToken)
+            }
+            switch from {
+            case "suspended": _ = try await update(#""stage":{"name":"suspended"}"#)
+            case "waiting_on_user": _ = try await api.comment(world.agentToken, on: id, "reply")
+            case "needs_response", "hold", "resolved", "archived":
+                _ = try await api.comment(world.agentToken, on: id, "reply")
+                _ = try await api.comment(world.aliceToken, on: id, "answer")
+                if from == "hold" { _ = try await update(#""stage":{"name":"hold"}"#) }
+                if from == "resolved" || from == "archived" {
+                    _ = try await update(#""stage":{"name":"resolved"},"tags":{"set":[{"id":"TAG-6","value":"answered"}]}"#)
+                }
+                if from == "archived" { _ = try await update(#""stage":{"name":"archived"}"#) }
+            default: break
+            }
+            #expect(try await api.stage(of: id) == from)
+            let reply = try await update(#""stage":{"name":"\#(to)"}"#)
+            #expect(reply.status == (allowed ? .ok : .badRequest), "\(from) → \(to): \(reply.body)")
+            #expect(try await api.stage(of: id) == (allowed ? to : from))
+        }
+    }
+
+    @Test("internal notes move nothing and never reach a customer")
+    func internalNotes() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            let note = try await api.comment(world.agentToken, on: id, "Customer is on the legacy plan", visibility: "internal")
+            #expect(note.status == .created)
+            #expect(try await api.stage(of: id) == "new")
+            let noteID = try #require(note.body["timeline_entry"]["id"].string)
+
+            let customerView = try await api.post("timeline-entries.list", #"{"object":"\#(id)"}"#, token: world.aliceToken)
+            #expect(customerView.status == .ok)
+            #expect(customerView.body["timeline_entries"].array.count == 1, "only the customer's own message")
+            #expect(!customerView.body.description.contains("legacy plan"))
+            let asked = try await api.post("timeline-entries.list", #"{"object":"\#(id)","visibility":["internal"]}"#, token: world.aliceToken)
+            #expect(asked.body["timeline_entries"].array.isEmpty)
+            let direct = try await api.post("timeline-entries.get", #"{"id":"\#(noteID)"}"#, token: world.aliceToken)
+            #expect(direct.status == .notFound)
+            let events = try await api.post("timeline-entries.list", #"{"object":"\#(id)","collections":["events"]}"#, token: world.aliceToken)
+            #expect(events.body["timeline_entries"].array.isEmpty, "system events are internal")
+
+            let agentView = try await api.post("timeline-entries.list", #"{"object":"\#(id)"}"#, token: world.agentToken)
+            #expect(agentView.body["timeline_entries"].array.count == 2)
+            #expect(agentView.body["timeline_entries"][1]["comment_kind"].string == "note")
+
+            let customerNote = try await api.comment(world.aliceToken, on: id, "secret", visibility: "internal")
+            #expect(customerNote.status == .badRequest)
+        }
+    }
+
+    @Test("a customer cannot read, list or write another customer's conversation")
+    func isolation() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let alices = try await api.conversation(world.aliceToken)
+            let carols = try await api.conversation(world.carolToken, title: "Globex issue")
+            let get = try await api.post("conversations.get", #"{"id":"\#(alices)"}"#, token: world.carolToken)
+            #expect(get.status == .notFound)
+            #expect(get.body["type"].string == "not_found")
+            let getByQuery = try await api.get("conversations.get?id=\(alices)", token: world.bobToken)
+            #expect(getByQuery.status == .notFound, "same org is not enough: only members see it")
+            let list = try await api.post("conversations.list", "{}", token: world.carolToken)
+            #expect(list.body["conversations"].array.map { $0["id"].string } == [carols])
+            let write = try await api.comment(world.carolToken, on: alices, "hello?")
+            #expect(write.status == .notFound)
+            let update = try await api.post("conversations.update", #"{"id":"\#(alices)","title":"mine"}"#, token: world.carolToken)
+            #expect(update.status == .notFound)
+            let timeline = try await api.post("timeline-entries.list", #"{"object":"\#(alices)"}"#, token: world.carolToken)
+            #expect(timeline.status == .notFound)
+            let links = try await api.post("links.list", #"{"object":"\#(alices)"}"#, token: world.carolToken)
+            #expect(links.status == .notFound)
+            #expect(try await api.stage(of: alices) == "new")
+            #expect(try await api.post("conversations.update", #"{"id":"\#(carols)","stage":{"name":"resolved"}}"#, token: world.carolToken).status == .forbidden)
+            #expect(try await api.post("conversations.update", #"{"id":"\#(carols)","title":"Better title"}"#, token: world.carolToken).status == .ok)
+            #expect(try await api.post("conversations.delete", #"{"id":"\#(carols)"}"#, token: world.carolToken).status == .forbidden)
+        }
+    }
+
+    @Test("a customer message on an archived conversation starts a linked follow-up")
+    func followUp() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            _ = try await api.comment(world.agentToken, on: id, "Done, all fixed.")
+            _ = try await api.post("conversations.update",
+                #"{"id":"\#(id)","stage":{"name":"resolved"},"tags":{"add":[{"id":"TAG-6","value":"fixed"}]}}"#, token: world.agentToken)
+            #expect(try await api.post("conversations.update", #"{"id":"\#(id)","stage":{"name":"archived"}}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.comment(world.agentToken, on: id, "one more thing").status == .badRequest, "archived is final for agents")
+
+            let message = try await api.comment(world.aliceToken, on: id, "It broke again")
+            #expect(message.status == .created)
+            let followUp = try #require(message.body["timeline_entry"]["object"].string)
+            #expect(followUp != id)
+            #expect(try await api.stage(of: id) == "archived")
+            let next = try await api.post("conversations.get", #"{"id":"\#(followUp)"}"#, token: world.aliceToken).body["conversation"]
+            #expect(next["stage"]["name"].string == "new")
+            #expect(next["is_follow_up_of"]["id"].string == id)
+            #expect(next["owned_by"][0]["id"].string == world.agent)
+            let links = try await api.post("links.list", #"{"object":"\#(followUp)"}"#, token: world.agentToken)
+            #expect(links.body["links"][0]["link_type"].string == "is_follow_up_of")
+            #expect(links.body["links"][0]["source"]["id"].string == followUp)
+            #expect(links.body["links"][0]["target"]["id"].string == id)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ParleyCore
+import ParleyServer
+import ParleyStore
+import Testing
+
+/// A response body, navigable by key and index.
+struct Doc: CustomStringConvertible {
+    var value: JSONValue?
+
+    subscript(key: String) -> Doc {
+        if case .object(let fields)? = value { return Doc(value: fields[key]) }
+        return Doc(value: nil)
+    }
+
+    subscript(index: Int) -> Doc {
+        if case .array(let items)? = value, items.indices.contains(index) { return Doc(value: items[index]) }
+        return Doc(value: nil)
+    }
+
+    var string: String? { if case .string(let v)? = value { v } else { nil } }
+    var int: Int? { if case .number(let v)? = value { Int(v) } else { nil } }
+    var double: Double? { if case .number(let v)? = value { v } else { nil } }
+    var bool: Bool? { if case .bool(let v)? = value { v } else { nil } }
+    var array: [Doc] { if case .array(let items)? = value { items.map { Doc(value: $0) } } else { [] } }
+    var isNull: Bool { value == nil || value == .null }
+    var keys: Set<String> { if case .object(let fields)? = value { Set(fields.keys) } else { [] } }
+    var description: String { value?.serialized ?? "nil" }
+}
+
+struct Reply {
+    var status: HTTPResponse.Status
+    var body: Doc
+}
+
+/// Calls the API the way DevRev clients do, through HummingbirdTesting.
+struct API: Sendable {
+    let client: any TestClientProtocol
+
+    func post(_ path: String, _ json: String = "{}", token: String?) async throws -> Reply {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: "/\(path)", method: .post, headers: headers, body: ByteBuffer(string: json)) { response in
+            Reply(status: response.status, body: Doc(value: try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))))
+        }
+    }
+
+    func get(_ pathAndQuery: String, token: String?) async throws -> Reply {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: "/\(pathAndQuery)", method: .get, headers: headers) { response in
+            Reply(status: response.status, body: Doc(value: try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))))
+        }
+    }
+}
+
+extension Data {
+    init(buffer: ByteBuffer) { self = buffer.withUnsafeReadableBytes { Data($0) } }
+}
+
+let adminToken = "test-admin-token"
+
+/// A fresh database file for one test.
+func temporaryDatabase() -> String {
+    "/tmp/parley-test-\(UUID().uuidString).sqlite"
+}
+
+/// Runs `body` against a server built by `buildApplication` on a fresh database, with a manual clock.
+func withServer(path: String = temporaryDatabase(), clock: ManualClock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000)),
+                _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
+    let server = try await buildApplication(AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning), clock: clock)
+    do {
+        try await server.application.test(.router) { client in try await body(API(client: client), clock) }
+    } catch {
+        try await server.store.close()
+        throw error
+    }
+    try await server.store.close()
+}
+
+/// A small world: an agent who owns Acme's account, two Acme customers and one from Globex, with tokens.
+struct World {
+    var agent: String
+    var agentToken: String
+    var otherAgent: String
+    var account: String
+    var revOrg: String
+    var alice: String
+    var aliceToken: String
+    var bob: String
+    var bobToken: String
+    var carol: String
+    var carolToken: String
+
+    static func make(_ api: API) async throws -> World {
+        func created(_ reply: Reply, _ key: String) throws -> String {
+            #expect(reply.status == .created, "\(reply.body)")
+            return try #require(reply.body[key]["id"].string)
+        }
+        let agent = try created(try await api.post("dev-users.create", #"{"email":"maya@support.test","display_name":"Maya"}"#, token: adminToken), "dev_user")
+        let otherAgent = try created(try await api.post("dev-users.create", #"{"email":"tom@support.test"}"#, token: adminToken), "dev_user")
+        let agentToken = try #require(try await api.post("auth-tokens.create",
+            #"{"requested_token_type":"urn:devrev:params:oauth:token-type:pat","act_as":"\#(agent)"}"#, token: adminToken).body["access_token"].string)
+        let account = try created(try await api.post("accounts.create",
+            #"{"display_name":"Acme","domains":["acme.test"],"owned_by":["\#(agent)"]}"#, token: agentToken), "account")
+        let revOrg = try #require(try await api.post("rev-orgs.get", #"{"account":"\#(account)"}"#, token: agentToken).body["rev_org"]["id"].string)
+        let globex = try created(try await api.post("rev-orgs.create", #"{"display_name":"Globex"}"#, token: agentToken), "rev_org")
+        func customer(_ name: String, _ org: String) async throws -> (String, String) {
+            let id = try created(try await api.post("rev-users.create",
+                #"{"display_name":"\#(name)","email":"\#(name.lowercased())@example.test","rev_org":"\#(org)"}"#, token: agentToken), "rev_user")
+            let token = try #require(try await api.post("auth-tokens.create",
+                #"{"requested_token_type":"urn:devrev:params:oauth:token-type:session","rev_info":{"user_id":"\#(id)"}}"#,
+                token: adminToken).body["access_token"].string)
+            return (id, token)
+        }
+        let (alice, aliceToken) = try await customer("Alice", revOrg)
+        let (bob, bobToken) = try await customer("Bob", revOrg)
+        let (carol, carolToken) = try await customer("Carol", globex)
+        return World(agent: agent, agentToken: agentToken, otherAgent: otherAgent, account: account, revOrg: revOrg,
+                     alice: alice, aliceToken: aliceToken, bob: bob, bobToken: bobToken, carol: carol, carolToken: carolToken)
+    }
+}
+
+extension API {
+    /// Creates a conversation as `token`'s holder and returns its id.
+    func conversation(_ token: String, title: String = "Login loops", message: String = "I can't log in") async throws -> String {
+        let reply = try await post("conversations.create", #"{"type":"support","title":"\#(title)","messages":[{"body":"\#(message)"}]}"#, token: token)
+        #expect(reply.status == .created, "\(reply.body)")
+        return try #require(reply.body["conversation"]["id"].string)
+    }
+
+    func comment(_ token: String, on conversation: String, _ body: String, visibility: String = "external") async throws -> Reply {
+        try await post("timeline-entries.create",
+                       #"{"type":"timeline_comment","object":"\#(conversation)","body":"\#(body)","visibility":"\#(visibility)"}"#, token: token)
+    }
+
+    func stage(of conversation: String, token: String = adminToken) async throws -> String? {
+        try await post("conversations.get", #"{"id":"\#(conversation)"}"#, token: token).body["conversation"]["stage"]["name"].string
+    }
+}
