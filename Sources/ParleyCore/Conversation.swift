@@ -83,13 +83,16 @@ public struct Conversation: Hashable, Sendable, Codable {
 
     /// Seconds from creation to the initial response, once it happened.
     public var timeToInitialResponseSeconds: Double? {
-        metrics.firstResponseAt.map { $0.timeIntervalSince(createdDate) }
+        metrics.firstResponseAt.map { Self.seconds($0.timeIntervalSince(createdDate)) }
     }
+
+    /// Durations to the millisecond, the precision times are kept at (no floating-point noise on the wire).
+    static func seconds(_ interval: Double) -> Double { (interval * 1000).rounded() / 1000 }
 
     /// Total seconds spent in New, once the conversation has left New; nil while it is in New or never was.
     public var timeInNewSeconds: Double? {
         guard metrics.hasBeenInNew, stage != .new else { return nil }
-        return metrics.completedSecondsInNew
+        return Self.seconds(metrics.completedSecondsInNew)
     }
 
     /// Seconds in the current stage as of `now`.

@@ -525,7 +525,7 @@ public final class SQLiteStore: ParleyStore {
                 if query.viewer.isCustomer { visibilities.removeAll { $0.isNote } }
                 let marks = Array(repeating: "?", count: visibilities.count).joined(separator: ", ")
                 parts.append("""
-                    SELECT 0 AS src, number AS n, created_ms AS t, doc FROM timeline_entries
+                    SELECT 1 AS src, number AS n, created_ms AS t, doc FROM timeline_entries
                     WHERE conversation = ? AND visibility IN (\(marks)) AND (visibility != 'private' OR author = ?)
                     """)
                 binds.append(.integer(Int64(query.conversation)))
@@ -533,7 +533,7 @@ public final class SQLiteStore: ParleyStore {
                 binds.append(.text(query.viewer.description))
             }
             if query.includeEvents, !query.viewer.isCustomer {
-                parts.append("SELECT 1 AS src, seq AS n, at_ms AS t, doc FROM events WHERE object = ?")
+                parts.append("SELECT 0 AS src, seq AS n, at_ms AS t, doc FROM events WHERE object = ?")
                 binds.append(.text(ObjectID(.conversation, query.conversation).don))
             }
             guard !parts.isEmpty else { return Page(items: [], nextCursor: nil, prevCursor: nil) }
@@ -543,7 +543,7 @@ public final class SQLiteStore: ParleyStore {
                                           .init(expression: "n", descending: false)])
             let select = "SELECT src, doc, n AS seq, t, src, n FROM (" + parts.joined(separator: " UNION ALL ") + ")"
             return try db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page) { row in
-                if row[0].int == 0 { return .comment(try decode(TimelineEntry.self, row[1])) }
+                if row[0].int == 1 { return .comment(try decode(TimelineEntry.self, row[1])) }
                 return .event(sequence: row[2].int ?? 0, try decode(ChangeEvent.self, row[1]))
             }
         }

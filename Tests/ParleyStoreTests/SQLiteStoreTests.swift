@@ -1,0 +1,158 @@
+import ParleyCore
+@testable import ParleyStore
+import Testing
+
+private let t0 = Date(timeIntervalSince1970: 1_750_000_000)
+
+private func withStore(_ body: (SQLiteStore, String) async throws -> Void) async throws {
+    let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
+    let store = try SQLiteStore(path: path, now: t0)
+    do { try await body(store, path) } catch {
+        try await store.close()
+        throw error
+    }
+    try await store.close()
+}
+
+private func newConversation(_ store: SQLiteStore, title: String, at: Date = t0, stage: Stage? = nil) async throws -> Conversation {
+    try await store.createConversation(actor: .revUser(1), at: at) { number in
+        try Conversation.open(number: number, draft: ConversationDraft(title: title, stage: stage, messages: ["hello"]),
+                              routing: RoutingContext(orgDefaultOwner: 3), by: .revUser(1), at: at)
+    }
+}
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    @Test("migrations run once, are recorded, and a newer schema is refused")
+    func migrations() async throws {
+        try await withStore { store, path in
+            #expect(try SQLiteStore.migrate(path: path).isEmpty, "already applied")
+            let db = try SQLiteConnection(path: path, readOnly: false)
+            #expect(try db.scalar("SELECT MAX(version) FROM schema_migrations").int == SQLiteStore.schemaVersion)
+            #expect(try db.scalar("PRAGMA journal_mode").string == "wal")
+            try db.run("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (999, 'future', 0)")
+            #expect(throws: StoreError.self) { try SQLiteStore.migrate(path: path) }
+        }
+    }
+
+    @Test("the seed's tags exist from the start, and user tags number after them")
+    func systemTags() async throws {
+        try await withStore { store, _ in
+            let tags = try await store.list(Tag.self, query: DirectoryQuery())
+            #expect(tags.items.map(\.name) == SystemTag.allCases.map(\.name))
+            #expect(tags.items.allSatisfy { $0.isSystem })
+            let vip = try await store.insert(Tag.self, actor: .system, at: t0) { number in
+                Tag(number: number, name: "VIP", description: nil, allowedValues: [], createdBy: .system, at: t0)
+            }
+            #expect(vip.number == SystemTag.allCases.count + 1)
+        }
+    }
+
+    @Test("a decision that throws writes nothing")
+    func rollback() async throws {
+        try await withStore { store, _ in
+            let conversation = try await newConversation(store, title: "A")
+            await #expect(throws: DomainError.self) {
+                _ = try await store.updateConversation(number: conversation.number) { current in
+                    try current.applying(ConversationChange(title: "B", stage: .hold), by: .devUser(3), at: t0 + 5)
+                }
+            }
+            let stored = try #require(try await store.conversation(number: conversation.number))
+            #expect(stored == conversation)
+            #expect(try await store.events(of: conversation.id).count == 3, "created, routed, commented")
+        }
+    }
+
+    @Test("a unique key refuses a duplicate with conflict and leaves nothing behind")
+    func uniqueKeys() async throws {
+        try await withStore { store, _ in
+            func user(_ email: String) async throws -> DevUser {
+                try await store.insert(DevUser.self, actor: .system, at: t0) { number in
+                    DevUser(number: number, email: email, displayName: email, fullName: nil, role: .agent, createdBy: .system, at: t0)
+                }
+            }
+            _ = try await user("a@x.test")
+            await #expect(throws: DomainError.self) { _ = try await user("a@x.test") }
+            let all = try await store.list(DevUser.self, query: DirectoryQuery())
+            #expect(all.items.count == 1)
+            #expect(try await store.find(DevUser.self, key: "email", value: "a@x.test").count == 1)
+        }
+    }
+
+    @Test("keyset pages cover a list exactly, forward and backward, under every sort", arguments: [
+        ConversationSort.createdDate(descending: false), .createdDate(descending: true),
+        .modifiedDate(descending: true), .priority(descending: false), .priority(descending: true),
+    ])
+    func pagination(sort: ConversationSort) async throws {
+        try await withStore { store, _ in
+            var expected = Set<Int>()
+            for index in 0..<23 {
+                // Equal timestamps in pairs, to exercise the tie-breaker.
+                let conversation = try await newConversation(store, title: "c\(index)", at: t0 + Double(index / 2))
+                expected.insert(conversation.number)
+            }
+            var query = ConversationQuery()
+            query.sort = sort
+            query.page.limit = 5
+            var forward: [Int] = []
+            var cursor: String?
+            var last: Page<Conversation>?
+            repeat {
+                query.page.cursor = cursor
+                let page = try await store.listConversations(query)
+                forward += page.items.map(\.number)
+                cursor = page.nextCursor
+                last = page
+            } while cursor != nil
+            #expect(forward.count == 23 && Set(forward) == expected)
+            var backward: [Int] = []
+            cursor = last?.prevCursor
+            backward = last?.items.map(\.number) ?? []
+            while let previous = cursor {
+                query.page.cursor = previous
+                let page = try await store.listConversations(query)
+                backward = page.items.map(\.number) + backward
+                cursor = page.prevCursor
+            }
+            #expect(backward == forward, "walking back gives the same order")
+        }
+    }
+
+    @Test("comments and their stage changes are stored together; events record them")
+    func comments() async throws {
+        try await withStore { store, _ in
+            let conversation = try await newConversation(store, title: "A")
+            let now = t0 + 60
+            let draft = CommentDraft(author: .devUser(3), body: "On it", visibility: .external, at: now)
+            let (entry, updated) = try await store.addComment(to: conversation.number, draft: draft, externalRef: "r1") { current in
+                guard case .append(let decision) = try current.receivingComment(by: .devUser(3), visibility: .external, at: now) else {
+                    throw DomainError.conflict("unexpected")
+                }
+                return .append(decision)
+            }
+            #expect(updated.stage == .waitingOnUser)
+            #expect(try await store.timelineEntry(number: entry.number) == entry)
+            let timeline = try await store.listTimeline(TimelineQuery(conversation: conversation.number, viewer: .devUser(3)))
+            #expect(timeline.items.count == 2)
+            var withEvents = TimelineQuery(conversation: conversation.number, viewer: .devUser(3))
+            withEvents.includeEvents = true
+            let all = try await store.listTimeline(withEvents).items
+            #expect(all.contains { if case .event(_, let e) = $0 { e.kind == .stageChanged } else { false } })
+            var customerView = withEvents
+            customerView.viewer = .revUser(1)
+            #expect(try await store.listTimeline(customerView).items.allSatisfy { if case .comment = $0 { true } else { false } })
+        }
+    }
+
+    @Test("data survives reopening the file")
+    func reopen() async throws {
+        let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
+        let store = try SQLiteStore(path: path, now: t0)
+        let conversation = try await newConversation(store, title: "Persisted")
+        try await store.close()
+        let reopened = try SQLiteStore(path: path, now: t0)
+        #expect(try await reopened.conversation(number: conversation.number) == conversation)
+        #expect(try await reopened.list(Tag.self, query: DirectoryQuery()).items.count == SystemTag.allCases.count)
+        try await reopened.close()
+    }
+}
