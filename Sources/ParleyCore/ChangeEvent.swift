@@ -39,6 +39,8 @@ public struct ChangeEvent: Hashable, Sendable, Codable {
         case followUpStarted = "follow_up_started"
         case memberAdded = "member_added"
         case tokenIssued = "token_issued"
+        case spamScored = "spam_scored"
+        case configurationChanged = "configuration_changed"
     }
 
     public var object: ObjectID
@@ -89,6 +91,8 @@ public struct ChangeEvent: Hashable, Sendable, Codable {
         case .followUpStarted: return "Follow-up \(show(after)) started"
         case .memberAdded: return "\(show(after)) joined"
         case .tokenIssued: return "Token issued for \(show(after))"
+        case .spamScored: return "Spam filter: \(field ?? "") — \(show(after))"
+        case .configurationChanged: return "\(field ?? "configuration") changed to version \(show(after))"
         }
     }
 }

@@ -18,16 +18,29 @@ public struct RoutingRecord: Hashable, Sendable, Codable {
         case orgDefaultOwner = "org_default_owner"
         case fallback
         case rule
+        /// Suspended as spam: routed when a reviewer approves it.
+        case pendingReview = "pending_review"
     }
 
     public var reason: Reason
     public var rule: String?
     public var keyword: String?
+    /// Why the conversation started at its priority.
+    public var priorityReason: String?
 
-    public init(reason: Reason, rule: String? = nil, keyword: String? = nil) {
+    public init(reason: Reason, rule: String? = nil, keyword: String? = nil, priorityReason: String? = nil) {
         self.reason = reason
         self.rule = rule
         self.keyword = keyword
+        self.priorityReason = priorityReason
+    }
+
+    /// "rule billing (keyword 'invoice')", "org_default_owner", …
+    public var summary: String {
+        var text = reason.rawValue
+        if let rule { text += " \(rule)" }
+        if let keyword { text += " (keyword '\(keyword)')" }
+        return text
     }
 }
 
@@ -78,6 +91,8 @@ public struct Conversation: Hashable, Sendable, Codable {
     public var lastAgentReplyAt: Date?
     /// Bumped on every change; a precondition for concurrent writers.
     public var version: Int
+    /// The spam filter's judgement at creation, if it found anything.
+    public var spam: SpamAssessment?
 
     public var id: ObjectID { ObjectID(.conversation, number) }
 
@@ -161,9 +176,10 @@ extension Conversation {
             break
         case .moveTo(let target):
             if target == .resolved, !tags.contains(where: { $0.tag == SystemTag.resolution.number && $0.value != nil }) {
+                let allowed = StageMachine.allowedNextStages(from: stage)
                 throw .transitionRefused(
-                    current: stage, allowed: StageMachine.allowedNextStages(from: stage),
-                    message: "resolving needs a 'Resolution: <value>' tag (TAG-\(SystemTag.resolution.number), e.g. fixed or answered); add it in the same update")
+                    current: stage, allowed: allowed,
+                    message: "cannot move conversation from stage \(stage.rawValue) to resolved without a 'Resolution: <value>' tag (TAG-\(SystemTag.resolution.number), e.g. fixed or answered; add it in the same update); allowed next stages: \(allowed.map(\.rawValue).joined(separator: ", "))")
             }
             events.append(next.move(to: target, by: actor, at: now, because: input.description))
         }
@@ -184,7 +200,8 @@ extension Conversation {
         if StageMachine.outcome(of: input, in: stage) == .startFollowUp { return .startFollowUp }
         var decision = try applying(input, by: author, at: now)
         var conversation = decision.conversation
-        if case .system = author {} else if !conversation.members.contains(author) {
+        // Whoever writes to the customer takes part in the conversation; a note's author does not.
+        if case .system = author {} else if !visibility.isNote, !conversation.members.contains(author) {
             conversation.members.append(author)
             decision.events.append(ChangeEvent(object: id, actor: author, at: now, kind: .memberAdded,
                                                after: .text(author.objectID.displayID)))

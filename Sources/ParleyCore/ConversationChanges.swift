@@ -35,16 +35,6 @@ public struct ConversationDraft: Sendable, Equatable {
     }
 }
 
-/// The customer org a new conversation comes from, as far as routing needs it.
-public struct RoutingContext: Sendable, Equatable {
-    /// The account's default owner, if the customer's org is known and has one.
-    public var orgDefaultOwner: Int?
-
-    public init(orgDefaultOwner: Int?) {
-        self.orgDefaultOwner = orgDefaultOwner
-    }
-}
-
 /// A new conversation, its history so far, and the comments to store with it.
 public struct ConversationCreation: Sendable, Equatable {
     public var decision: ConversationDecision
@@ -71,32 +61,28 @@ public struct CommentDraft: Sendable, Equatable {
 }
 
 extension Conversation {
-    /// Opens a conversation: valid ones start in New, spam in Suspended; routed to the explicit owner,
-    /// else the customer org's default owner, else left unassigned (the fallback).
-    public static func open(number: Int, draft: ConversationDraft, routing context: RoutingContext,
+    /// Opens a conversation: valid ones start in New and are routed as `routing` decided; spam (flagged, or
+    /// judged so by the filter) starts in Suspended, unrouted until a reviewer approves it.
+    public static func open(number: Int, draft: ConversationDraft, routing: RoutingDecision, spam: SpamAssessment? = nil,
                             by creator: Actor, at now: Date) throws(DomainError) -> ConversationCreation {
         let title = draft.title.trimmed
         guard !title.isEmpty || !draft.messages.isEmpty else { throw .missingField("title") }
+        let flagged = draft.isSpam || spam?.isSpam == true
         let initialStage: Stage
         switch draft.stage {
-        case nil: initialStage = draft.isSpam ? .suspended : .new
-        case .new?: initialStage = draft.isSpam ? .suspended : .new
+        case nil, .new?: initialStage = flagged ? .suspended : .new
         case .suspended?: initialStage = .suspended
         case let other?:
             throw .transitionRefused(current: .new, allowed: [.new, .suspended],
                                      message: "a conversation starts in new or suspended, not \(other.rawValue)")
         }
-        let owners: [Int]
-        let routing: RoutingRecord
-        if let explicit = draft.ownedBy, !explicit.isEmpty {
-            owners = explicit
-            routing = RoutingRecord(reason: .explicit)
-        } else if let owner = context.orgDefaultOwner {
-            owners = [owner]
-            routing = RoutingRecord(reason: .orgDefaultOwner)
-        } else {
+        var owners = routing.owners
+        var record = routing.record
+        var group = draft.group ?? routing.group
+        if initialStage == .suspended, draft.ownedBy?.isEmpty ?? true {
             owners = []
-            routing = RoutingRecord(reason: .fallback)
+            group = draft.group
+            record = RoutingRecord(reason: .pendingReview, priorityReason: routing.record.priorityReason)
         }
         var members = draft.members
         if case .system = creator {} else if !members.contains(creator) { members.insert(creator, at: 0) }
@@ -105,27 +91,38 @@ extension Conversation {
         let firstTitle = title.isEmpty ? String(draft.messages[0].prefix(80)) : title
         var conversation = Conversation(
             number: number, title: firstTitle, description: draft.description, sourceChannel: draft.sourceChannel,
-            stage: initialStage, stageEnteredAt: now, ownedBy: owners, group: draft.group, members: members,
-            revOrg: draft.revOrg, account: draft.account, priority: draft.priority ?? .p2, tags: draft.tags,
+            stage: initialStage, stageEnteredAt: now, ownedBy: owners, group: group, members: members,
+            revOrg: draft.revOrg, account: draft.account, priority: routing.priority, tags: draft.tags,
             isSpam: initialStage == .suspended, createdBy: creator, createdDate: now, modifiedBy: creator,
-            modifiedDate: now, metrics: metrics, routing: routing, followUpOf: nil,
+            modifiedDate: now, metrics: metrics, routing: record, followUpOf: nil,
             waitingSince: initialStage == .new ? now : nil, lastCustomerMessageAt: nil, lastAgentReplyAt: nil,
             version: 1)
         let id = conversation.id
         var events = [
             ChangeEvent(object: id, actor: creator, at: now, kind: .created, after: .text(initialStage.rawValue)),
-            ChangeEvent(object: id, actor: .system, at: now, kind: .routed, field: routing.reason.rawValue,
+            ChangeEvent(object: id, actor: .system, at: now, kind: .routed, field: record.summary,
                         after: .list(owners.map { ObjectID(.devUser, $0).displayID })),
         ]
+        conversation.spam = spam
+        if let spam, !spam.reasons.isEmpty {
+            events.append(ChangeEvent(object: id, actor: .system, at: now, kind: .spamScored,
+                                      field: spam.isSpam ? "suspended" : "below threshold",
+                                      before: .number(Int(spam.threshold * 1000)), after: .list(spam.reasons)))
+        }
         var comments: [CommentDraft] = []
         for message in draft.messages where !message.isEmpty {
             let author = creator
+            comments.append(CommentDraft(author: author, body: message, visibility: .external, at: now))
+            // A suspended conversation's messages wait for review: they move nothing.
+            if conversation.stage == .suspended {
+                events.append(ChangeEvent(object: id, actor: author, at: now, kind: .commentAdded, field: Visibility.external.rawValue))
+                continue
+            }
             guard case .append(let decision) = try conversation.receivingComment(by: author, visibility: .external, at: now) else {
                 break
             }
             conversation = decision.conversation
             events += decision.events
-            comments.append(CommentDraft(author: author, body: message, visibility: .external, at: now))
         }
         return ConversationCreation(decision: ConversationDecision(conversation: conversation, events: events),
                                     comments: comments)
@@ -190,6 +187,8 @@ public struct ConversationChange: Sendable, Equatable {
     public var isSpam: Bool?
     public var stage: Stage?
     public var sourceChannel: String?
+    /// Where an approved conversation (suspended → new) goes: routed as a new one would be.
+    public var routingOnApproval: RoutingDecision?
 
     public init(title: String? = nil, description: String? = nil, ownedBy: [Int]? = nil, group: Int?? = nil,
                 members: [Actor]? = nil, tags: TagChange? = nil, priority: Priority? = nil, isSpam: Bool? = nil,
@@ -254,6 +253,14 @@ extension Conversation {
         if let tags = change.tags {
             let updated = tags.applied(to: next.tags)
             record("tags", .list(next.tags.map(\.recorded)), .list(updated.map(\.recorded)))
+            // Priority/Escalated raises the priority one level while it is on.
+            let escalated = SystemTag.priorityEscalated.number
+            let was = next.tags.contains { $0.tag == escalated }, now = updated.contains { $0.tag == escalated }
+            if change.priority == nil, was != now {
+                let priority = now ? next.priority.raised : next.priority.lowered
+                record("priority", .text(next.priority.rawValue), .text(priority.rawValue))
+                next.priority = priority
+            }
             next.tags = updated
         }
         if let priority = change.priority {
@@ -264,9 +271,8 @@ extension Conversation {
             record("source_channel", .text(next.sourceChannel), .text(channel))
             next.sourceChannel = channel
         }
-        // Asking for the stage the conversation is already in is a no-op, so retries are safe.
         var stageInput: StageInput?
-        if let stage = change.stage, stage != next.stage {
+        if let stage = change.stage {
             stageInput = .explicit(stage)
         } else if change.isSpam == true, next.stage == .new {
             stageInput = .spamVerdict
@@ -278,6 +284,13 @@ extension Conversation {
             let moved = try next.applying(stageInput, by: actor, at: now)
             next = moved.conversation
             events += moved.events
+            if stage == .suspended, next.stage == .new, let routing = change.routingOnApproval {
+                if next.ownedBy.isEmpty { next.ownedBy = routing.owners }
+                if next.group == nil { next.group = routing.group }
+                next.routing = routing.record
+                events.append(ChangeEvent(object: id, actor: .system, at: now, kind: .routed, field: routing.record.summary,
+                                          after: .list(next.ownedBy.map { ObjectID(.devUser, $0).displayID })))
+            }
         }
         if !events.isEmpty, next.version == version { next.touch(by: actor, at: now) }
         return ConversationDecision(conversation: next, events: events)

@@ -12,9 +12,16 @@ public struct AppConfiguration: Sendable {
     /// The bootstrap admin's token (`PARLEY_ADMIN_TOKEN`); generated on first start when nil.
     public var adminToken: String?
     public var logLevel: Logger.Level
+    /// Where new conversations' priorities start.
+    public var priorityPolicy: PriorityPolicy
+    /// A routing configuration file (JSON) to install at start, if it differs from the one in force.
+    public var routingFile: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./parley.sqlite",
-                adminToken: String? = nil, logLevel: Logger.Level = .info) {
+                adminToken: String? = nil, logLevel: Logger.Level = .info, priorityPolicy: PriorityPolicy = PriorityPolicy(),
+                routingFile: String? = nil) {
+        self.priorityPolicy = priorityPolicy
+        self.routingFile = routingFile
         self.host = host
         self.port = port
         self.databasePath = databasePath
@@ -37,7 +44,17 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     logger.logLevel = configuration.logLevel
     let store = try SQLiteStore(path: configuration.databasePath, now: clock.now())
     let bootstrap = try await AdminBootstrap.run(store: store, adminToken: configuration.adminToken, now: clock.now())
-    let router = makeRouter(store: store, clock: clock)
+    if let routingFile = configuration.routingFile {
+        let json: String
+        do {
+            json = try String(contentsOfFile: routingFile, encoding: .utf8)
+        } catch {
+            throw APIError.badRequest("cannot read routing file \(routingFile)")
+        }
+        let version = try await RoutingConfigurationLoader.install(json: json, store: store, actor: .system, at: clock.now())
+        logger.info("routing rules from \(routingFile) in force as version \(version)")
+    }
+    let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy)
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),

@@ -35,10 +35,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw APIError.unauthenticated
         }
         if stored.revoked {
-            throw APIError(.unauthorized, type: "unauthenticated", message: "token has been revoked")
+            throw APIError(.unauthorized, type: "token_revoked", message: "token has been revoked")
         }
         if let expiry = stored.expiresAt, expiry <= clock.now() {
-            throw APIError(.unauthorized, type: "unauthenticated", message: "token has expired")
+            throw APIError(.unauthorized, type: "token_expired", message: "token has expired")
         }
         var context = context
         switch stored.subject {
@@ -66,6 +66,7 @@ public enum AdminBootstrap {
     }
 
     static let adminSetting = "bootstrap_admin"
+    static let adminEmail = "admin@parley.local"
     static let tokenSetting = "bootstrap_admin_token_hash"
 
     public static func run(store: any ParleyStore, adminToken: String?, now: Date) async throws -> Outcome {
@@ -73,9 +74,13 @@ public enum AdminBootstrap {
         if let number = try await store.setting(adminSetting).flatMap(Int.init),
            let existing = try await store.object(DevUser.self, number: number) {
             admin = existing
+        } else if let existing = try await store.find(DevUser.self, key: "email", value: adminEmail).first {
+            // A first start that stopped between creating the admin and recording it.
+            admin = existing
+            try await store.setSetting(adminSetting, value: String(admin.number))
         } else {
             admin = try await store.insert(DevUser.self, actor: .system, at: now) { number in
-                DevUser(number: number, email: "admin@parley.local", displayName: "Admin", fullName: "Parley Admin",
+                DevUser(number: number, email: adminEmail, displayName: "Admin", fullName: "Parley Admin",
                         role: .admin, createdBy: .system, at: now)
             }
             try await store.setSetting(adminSetting, value: String(admin.number))
@@ -93,6 +98,8 @@ public enum AdminBootstrap {
         }
         let hash = TokenSecret.hash(token)
         if hash != previousHash {
+            // A new PARLEY_ADMIN_TOKEN replaces the previous one.
+            if let previousHash { try await store.revokeToken(hash: previousHash) }
             if try await store.token(hash: hash) == nil {
                 try await store.saveToken(hash: hash, token: StoredToken(subject: .devUser(admin.number), kind: .pat,
                                                                          createdDate: now, expiresAt: nil))

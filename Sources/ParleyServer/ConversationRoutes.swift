@@ -10,7 +10,7 @@ extension ParleyAPI {
         router.rpc("conversations.get", readable: true) { fields, context in
             let caller = try context.requireCaller()
             let conversation = try await visibleConversation(try fields.requiredID("id", [.conversation]), for: caller)
-            return .object(["conversation": try await render(conversation)])
+            return .object(["conversation": try await render(conversation, for: caller)])
         }
         router.rpc("conversations.list", readable: true) { fields, context in
             try await listConversations(fields, caller: try context.requireCaller())
@@ -26,10 +26,10 @@ extension ParleyAPI {
         }
     }
 
-    func render(_ conversation: Conversation) async throws -> JSONValue {
+    func render(_ conversation: Conversation, for caller: Caller) async throws -> JSONValue {
         var wanted = References.Wanted()
         wanted.add(conversation)
-        return try await wire(wanted).conversation(conversation)
+        return try await wire(wanted).conversation(conversation, for: caller)
     }
 
     private func createConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
@@ -61,23 +61,31 @@ extension ParleyAPI {
             draft.stage = try fields.object("stage")?.enumValue("name", Stage.self)
             draft.priority = try fields.enumValue("priority", Priority.self)
         }
-        // The customer org: the caller's, else the one named, else the first customer member's.
-        var revOrg: RevOrg?
-        var account: Account?
-        if case .revUser(let number) = caller.actor, let user = try await store.object(RevUser.self, number: number),
-           let org = user.revOrg {
-            revOrg = try await store.object(RevOrg.self, number: org)
-        } else if let id = try fields.id("rev_org", [.revOrg]) {
-            revOrg = try await requireExists(RevOrg.self, id, field: "rev_org")
-        } else if let id = try fields.id("account", [.account]) {
-            account = try await requireExists(Account.self, id, field: "account")
-            if let org = account?.defaultRevOrg { revOrg = try await store.object(RevOrg.self, number: org) }
+        // The customer org: the caller's, else the one named, else the first customer member's,
+        // else the one whose email domains include the customer's; otherwise unidentified.
+        var customer: RevUser?
+        if case .revUser(let number) = caller.actor {
+            customer = try await store.object(RevUser.self, number: number)
         } else {
             for case .revUser(let number) in draft.members {
-                if let org = try await store.object(RevUser.self, number: number)?.revOrg {
-                    revOrg = try await store.object(RevOrg.self, number: org)
-                    break
-                }
+                customer = try await store.object(RevUser.self, number: number)
+                break
+            }
+        }
+        var revOrg: RevOrg?
+        var account: Account?
+        if caller.isAgent, let id = try fields.id("rev_org", [.revOrg]) {
+            revOrg = try await requireExists(RevOrg.self, id, field: "rev_org")
+        } else if caller.isAgent, let id = try fields.id("account", [.account]) {
+            account = try await requireExists(Account.self, id, field: "account")
+            if let org = account?.defaultRevOrg { revOrg = try await store.object(RevOrg.self, number: org) }
+        } else if let org = customer?.revOrg {
+            revOrg = try await store.object(RevOrg.self, number: org)
+        } else if let email = customer?.email, let at = email.lastIndex(of: "@") {
+            let domain = String(email[email.index(after: at)...])
+            if let byDomain = try await store.find(Account.self, key: "domain", value: domain).first {
+                account = byDomain
+                if let org = byDomain.defaultRevOrg { revOrg = try await store.object(RevOrg.self, number: org) }
             }
         }
         if account == nil, let revOrg { account = try await store.object(Account.self, number: revOrg.account) }
@@ -87,14 +95,44 @@ extension ParleyAPI {
         if let owner = account?.defaultOwner, try await store.object(DevUser.self, number: owner)?.state == .active {
             defaultOwner = owner
         }
-        let routing = RoutingContext(orgDefaultOwner: defaultOwner)
         let now = clock.now()
+        let body = draft.messages.first ?? draft.description ?? ""
+        let request = RoutingRequest(
+            title: draft.title, body: body, channel: draft.sourceChannel, revOrg: revOrg?.number, tags: draft.tags.map(\.tag),
+            orgDefaultOwner: defaultOwner, orgCreatedAt: account?.createdDate, explicitOwners: draft.ownedBy,
+            explicitPriority: draft.priority)
+        let routing = RoutingDecision.decide(request, engine: try await configurations.routingEngine(store), policy: priorityPolicy, at: now)
+        // Customers' first messages go through the spam filter; agents' conversations do not.
+        var spam: SpamAssessment?
+        if caller.role == .customer {
+            spam = try await configurations.spamFilter(store).assess(title: draft.title, body: body, senderEmail: customer?.email)
+        }
         let creator = caller.actor
         let finalDraft = draft
-        let conversation = try await store.createConversation(actor: creator, at: now) { number in
-            try Conversation.open(number: number, draft: finalDraft, routing: routing, by: creator, at: now)
+        let conversation = try await store.createConversation(actor: creator, at: now) { [spam] number in
+            try Conversation.open(number: number, draft: finalDraft, routing: routing, spam: spam, by: creator, at: now)
         }
-        return .object(["conversation": try await render(conversation)])
+        return .object(["conversation": try await render(conversation, for: caller)])
+    }
+
+    /// Routes a conversation a reviewer approved as it would have been routed when it arrived.
+    private func routingOnApproval(_ conversation: Conversation) async throws -> RoutingDecision {
+        var first = TimelineQuery(conversation: conversation.number, viewer: .system)
+        first.page.limit = 1
+        first.visibilities = [.external, .public]
+        var body = conversation.description ?? ""
+        if case .comment(let entry)? = try await store.listTimeline(first).items.first { body = entry.body }
+        let account = try await conversation.account.asyncFlatMap { try await store.object(Account.self, number: $0) }
+        var defaultOwner: Int?
+        if let owner = account?.defaultOwner, try await store.object(DevUser.self, number: owner)?.state == .active {
+            defaultOwner = owner
+        }
+        let request = RoutingRequest(
+            title: conversation.title, body: body, channel: conversation.sourceChannel, revOrg: conversation.revOrg,
+            tags: conversation.tags.map(\.tag), orgDefaultOwner: defaultOwner, orgCreatedAt: account?.createdDate,
+            explicitPriority: conversation.priority)
+        return RoutingDecision.decide(request, engine: try await configurations.routingEngine(store), policy: priorityPolicy,
+                                      at: clock.now())
     }
 
     private func listConversations(_ fields: Fields, caller: Caller) async throws -> JSONValue {
@@ -121,6 +159,9 @@ extension ParleyAPI {
         query.members = try await actors(try fields.ids("members", [.devUser, .revUser]) ?? [], field: "members")
         if caller.role == .customer {
             query.members = [caller.actor]
+        } else if query.isSpam == nil {
+            // Suspended conversations are a review queue: they stay out of agents' lists unless asked for.
+            query.excludedStages = [.suspended]
         }
         if let sort = try fields.sortBy(allowed: ["created_date", "modified_date", "priority"]) {
             switch sort.field {
@@ -133,7 +174,7 @@ extension ParleyAPI {
         var wanted = References.Wanted()
         page.items.forEach { wanted.add($0) }
         let wire = try await wire(wanted)
-        return listResponse("conversations", page, render: wire.conversation)
+        return listResponse("conversations", page) { wire.conversation($0, for: caller) }
     }
 
     private func updateConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
@@ -172,12 +213,22 @@ extension ParleyAPI {
         if caller.role == .customer, !change.isCustomerEditable {
             throw APIError.forbidden("customers can change only the title and description of their conversations")
         }
+        if change.stage == .new, let current = try await store.conversation(number: id.number), current.stage == .suspended {
+            change.routingOnApproval = try await routingOnApproval(current)
+        }
         let actor = caller.actor
         let now = clock.now()
         let finalChange = change
         let conversation = try await store.updateConversation(number: id.number) { current in
             try current.applying(finalChange, by: actor, at: now)
         }
-        return .object(["conversation": try await render(conversation)])
+        return .object(["conversation": try await render(conversation, for: caller)])
+    }
+}
+
+extension Optional {
+    func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }

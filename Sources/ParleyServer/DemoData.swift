@@ -79,14 +79,14 @@ public enum DemoData {
             var owner: Int?
             if let org { account = try await store.object(RevOrg.self, number: org)?.account }
             if let account { owner = try await store.object(Account.self, number: account)?.defaultOwner }
-            var draft = ConversationDraft(title: title, sourceChannel: "widget", group: group, revOrg: org, account: account,
+            let draft = ConversationDraft(title: title, sourceChannel: "widget", group: group, revOrg: org, account: account,
                                           messages: [message])
-            let routing = RoutingContext(orgDefaultOwner: owner)
-            draft.priority = .p2
-            let opening = draft
+            let routing = RoutingDecision.byOrgDefault(
+                RoutingRequest(title: title, body: message, channel: "widget", revOrg: org, orgDefaultOwner: owner,
+                               orgCreatedAt: start.addingTimeInterval(-90 * 86_400)), at: at(hour))
             let customerActor = Actor.revUser(customer.number)
             let created = try await store.createConversation(actor: customerActor, at: at(hour)) { number in
-                try Conversation.open(number: number, draft: opening, routing: routing,
+                try Conversation.open(number: number, draft: draft, routing: routing,
                                       by: customerActor, at: at(hour))
             }
             for (offset, step) in steps {

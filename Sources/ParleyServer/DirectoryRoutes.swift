@@ -79,7 +79,8 @@ extension ParleyAPI {
     private func registerCustomers(on router: Router<ParleyRequestContext>) {
         router.rpc("accounts.create", created: true) { fields, context in
             let caller = try context.requireAgent()
-            let account = try await createAccount(fields, displayName: try fields.requiredString("display_name"), caller: caller)
+            let (account, _) = try await createAccountWithRevOrg(fields, orgFields: Fields([:]),
+                                                                 displayName: try fields.requiredString("display_name"), caller: caller)
             return .object(["account": try await renderAccount(account)])
         }
         router.rpc("accounts.get", readable: true) { fields, context in
@@ -131,12 +132,12 @@ extension ParleyAPI {
             let caller = try context.requireAgent()
             let displayName = try fields.requiredString("display_name")
             let now = clock.now()
-            let account: Account
-            if let id = try fields.id("account", [.account]) {
-                account = try await requireExists(Account.self, id, field: "account")
-            } else {
-                account = try await createAccount(Fields([:]), displayName: displayName, caller: caller, withRevOrg: false)
+            guard let id = try fields.id("account", [.account]) else {
+                // Without an account, the account is created with it, in the same transaction.
+                let (_, org) = try await createAccountWithRevOrg(Fields([:]), orgFields: fields, displayName: displayName, caller: caller)
+                return .object(["rev_org": try await renderRevOrg(org)])
             }
+            let account = try await requireExists(Account.self, id, field: "account")
             let org = try await createRevOrg(fields, displayName: displayName, account: account, caller: caller, at: now)
             return .object(["rev_org": try await renderRevOrg(org)])
         }
@@ -217,7 +218,8 @@ extension ParleyAPI {
         }
     }
 
-    func createAccount(_ fields: Fields, displayName: String, caller: Caller, withRevOrg: Bool = true) async throws -> Account {
+    /// Creates an account and its default rev org together (one transaction: neither exists without the other).
+    func createAccountWithRevOrg(_ fields: Fields, orgFields: Fields, displayName: String, caller: Caller) async throws -> (Account, RevOrg) {
         let owners = try fields.ids("owned_by", [.devUser]) ?? []
         for owner in owners { _ = try await devUser(owner, field: "owned_by") }
         let description = try fields.string("description")
@@ -225,17 +227,21 @@ extension ParleyAPI {
         let externalRefs = try fields.strings("external_refs") ?? []
         let websites = try fields.strings("websites") ?? []
         let tier = try fields.string("tier")
+        let orgDescription = try orgFields.string("description")
+        let orgExternalRef = try orgFields.string("external_ref")
+        let orgTier = try orgFields.string("tier")
+        let environment = try orgFields.string("environment")
         let now = clock.now()
-        var account = try await store.insert(Account.self, actor: caller.actor, at: now) { number in
-            Account(number: number, displayName: displayName, description: description, domains: domains,
-                    ownedBy: owners.map(\.number), externalRefs: externalRefs, websites: websites, tier: tier,
-                    createdBy: caller.actor, at: now)
+        let actor = caller.actor
+        return try await store.insertPair(Account.self, RevOrg.self, actor: actor, at: now) { accountNumber, orgNumber in
+            var account = Account(number: accountNumber, displayName: displayName, description: description, domains: domains,
+                                  ownedBy: owners.map(\.number), externalRefs: externalRefs, websites: websites, tier: tier,
+                                  createdBy: actor, at: now)
+            account.defaultRevOrg = orgNumber
+            let org = RevOrg(number: orgNumber, displayName: displayName, description: orgDescription, account: accountNumber,
+                             externalRef: orgExternalRef, tier: orgTier, environment: environment, createdBy: actor, at: now)
+            return (account, org)
         }
-        if withRevOrg {
-            _ = try await createRevOrg(Fields([:]), displayName: displayName, account: account, caller: caller, at: now)
-            account = try await store.object(Account.self, number: account.number) ?? account
-        }
-        return account
     }
 
     /// Creates a rev org; the first one of an account becomes its default rev org.
@@ -375,7 +381,18 @@ extension ParleyAPI {
                                fieldName: "direction", value: other, allowedValues: ["is_source", "is_target"])
             }
             query.keys["link_type"] = try fields.strings("link_type")
-            let page = try await store.list(Link.self, query: query)
+            var page = try await store.list(Link.self, query: query)
+            if !caller.isAgent {
+                // Customers see links only between conversations they take part in.
+                var visible: [Link] = []
+                for link in page.items {
+                    let other = link.source == object ? link.target : link.source
+                    if let conversation = try await store.conversation(number: other.number), conversation.isMember(caller.actor) {
+                        visible.append(link)
+                    }
+                }
+                page.items = visible
+            }
             var wanted = References.Wanted()
             page.items.forEach { wanted.add($0.createdBy) }
             let wire = try await wire(wanted)

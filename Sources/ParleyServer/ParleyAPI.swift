@@ -7,12 +7,15 @@ import ParleyStore
 struct ParleyAPI: Sendable {
     let store: any ParleyStore
     let clock: any ParleyClock
+    let configurations: CompiledConfigurations
+    let priorityPolicy: PriorityPolicy
 
     func register(on router: Router<ParleyRequestContext>) {
         registerConversations(on: router)
         registerTimeline(on: router)
         registerDirectory(on: router)
         registerTokens(on: router)
+        registerConfigurations(on: router)
     }
 
     func wire(_ wanted: References.Wanted) async throws -> Wire {
@@ -86,13 +89,13 @@ struct ParleyAPI: Sendable {
 }
 
 /// Builds the router with every route and middleware; shared by `parley serve` and the tests.
-func makeRouter(store: any ParleyStore, clock: any ParleyClock) -> Router<ParleyRequestContext> {
+func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     router.get("/health") { _, _ in
         JSONResponse.make(status: .ok, .object(["status": .string("ok")]))
     }
     router.add(middleware: AuthenticationMiddleware(store: store, clock: clock))
-    ParleyAPI(store: store, clock: clock).register(on: router)
+    ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy).register(on: router)
     return router
 }

@@ -61,9 +61,16 @@ extension ParleyAPI {
             throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid value '\(type)' for 'type'; allowed values: timeline_comment",
                            fieldName: "type", value: type, allowedValues: ["timeline_comment"])
         }
-        let object = try fields.requiredID("object", [.conversation])
-        _ = try await visibleConversation(object, for: caller)
+        let requested = try fields.requiredID("object", [.conversation])
+        var target = try await visibleConversation(requested, for: caller)
         guard let body = try fields.string("body"), !body.trimmed.isEmpty else { throw APIError.missing("body") }
+        // An archived conversation that already has a follow-up: the customer's message goes to the
+        // newest follow-up (so one archived conversation does not fork into many).
+        while target.stage == .archived, caller.role == .customer, let next = try await latestFollowUp(of: target),
+              next.isMember(caller.actor) {
+            target = next
+        }
+        let object = target.id
         let visibility = try fields.enumValue("visibility", Visibility.self) ?? .external
         let author = caller.actor
         let now = clock.now()
@@ -84,6 +91,12 @@ extension ParleyAPI {
             }
         }
         return .object(["timeline_entry": try await render(entry)])
+    }
+
+    private func latestFollowUp(of conversation: Conversation) async throws -> Conversation? {
+        let links = try await store.find(Link.self, key: "target", value: conversation.id.don)
+        guard let newest = links.filter({ $0.linkType == .isFollowUpOf }).max(by: { $0.number < $1.number }) else { return nil }
+        return try await store.conversation(number: newest.source.number)
     }
 
     private func listTimeline(_ fields: Fields, caller: Caller) async throws -> JSONValue {

@@ -22,9 +22,10 @@ extension ParleyAPI {
                 lifetime = try fields.int("expires_in") ?? 365 * 24 * 3600
             case Self.sessionType:
                 guard let info = try fields.object("rev_info") else { throw APIError.missing("rev_info") }
+                lifetime = try fields.int("expires_in") ?? 24 * 3600
+                guard lifetime > 0 else { throw APIError.invalidField("expires_in", "must be a positive number of seconds") }
                 subject = .revUser(try await sessionUser(info, caller: caller).number)
                 kind = .session
-                lifetime = try fields.int("expires_in") ?? 24 * 3600
             default:
                 throw APIError(.badRequest, type: "invalid_enum_value", message: "unsupported requested_token_type '\(requested)'",
                                fieldName: "requested_token_type", value: requested, allowedValues: [Self.patType, Self.sessionType])

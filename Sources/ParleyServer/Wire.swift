@@ -122,6 +122,14 @@ struct Wire {
         .object(["name": .string(stage.rawValue), "ordinal": .int(stage.ordinal), "display_name": .string(stage.displayName)])
     }
 
+    /// A conversation as `viewer` may see it: customers do not see how it was triaged (routing, spam
+    /// score, priority, tags).
+    func conversation(_ c: Conversation, for viewer: Caller) -> JSONValue {
+        guard case .object(var fields) = conversation(c), !viewer.isAgent else { return conversation(c) }
+        for key in ["routing", "is_spam", "spam", "priority", "tags", "version"] { fields[key] = nil }
+        return .object(fields)
+    }
+
     func conversation(_ c: Conversation) -> JSONValue {
         var fields = Self.atom(c.id)
         fields["type"] = .string("support")
@@ -160,7 +168,12 @@ struct Wire {
         var routing: [String: JSONValue] = ["reason": .string(c.routing.reason.rawValue)]
         routing["rule"] = .optional(c.routing.rule)
         routing["keyword"] = .optional(c.routing.keyword)
+        routing["priority_reason"] = .optional(c.routing.priorityReason)
         fields["routing"] = .object(routing)
+        if let spam = c.spam {
+            fields["spam"] = .object(["score": .number(spam.score), "threshold": .number(spam.threshold),
+                                      "reasons": .array(spam.reasons.map(JSONValue.string))])
+        }
         if let followUpOf = c.followUpOf {
             fields["is_follow_up_of"] = .object(Self.atom(ObjectID(.conversation, followUpOf)))
         }
@@ -210,8 +223,12 @@ struct Wire {
         }
         var detail: [String: JSONValue] = ["kind": .string(event.kind.rawValue)]
         detail["field"] = .optional(event.field)
-        detail["before"] = value(event.before)
-        detail["after"] = value(event.after)
+        // Comment bodies stay in the store's record but are not repeated here: a private note's text
+        // is for its author only, and the comment itself shows the current text.
+        if event.kind != .commentEdited, event.kind != .commentDeleted {
+            detail["before"] = value(event.before)
+            detail["after"] = value(event.after)
+        }
         return .object([
             "id": .string("\(event.object.don):event/\(sequence)"),
             "type": .string("timeline_change_event"),

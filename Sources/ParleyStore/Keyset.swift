@@ -10,6 +10,15 @@ struct Keyset {
 
     var columns: [Column]
 
+    /// Names the order, so that a cursor is only accepted by the list and sort that made it.
+    var signature: String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in columns.map({ "\($0.expression) \($0.descending)" }).joined(separator: ",").utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return String(hash, radix: 36)
+    }
+
     /// `ORDER BY` for reading forward (`after`) or backward (`before`).
     func orderBy(forward: Bool) -> String {
         columns.map { "\($0.expression) \($0.descending == forward ? "DESC" : "ASC")" }.joined(separator: ", ")
@@ -39,6 +48,7 @@ enum Cursor {
     struct Position: Codable {
         var values: [Value]
         var before: Bool
+        var order: String?
 
         enum Value: Codable {
             case integer(Int64)
@@ -80,21 +90,24 @@ enum Cursor {
         }
     }
 
-    static func encode(_ values: [SQLValue], before: Bool) -> String {
-        let data = (try? JSONEncoder().encode(Position(values: values.map(Position.Value.init), before: before))) ?? Data()
+    static func encode(_ values: [SQLValue], before: Bool, order: String) -> String {
+        let data = (try? JSONEncoder().encode(Position(values: values.map(Position.Value.init), before: before, order: order))) ?? Data()
         return data.base64EncodedString()
             .replacing("+", with: "-")
             .replacing("/", with: "_")
             .replacing("=", with: "")
     }
 
-    static func decode(_ text: String, width: Int) throws(DomainError) -> Position {
+    static func decode(_ text: String, width: Int, order: String) throws(DomainError) -> Position {
         var base64 = text.replacing("-", with: "+").replacing("_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         guard let data = Data(base64Encoded: base64),
               let position = try? JSONDecoder().decode(Position.self, from: data),
               position.values.count == width else {
             throw .invalidField("cursor", message: "not a cursor this list returned")
+        }
+        guard position.order == order else {
+            throw .invalidField("cursor", message: "this cursor belongs to another list or sort order; start again without it")
         }
         return position
     }
@@ -109,7 +122,7 @@ extension SQLiteConnection {
         var forward = page.mode == .after
         let width = keyset.columns.count
         if let cursor = page.cursor {
-            let position = try Cursor.decode(cursor, width: width)
+            let position = try Cursor.decode(cursor, width: width, order: keyset.signature)
             forward = !position.before
             let (condition, values) = keyset.condition(after: position.values.map(\.sql), forward: forward)
             conditions.append(condition)
@@ -128,7 +141,7 @@ extension SQLiteConnection {
         let hasPrev = forward ? page.cursor != nil : more
         return Page(
             items: items,
-            nextCursor: hasNext ? rows.last.map { Cursor.encode(position($0), before: false) } : nil,
-            prevCursor: hasPrev ? rows.first.map { Cursor.encode(position($0), before: true) } : nil)
+            nextCursor: hasNext ? rows.last.map { Cursor.encode(position($0), before: false, order: keyset.signature) } : nil,
+            prevCursor: hasPrev ? rows.first.map { Cursor.encode(position($0), before: true, order: keyset.signature) } : nil)
     }
 }

@@ -9,6 +9,11 @@ public protocol ParleyStore: Sendable {
     /// Inserts a new object made from its allocated number; refuses a duplicate unique key with `conflict`.
     func insert<Object: DirectoryObject>(_ type: Object.Type, actor: Actor, at: Date,
                                          make: @escaping @Sendable (Int) throws -> Object) async throws -> Object
+    /// Inserts two objects that refer to each other (an account and its default rev org) in one transaction;
+    /// `make` gets both numbers.
+    func insertPair<First: DirectoryObject, Second: DirectoryObject>(
+        _ first: First.Type, _ second: Second.Type, actor: Actor, at: Date,
+        make: @escaping @Sendable (Int, Int) throws -> (First, Second)) async throws -> (First, Second)
     func object<Object: DirectoryObject>(_ type: Object.Type, number: Int) async throws -> Object?
     /// Several objects at once (deleted ones included, so old references still render), by number.
     func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object]
@@ -49,6 +54,18 @@ public protocol ParleyStore: Sendable {
     func saveToken(hash: String, token: StoredToken) async throws
     func token(hash: String) async throws -> StoredToken?
     func revokeTokens(of subject: Actor) async throws
+    func revokeToken(hash: String) async throws
+
+    // MARK: Configurations
+
+    /// Stores `document` as the next version of `kind` (versions start at 1) and returns it.
+    func saveConfiguration(kind: String, document: String, actor: Actor, at: Date) async throws -> StoredConfiguration
+    /// The version in force: the newest.
+    func latestConfiguration(kind: String) async throws -> StoredConfiguration?
+    /// Only the newest version number (cheap: checked before each use of a compiled configuration).
+    func latestConfigurationVersion(kind: String) async throws -> Int
+    /// Every version, newest first.
+    func configurationHistory(kind: String) async throws -> [StoredConfiguration]
 
     // MARK: Settings
 

@@ -48,6 +48,8 @@ public enum ConversationSort: Sendable, Equatable {
 /// A `conversations.list` request: every filter is a conjunction of "any of these values".
 public struct ConversationQuery: Sendable, Equatable {
     public var stages: [Stage] = []
+    /// Stages left out unless asked for (agents' lists leave out suspended spam).
+    public var excludedStages: [Stage] = []
     public var ownedBy: [Int] = []
     public var revOrgs: [Int] = []
     public var groups: [Int] = []
@@ -131,4 +133,21 @@ public enum CommentPlan: Sendable {
     /// The conversation is archived: make the follow-up (given its number), link it to the archived one,
     /// record that on both, and put the comment on the follow-up.
     case followUp(makeFollowUp: @Sendable (Int) -> ConversationDecision)
+}
+
+/// One version of a configuration (routing rules, spam rules): kept forever, the newest in force.
+public struct StoredConfiguration: Sendable, Equatable {
+    public var kind: String
+    public var version: Int
+    public var document: String
+    public var actor: Actor
+    public var createdDate: Date
+
+    public init(kind: String, version: Int, document: String, actor: Actor, createdDate: Date) {
+        self.kind = kind
+        self.version = version
+        self.document = document
+        self.actor = actor
+        self.createdDate = createdDate
+    }
 }

@@ -211,6 +211,17 @@ public final class SQLiteStore: ParleyStore {
         }
     }
 
+    public func insertPair<First: DirectoryObject, Second: DirectoryObject>(
+        _ first: First.Type, _ second: Second.Type, actor: Actor, at: Date,
+        make: @escaping @Sendable (Int, Int) throws -> (First, Second)) async throws -> (First, Second) {
+        try await write { [self] db in
+            let (a, b) = try make(try nextNumber(db, First.kind), try nextNumber(db, Second.kind))
+            try insertObject(db, a, actor: actor, at: at)
+            try insertObject(db, b, actor: actor, at: at)
+            return (a, b)
+        }
+    }
+
     public func object<Object: DirectoryObject>(_ type: Object.Type, number: Int) async throws -> Object? {
         try await read { [self] db in try loadObject(db, type, number) }
     }
@@ -423,6 +434,10 @@ public final class SQLiteStore: ParleyStore {
                 binds += values
             }
             anyOf("c.stage", query.stages.map { .text($0.rawValue) })
+            if query.stages.isEmpty, !query.excludedStages.isEmpty {
+                conditions.append("c.stage NOT IN (\(Array(repeating: "?", count: query.excludedStages.count).joined(separator: ", ")))")
+                binds += query.excludedStages.map { .text($0.rawValue) }
+            }
             anyOf("c.rev_org", query.revOrgs.map { .integer(Int64($0)) })
             anyOf("c.grp", query.groups.map { .integer(Int64($0)) })
             anyOf("c.source_channel", query.sourceChannels.map { .text($0) })
@@ -582,6 +597,55 @@ public final class SQLiteStore: ParleyStore {
                 token.revoked = true
                 try db.run("UPDATE tokens SET doc = ? WHERE hash = ?", [try json(token), row[0]])
             }
+        }
+    }
+
+    private func configuration(_ row: [SQLValue], kind: String) throws -> StoredConfiguration {
+        guard let actorText = row[2].string, let id = ObjectID.parse(actorText), let actor = Actor(id) else {
+            throw StoreError(code: 0, message: "bad configuration actor")
+        }
+        return StoredConfiguration(kind: kind, version: row[0].int ?? 0, document: row[1].string ?? "", actor: actor,
+                                   createdDate: Date(timeIntervalSince1970: Double(row[3].int ?? 0) / 1000))
+    }
+
+    public func saveConfiguration(kind: String, document: String, actor: Actor, at: Date) async throws -> StoredConfiguration {
+        try await write { [self] db in
+            let version = (try db.scalar("SELECT COALESCE(MAX(version), 0) FROM configurations WHERE kind = ?", [.text(kind)]).int ?? 0) + 1
+            try db.run("INSERT INTO configurations (kind, version, doc, actor, created_ms) VALUES (?, ?, ?, ?, ?)",
+                       [.text(kind), .integer(Int64(version)), .text(document), .text(actor.description), Self.ms(at)])
+            try record(db, [ChangeEvent(object: ObjectID(.sysUser, 1), actor: actor, at: at, kind: .configurationChanged,
+                                        field: kind, after: .number(version))])
+            return StoredConfiguration(kind: kind, version: version, document: document, actor: actor, createdDate: at)
+        }
+    }
+
+    public func latestConfiguration(kind: String) async throws -> StoredConfiguration? {
+        try await read { [self] db in
+            try db.query("SELECT version, doc, actor, created_ms FROM configurations WHERE kind = ? ORDER BY version DESC LIMIT 1",
+                         [.text(kind)]).first.map { try configuration($0, kind: kind) }
+        }
+    }
+
+    public func latestConfigurationVersion(kind: String) async throws -> Int {
+        try await read { db in
+            try db.scalar("SELECT COALESCE(MAX(version), 0) FROM configurations WHERE kind = ?", [.text(kind)]).int ?? 0
+        }
+    }
+
+    public func configurationHistory(kind: String) async throws -> [StoredConfiguration] {
+        try await read { [self] db in
+            try db.query("SELECT version, doc, actor, created_ms FROM configurations WHERE kind = ? ORDER BY version DESC",
+                         [.text(kind)]).map { try configuration($0, kind: kind) }
+        }
+    }
+
+    public func revokeToken(hash: String) async throws {
+        try await write { [self] db in
+            let value = try db.scalar("SELECT doc FROM tokens WHERE hash = ?", [.text(hash)])
+            guard value != .null else { return }
+            var token = try decode(StoredToken.self, value)
+            token.revoked = true
+            try db.run("UPDATE tokens SET doc = ? WHERE hash = ?", [try json(token), .text(hash)])
         }
     }
 

@@ -51,5 +51,10 @@ enum Schema {
         CREATE INDEX tokens_by_subject ON tokens (subject);
         CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         """),
+        Migration(version: 2, name: "configurations", sql: """
+        CREATE TABLE configurations (
+            kind TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, actor TEXT NOT NULL,
+            created_ms INTEGER NOT NULL, PRIMARY KEY (kind, version)) WITHOUT ROWID;
+        """),
     ]
 }

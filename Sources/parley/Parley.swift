@@ -16,7 +16,7 @@ struct Parley: AsyncParsableCommand {
 
         The first start creates an admin and prints its token once, unless PARLEY_ADMIN_TOKEN is set.
         """,
-        subcommands: [Serve.self, Migrate.self])
+        subcommands: [Serve.self, Migrate.self, Routing.self, Bench.self])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -30,12 +30,20 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Fill an empty database with a small support team, customers and conversations in every stage, and print tokens to try.")
     var demo = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
+    @Option(help: "Routing rules (JSON) to put in force at start; see docs/routing.md.") var routing: String?
+    @Option(help: "Priority of conversations from established customer orgs (p0 … p3).") var defaultPriority = "p2"
+    @Option(help: "Customer orgs younger than this many days are new: their conversations start one priority lower.")
+    var newOrgDays = 30
 
     func run() async throws {
         let environment = Environment()
+        guard let standard = Priority(rawValue: defaultPriority) else {
+            throw ValidationError("--default-priority must be one of p0, p1, p2, p3")
+        }
         let configuration = AppConfiguration(
             host: host, port: port, databasePath: database, adminToken: environment.get("PARLEY_ADMIN_TOKEN"),
-            logLevel: .init(rawValue: logLevel) ?? .info)
+            logLevel: .init(rawValue: logLevel) ?? .info,
+            priorityPolicy: PriorityPolicy(standard: standard, newOrgDays: newOrgDays), routingFile: routing)
         let server = try await buildApplication(configuration)
         if let token = server.bootstrap.generatedToken {
             print("""

@@ -6,10 +6,16 @@ let customer = Actor.revUser(1)
 let agent = Actor.devUser(2)
 let resolutionTag = TagChange(add: [TagValue(tag: SystemTag.resolution.number, value: "fixed")])
 
+/// Routing as the server does it without rules: explicit owners, else the org's default owner.
+func route(_ draft: ConversationDraft, owner: Int?) -> RoutingDecision {
+    RoutingDecision.byOrgDefault(RoutingRequest(title: draft.title, body: draft.messages.first ?? "", channel: draft.sourceChannel,
+                                                orgDefaultOwner: owner, orgCreatedAt: t0 - 365 * 86_400,
+                                                explicitOwners: draft.ownedBy, explicitPriority: draft.priority), at: t0)
+}
+
 func open(_ draft: ConversationDraft = ConversationDraft(title: "Login loops", messages: ["I can't log in"]),
           by creator: Actor = customer, owner: Int? = 7) throws -> Conversation {
-    try Conversation.open(number: 1, draft: draft, routing: RoutingContext(orgDefaultOwner: owner), by: creator, at: t0)
-        .decision.conversation
+    try Conversation.open(number: 1, draft: draft, routing: route(draft, owner: owner), by: creator, at: t0).decision.conversation
 }
 
 func comment(_ c: Conversation, _ author: Actor, _ visibility: Visibility = .external, at seconds: Double) throws -> ConversationDecision {
@@ -43,8 +49,8 @@ func conversation(in stage: Stage) throws -> Conversation {
 struct ConversationTests {
     @Test("opens in New, routed to the org's default owner, with the customer as member")
     func opens() throws {
-        let creation = try Conversation.open(number: 1, draft: ConversationDraft(title: "Hi", messages: ["Hello"]),
-                                             routing: RoutingContext(orgDefaultOwner: 7), by: customer, at: t0)
+        let draft = ConversationDraft(title: "Hi", messages: ["Hello"])
+        let creation = try Conversation.open(number: 1, draft: draft, routing: route(draft, owner: 7), by: customer, at: t0)
         let c = creation.decision.conversation
         #expect(c.stage == .new)
         #expect(c.ownedBy == [7])
@@ -165,10 +171,11 @@ struct ConversationTests {
         #expect(change.actor == agent && change.at == t0 + 10)
     }
 
-    @Test("updates record each field; asking for the current stage is a no-op")
+    @Test("updates record each field; asking for the current stage is refused")
     func updates() throws {
         let c = try open()
-        let decision = try c.applying(ConversationChange(title: "Renamed", ownedBy: [9], priority: .p0, stage: .new), by: agent, at: t0 + 5)
+        #expect(throws: DomainError.self) { try c.applying(ConversationChange(title: "Renamed", stage: .new), by: agent, at: t0 + 5) }
+        let decision = try c.applying(ConversationChange(title: "Renamed", ownedBy: [9], priority: .p0), by: agent, at: t0 + 5)
         #expect(decision.conversation.title == "Renamed" && decision.conversation.ownedBy == [9])
         #expect(decision.conversation.routing.reason == .explicit)
         #expect(Set(decision.events.compactMap(\.field)) == ["title", "owned_by", "priority"])

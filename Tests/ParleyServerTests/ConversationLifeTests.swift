@@ -19,7 +19,10 @@ struct ConversationLifeTests {
             #expect(conversation["stage"]["name"].string == "new")
             #expect(conversation["state"].string == "open")
             #expect(conversation["owned_by"][0]["id"].string == world.agent, "routed to the org's default owner")
-            #expect(conversation["routing"]["reason"].string == "org_default_owner")
+            #expect(conversation["routing"].isNull, "customers do not see how their conversation was triaged")
+            let triaged = try await api.post("conversations.get", #"{"id":"\#(id)"}"#, token: world.agentToken).body["conversation"]
+            #expect(triaged["routing"]["reason"].string == "org_default_owner")
+            #expect(triaged["priority"].string == "p3", "Acme's account is new: one level below p2")
             #expect(conversation["rev_org"]["id"].string == world.revOrg)
             #expect(conversation["metrics"]["time_to_initial_response_seconds"].isNull)
             #expect(conversation["metrics"].keys.contains("time_in_new_seconds"), "metrics are present, null until known")

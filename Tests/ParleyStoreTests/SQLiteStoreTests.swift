@@ -17,7 +17,8 @@ private func withStore(_ body: (SQLiteStore, String) async throws -> Void) async
 private func newConversation(_ store: SQLiteStore, title: String, at: Date = t0, stage: Stage? = nil) async throws -> Conversation {
     try await store.createConversation(actor: .revUser(1), at: at) { number in
         try Conversation.open(number: number, draft: ConversationDraft(title: title, stage: stage, messages: ["hello"]),
-                              routing: RoutingContext(orgDefaultOwner: 3), by: .revUser(1), at: at)
+                              routing: RoutingDecision(owners: [3], record: RoutingRecord(reason: .orgDefaultOwner)),
+                              by: .revUser(1), at: at)
     }
 }
 

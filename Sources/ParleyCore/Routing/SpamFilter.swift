@@ -1,0 +1,133 @@
+/// Spam filter configuration (`spam-rules.set`): block lists, weighted patterns and a threshold.
+public struct SpamConfiguration: Codable, Sendable, Equatable {
+    public struct PatternRule: Codable, Sendable, Equatable {
+        /// A regular expression, matched case-insensitively against the title and the first message.
+        public var pattern: String
+        public var weight: Double
+
+        public init(pattern: String, weight: Double) {
+            self.pattern = pattern
+            self.weight = weight
+        }
+    }
+
+    public var blockedDomains: [String]
+    public var blockedSenders: [String]
+    public var rules: [PatternRule]
+    /// A score at or above this suspends the conversation.
+    public var threshold: Double
+
+    public init(blockedDomains: [String] = [], blockedSenders: [String] = [], rules: [PatternRule] = [], threshold: Double = 3) {
+        self.blockedDomains = blockedDomains
+        self.blockedSenders = blockedSenders
+        self.rules = rules
+        self.threshold = threshold
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case blockedDomains = "blocked_domains", blockedSenders = "blocked_senders", rules, threshold
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        blockedDomains = try container.decodeIfPresent([String].self, forKey: .blockedDomains) ?? []
+        blockedSenders = try container.decodeIfPresent([String].self, forKey: .blockedSenders) ?? []
+        rules = try container.decodeIfPresent([PatternRule].self, forKey: .rules) ?? []
+        threshold = try container.decodeIfPresent(Double.self, forKey: .threshold) ?? 3
+    }
+}
+
+/// The filter's judgement of a new conversation.
+public struct SpamAssessment: Codable, Sendable, Hashable {
+    public var score: Double
+    public var threshold: Double
+    public var reasons: [String]
+    public var isSpam: Bool { score >= threshold }
+
+    public init(score: Double, threshold: Double, reasons: [String]) {
+        self.score = score
+        self.threshold = threshold
+        self.reasons = reasons
+    }
+}
+
+/// Scores the first customer message and its sender: block lists, weighted patterns, and heuristics on
+/// links and characters. Compiled once per configuration version; pure.
+public struct SpamFilter: Sendable {
+    public let configuration: SpamConfiguration
+    public let version: Int
+    private let blockedDomains: Set<String>
+    private let blockedSenders: Set<String>
+
+    /// Heuristic weights: fixed, documented in docs/routing.md.
+    public static let linkWeight = 1.0, shoutingWeight = 1.0, invisibleWeight = 1.5, punctuationWeight = 0.5
+
+    public init(_ configuration: SpamConfiguration, version: Int) throws(RoutingConfigurationError) {
+        guard configuration.threshold > 0 else {
+            throw RoutingConfigurationError(field: "threshold", message: "must be greater than 0")
+        }
+        for (index, rule) in configuration.rules.enumerated() {
+            guard !rule.pattern.isEmpty else { throw RoutingConfigurationError(field: "rules[\(index)].pattern", message: "must not be empty") }
+            do {
+                _ = try Regex(rule.pattern)
+            } catch {
+                throw RoutingConfigurationError(field: "rules[\(index)].pattern", message: "'\(rule.pattern)' is not a valid regular expression")
+            }
+        }
+        for (index, domain) in configuration.blockedDomains.enumerated() where domain.trimmed.isEmpty || domain.contains("@") {
+            throw RoutingConfigurationError(field: "blocked_domains[\(index)]", message: "'\(domain)' is not a domain")
+        }
+        for (index, sender) in configuration.blockedSenders.enumerated() where !sender.contains("@") {
+            throw RoutingConfigurationError(field: "blocked_senders[\(index)]", message: "'\(sender)' is not an email address")
+        }
+        self.configuration = configuration
+        self.version = version
+        self.blockedDomains = Set(configuration.blockedDomains.map { $0.trimmed.lowercased() })
+        self.blockedSenders = Set(configuration.blockedSenders.map { $0.trimmed.lowercased() })
+    }
+
+    public func assess(title: String, body: String, senderEmail: String?) -> SpamAssessment {
+        var score = 0.0
+        var reasons: [String] = []
+        func add(_ weight: Double, _ reason: String) {
+            score += weight
+            reasons.append("\(reason) (+\(weight))")
+        }
+        if let email = senderEmail?.lowercased() {
+            if blockedSenders.contains(email) { add(configuration.threshold, "blocked sender \(email)") }
+            if let at = email.lastIndex(of: "@") {
+                let domain = String(email[email.index(after: at)...])
+                if let blocked = blockedDomains.first(where: { domain == $0 || domain.hasSuffix("." + $0) }) {
+                    add(configuration.threshold, "blocked domain \(blocked)")
+                }
+            }
+        }
+        let text = title + "\n" + body
+        // Regex values are not Sendable, so the filter keeps the validated patterns and compiles them here.
+        for rule in configuration.rules {
+            if let regex = try? Regex(rule.pattern).ignoresCase(), (try? regex.firstMatch(in: text)) != nil {
+                add(rule.weight, "matches /\(rule.pattern)/")
+            }
+        }
+        let links = text.split(whereSeparator: \.isWhitespace).filter { $0.lowercased().hasPrefix("http://") || $0.lowercased().hasPrefix("https://") || $0.lowercased().hasPrefix("www.") }.count
+        if links >= 3 { add(Self.linkWeight * Double(min(links - 2, 3)), "\(links) links") }
+        var letters = 0, upper = 0, invisible = 0
+        let prose = text.split(whereSeparator: \.isWhitespace).filter { !$0.contains("://") && !$0.lowercased().hasPrefix("www.") }.joined(separator: " ")
+        for scalar in prose.unicodeScalars {
+            if scalar.properties.isAlphabetic {
+                letters += 1
+                if scalar.properties.isUppercase { upper += 1 }
+            }
+        }
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x200B...0x200F, 0x2060...0x2064, 0xFEFF, 0x202A...0x202E: invisible += 1
+            default: break
+            }
+        }
+        if letters >= 20, Double(upper) / Double(letters) > 0.7 { add(Self.shoutingWeight, "mostly capital letters") }
+        if invisible > 0 { add(Self.invisibleWeight, "\(invisible) invisible characters") }
+        if text.contains("!!!") || text.contains("$$$") { add(Self.punctuationWeight, "runs of !!! or $$$") }
+        return SpamAssessment(score: (score * 1000).rounded() / 1000, threshold: configuration.threshold, reasons: reasons)
+    }
+}

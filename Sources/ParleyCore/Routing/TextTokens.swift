@@ -1,0 +1,220 @@
+import Foundation
+
+/// Splits text into the tokens keyword matching works on, the same way for keywords and for messages:
+/// case-, accent- and width-insensitive; words of spaced scripts are tokens, and each ideograph, kana,
+/// Thai-like letter or emoji is a token of its own (those scripts do not separate words with spaces).
+/// A token is identified by a 64-bit hash of its folded scalars.
+public enum TextTokens {
+    /// Folded forms of the scalars below U+3000 and the full-width forms, computed once.
+    private static let foldTable: [UInt32: [Unicode.Scalar]] = {
+        var table: [UInt32: [Unicode.Scalar]] = [:]
+        let ranges: [ClosedRange<UInt32>] = [0x00C0...0x24FF, 0x1E00...0x1FFF, 0xFF01...0xFF5E]
+        for range in ranges {
+            for value in range {
+                guard let scalar = Unicode.Scalar(value) else { continue }
+                let folded = String(scalar).folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+                let scalars = folded.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
+                if scalars.count != 1 || scalars.first != scalar { table[value] = Array(scalars) }
+            }
+        }
+        return table
+    }()
+
+    enum Kind { case word, single, ignored, separator }
+
+    static func kind(_ scalar: Unicode.Scalar) -> Kind {
+        let value = scalar.value
+        if value < 0x80 {
+            switch value {
+            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return .word
+            default: return .separator
+            }
+        }
+        switch value {
+        case 0x0E00...0x0EFF, 0x1000...0x109F, 0x1780...0x17FF,      // Thai, Lao, Myanmar, Khmer
+             0x2E80...0x2FDF, 0x3040...0x30FF, 0x3100...0x31FF,      // CJK radicals, kana, bopomofo
+             0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF,      // CJK ideographs
+             0x20000...0x3FFFF:
+            return .single
+        case 0x200B...0x200D, 0x2060, 0xFEFF, 0xFE00...0xFE0F, 0x1F3FB...0x1F3FF:
+            return .ignored                                          // zero-width, joiners, variation selectors, skin tones
+        default: break
+        }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .decimalNumber, .letterNumber, .otherNumber:
+            return .word
+        case .nonspacingMark, .spacingMark, .enclosingMark, .format:
+            return .ignored
+        case .otherSymbol:
+            return scalar.properties.isEmoji ? .single : .separator
+        default:
+            return .separator
+        }
+    }
+
+    @inline(__always)
+    static func fold(_ scalar: Unicode.Scalar, into body: (UInt32) -> Void) {
+        let value = scalar.value
+        if value < 0x80 {
+            body(value >= 0x41 && value <= 0x5A ? value + 0x20 : value)
+        } else if let folded = foldTable[value] {
+            for part in folded { body(part.value) }
+        } else if scalar.properties.changesWhenLowercased {
+            for part in scalar.properties.lowercaseMapping.unicodeScalars { body(part.value) }
+        } else {
+            body(value)
+        }
+    }
+
+    static let offset: UInt64 = 0xcbf2_9ce4_8422_2325
+    static let prime: UInt64 = 0x0000_0100_0000_01b3
+
+    @inline(__always)
+    static func mix(_ hash: UInt64, _ value: UInt32) -> UInt64 {
+        var hash = hash
+        hash = (hash ^ UInt64(value & 0xFF)) &* prime
+        hash = (hash ^ UInt64((value >> 8) & 0xFF)) &* prime
+        hash = (hash ^ UInt64(value >> 16)) &* prime
+        return hash
+    }
+
+    /// Calls `body` with each token's hash, in order.
+    public static func forEach(in text: String, _ body: (UInt64) -> Void) {
+        var hash = offset
+        var inWord = false
+        for scalar in text.unicodeScalars {
+            switch kind(scalar) {
+            case .word:
+                inWord = true
+                fold(scalar) { hash = mix(hash, $0) }
+            case .ignored:
+                continue
+            case .single:
+                if inWord { body(hash); hash = offset; inWord = false }
+                var single = offset
+                fold(scalar) { single = mix(single, $0) }
+                body(single)
+            case .separator:
+                if inWord { body(hash); hash = offset; inWord = false }
+            }
+        }
+        if inWord { body(hash) }
+    }
+
+    /// The token hashes of `text`.
+    public static func hashes(_ text: String) -> [UInt64] {
+        var result: [UInt64] = []
+        forEach(in: text) { result.append($0) }
+        return result
+    }
+
+    /// The folded tokens of `text`, readable (for explanations and tests).
+    public static func words(_ text: String) -> [String] {
+        var result: [String] = []
+        var current = String.UnicodeScalarView()
+        func flush() {
+            if !current.isEmpty { result.append(String(current)); current = String.UnicodeScalarView() }
+        }
+        for scalar in text.unicodeScalars {
+            switch kind(scalar) {
+            case .word: fold(scalar) { if let s = Unicode.Scalar($0) { current.append(s) } }
+            case .ignored: continue
+            case .single:
+                flush()
+                fold(scalar) { if let s = Unicode.Scalar($0) { current.append(s) } }
+                flush()
+            case .separator: flush()
+            }
+        }
+        flush()
+        return result
+    }
+}
+
+/// A word-level Aho–Corasick automaton over many keywords and phrases: one pass over a text's tokens
+/// finds every keyword in it, whatever the number of keywords. Built once per configuration version.
+public struct KeywordAutomaton: Sendable {
+    /// Token hash → symbol.
+    private let vocabulary: [UInt64: Int32]
+    /// (node << 32 | symbol) → child node.
+    private let edges: [UInt64: Int32]
+    private let fail: [Int32]
+    /// Keywords ending at each node, including those ending at its failure chain.
+    private let outputs: [[Int32]]
+    public let keywordCount: Int
+
+    /// `keywords[i]` is keyword i as token hashes; an empty keyword never matches.
+    public init(keywords: [[UInt64]]) {
+        var vocabulary: [UInt64: Int32] = [:]
+        var edges: [UInt64: Int32] = [:]
+        var children: [[Int32]] = [[]]
+        var outputs: [[Int32]] = [[]]
+        for (index, keyword) in keywords.enumerated() where !keyword.isEmpty {
+            var node: Int32 = 0
+            for hash in keyword {
+                let symbol: Int32
+                if let known = vocabulary[hash] { symbol = known } else {
+                    symbol = Int32(vocabulary.count)
+                    vocabulary[hash] = symbol
+                }
+                let key = UInt64(UInt32(node)) << 32 | UInt64(UInt32(symbol))
+                if let child = edges[key] { node = child } else {
+                    let child = Int32(outputs.count)
+                    edges[key] = child
+                    children[Int(node)].append(symbol)
+                    children.append([])
+                    outputs.append([])
+                    node = child
+                }
+            }
+            outputs[Int(node)].append(Int32(index))
+        }
+        var fail = [Int32](repeating: 0, count: outputs.count)
+        var queue: [Int32] = []
+        for symbol in children[0] {
+            queue.append(edges[UInt64(UInt32(symbol))]!)
+        }
+        var head = 0
+        while head < queue.count {
+            let node = queue[head]
+            head += 1
+            for symbol in children[Int(node)] {
+                let child = edges[UInt64(UInt32(node)) << 32 | UInt64(UInt32(symbol))]!
+                var state = fail[Int(node)]
+                while state != 0, edges[UInt64(UInt32(state)) << 32 | UInt64(UInt32(symbol))] == nil {
+                    state = fail[Int(state)]
+                }
+                let target = edges[UInt64(UInt32(state)) << 32 | UInt64(UInt32(symbol))] ?? 0
+                fail[Int(child)] = target == child ? 0 : target
+                outputs[Int(child)] += outputs[Int(fail[Int(child)])]
+                queue.append(child)
+            }
+        }
+        self.vocabulary = vocabulary
+        self.edges = edges
+        self.fail = fail
+        self.outputs = outputs
+        self.keywordCount = keywords.count
+    }
+
+    /// Calls `found` with the index of every keyword occurring in `text` (repeats possible).
+    public func scan(_ text: String, _ found: (Int) -> Void) {
+        var node: Int32 = 0
+        TextTokens.forEach(in: text) { hash in
+            guard let symbol = vocabulary[hash] else {
+                node = 0
+                return
+            }
+            while true {
+                if let next = edges[UInt64(UInt32(node)) << 32 | UInt64(UInt32(symbol))] {
+                    node = next
+                    break
+                }
+                if node == 0 { break }
+                node = fail[Int(node)]
+            }
+            for keyword in outputs[Int(node)] { found(Int(keyword)) }
+        }
+    }
+}

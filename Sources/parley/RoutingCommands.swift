@@ -1,0 +1,125 @@
+import ArgumentParser
+import ParleyCore
+import ParleyServer
+import ParleyStore
+
+struct Routing: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check, explain and try out routing rules without changing anything.",
+        subcommands: [Check.self, Explain.self, Simulate.self])
+
+    static func load(_ file: String) throws -> RoutingEngine {
+        let json: String
+        do { json = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw ValidationError("cannot read \(file)")
+        }
+        do {
+            return try RoutingConfigurationLoader.compile(json: json).1
+        } catch {
+            throw ValidationError("\(file): \(error.message)")
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a routing file and print the compiled rules.")
+        @Argument(help: "Routing rules (JSON).") var file: String
+
+        func run() throws {
+            let engine = try Routing.load(file)
+            print("\(file): \(engine.rules.count) rules, \(engine.rules.reduce(0) { $0 + $1.keywords.count }) keywords, valid.")
+            for (index, rule) in engine.rules.enumerated() {
+                var target: [String] = []
+                if let owner = rule.owner { target.append("owner DEVU-\(owner)") }
+                if let group = rule.group { target.append("group GROUP-\(group)") }
+                if let priority = rule.priority { target.append("priority \(priority.rawValue)") }
+                let fields = [rule.inTitle ? "title" : nil, rule.inBody ? "body" : nil].compactMap { $0 }.joined(separator: "+")
+                print("  \(index + 1). \(rule.id): \(rule.matchAll ? "all of" : "any of") \(rule.keywords.map { "'\($0)'" }.joined(separator: ", ")) in \(fields) → \(target.joined(separator: ", "))")
+            }
+            if engine.fallbackOwner != nil || engine.fallbackGroup != nil {
+                print("  fallback → \([engine.fallbackOwner.map { "owner DEVU-\($0)" }, engine.fallbackGroup.map { "group GROUP-\($0)" }].compactMap { $0 }.joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Say which owner, group and priority a conversation would get, and why.")
+        @Argument(help: "Routing rules (JSON).") var file: String
+        @Option var title = ""
+        @Option var body = ""
+        @Option(help: "The customer's email: with --db, identifies their org by its email domains.") var email: String?
+        @Option(help: "Channel (widget, email, api, …).") var channel = "widget"
+        @Option(name: .customLong("db"), help: "A Parley database, to look up the customer's org and its default owner.") var database: String?
+
+        func run() async throws {
+            let engine = try Routing.load(file)
+            var request = RoutingRequest(title: title, body: body, channel: channel)
+            var orgText = "unidentified org"
+            if let database, let email, let at = email.lastIndex(of: "@") {
+                let store = try SQLiteStore(path: database, now: Date())
+                let domain = String(email[email.index(after: at)...]).lowercased()
+                if let account = try await store.find(Account.self, key: "domain", value: domain).first {
+                    request.revOrg = account.defaultRevOrg
+                    request.orgDefaultOwner = account.defaultOwner
+                    request.orgCreatedAt = account.createdDate
+                    orgText = "\(account.displayName) (\(account.id.displayID), default owner \(account.defaultOwner.map { "DEVU-\($0)" } ?? "none"))"
+                }
+                try await store.close()
+            }
+            let decision = RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: Date())
+            print("org:      \(orgText)")
+            print("owner:    \(decision.owners.map { "DEVU-\($0)" }.joined(separator: ", ").nonEmpty ?? "unassigned")")
+            print("group:    \(decision.group.map { "GROUP-\($0)" } ?? "none")")
+            print("priority: \(decision.priority.rawValue) (\(decision.record.priorityReason ?? ""))")
+            print("why:      \(decision.record.summary)")
+        }
+    }
+
+    struct Simulate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay the stored conversations through a proposed routing file and count who would get what. Changes nothing.")
+        @Argument(help: "Proposed routing rules (JSON).") var file: String
+        @Option(name: .customLong("db"), help: "The Parley database to read.") var database = "./parley.sqlite"
+
+        func run() async throws {
+            let engine = try Routing.load(file)
+            let store = try SQLiteStore(path: database, now: Date())
+            var moves: [String: Int] = [:]
+            var total = 0, changed = 0
+            var query = ConversationQuery()
+            query.page.limit = 500
+            query.sort = .createdDate(descending: false)
+            var cursor: String?
+            repeat {
+                query.page.cursor = cursor
+                let page = try await store.listConversations(query)
+                for conversation in page.items {
+                    var first = TimelineQuery(conversation: conversation.number, viewer: .system)
+                    first.page.limit = 1
+                    var body = conversation.description ?? ""
+                    if case .comment(let entry)? = try await store.listTimeline(first).items.first { body = entry.body }
+                    var account: Account?
+                    if let number = conversation.account { account = try await store.object(Account.self, number: number) }
+                    let request = RoutingRequest(title: conversation.title, body: body, channel: conversation.sourceChannel,
+                                                 revOrg: conversation.revOrg, tags: conversation.tags.map(\.tag),
+                                                 orgDefaultOwner: account?.defaultOwner, orgCreatedAt: account?.createdDate)
+                    let decision = RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: conversation.createdDate)
+                    total += 1
+                    let from = conversation.ownedBy.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"
+                    let to = decision.owners.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"
+                    if from != to {
+                        changed += 1
+                        moves["\(from) → \(to) (\(decision.record.summary))", default: 0] += 1
+                    }
+                }
+                cursor = page.nextCursor
+            } while cursor != nil
+            try await store.close()
+            print("\(total) conversations replayed through \(file); \(changed) would go to a different owner.")
+            for (move, count) in moves.sorted(by: { $0.value > $1.value }) { print("  \(count)\t\(move)") }
+        }
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}
