@@ -38,8 +38,12 @@ public struct RoutingRecord: Hashable, Sendable, Codable {
     /// "rule billing (keyword 'invoice')", "org_default_owner", …
     public var summary: String {
         var text = reason.rawValue
-        if let rule { text += " \(rule)" }
-        if let keyword { text += " (keyword '\(keyword)')" }
+        let match = [rule.map { "rule \($0)" }, keyword.map { "keyword '\($0)'" }].compactMap { $0 }.joined(separator: ", ")
+        if reason == .rule {
+            text += " \(rule ?? "")" + (keyword.map { " (keyword '\($0)')" } ?? "")
+        } else if !match.isEmpty {
+            text += " (priority from \(match))"
+        }
         return text
     }
 }

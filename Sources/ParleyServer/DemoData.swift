@@ -48,10 +48,12 @@ public enum DemoData {
             ("Initech", "initech.example", ["Peter Gibbons"]),
         ].enumerated() {
             let owner = agents[index % agents.count].number
-            let account = try await store.insert(Account.self, actor: .system, at: at(0)) { number in
+            // Acme and Globex are long-standing customers; Initech signed up last week (a new org: lower priority).
+            let since = index == 2 ? at(-96) : at(-24 * 400)
+            let account = try await store.insert(Account.self, actor: .system, at: since) { number in
                 Account(number: number, displayName: orgName, description: nil, domains: [domain], ownedBy: [owner],
                         externalRefs: [domain], websites: ["https://\(domain)"], tier: index == 0 ? "enterprise" : "standard",
-                        createdBy: .system, at: at(0))
+                        createdBy: .system, at: since)
             }
             let org = try await store.insert(RevOrg.self, actor: .system, at: at(0)) { number in
                 RevOrg(number: number, displayName: orgName, description: nil, account: account.number, externalRef: "org-\(domain)",
@@ -78,12 +80,16 @@ public enum DemoData {
             var account: Int?
             var owner: Int?
             if let org { account = try await store.object(RevOrg.self, number: org)?.account }
-            if let account { owner = try await store.object(Account.self, number: account)?.defaultOwner }
+            var orgCreated: Date?
+            if let account, let found = try await store.object(Account.self, number: account) {
+                owner = found.defaultOwner
+                orgCreated = found.createdDate
+            }
             let draft = ConversationDraft(title: title, sourceChannel: "widget", group: group, revOrg: org, account: account,
                                           messages: [message])
             let routing = RoutingDecision.byOrgDefault(
                 RoutingRequest(title: title, body: message, channel: "widget", revOrg: org, orgDefaultOwner: owner,
-                               orgCreatedAt: start.addingTimeInterval(-90 * 86_400)), at: at(hour))
+                               orgCreatedAt: orgCreated), at: at(hour))
             let customerActor = Actor.revUser(customer.number)
             let created = try await store.createConversation(actor: customerActor, at: at(hour)) { number in
                 try Conversation.open(number: number, draft: draft, routing: routing,

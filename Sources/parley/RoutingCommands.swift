@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ParleyCore
 import ParleyServer
 import ParleyStore
@@ -16,7 +17,8 @@ struct Routing: AsyncParsableCommand {
         do {
             return try RoutingConfigurationLoader.compile(json: json).1
         } catch {
-            throw ValidationError("\(file): \(error.message)")
+            FileHandle.standardError.write(Data("\(file): \(error.message)\n".utf8))
+            throw ExitCode(1)
         }
     }
 
