@@ -97,6 +97,8 @@ public struct Conversation: Hashable, Sendable, Codable {
     public var version: Int
     /// The spam filter's judgement at creation, if it found anything.
     public var spam: SpamAssessment?
+    /// The latest resolution check, if an agent proposed one.
+    public var resolutionCheck: ResolutionCheck?
 
     public var id: ObjectID { ObjectID(.conversation, number) }
 
@@ -185,7 +187,21 @@ extension Conversation {
                     current: stage, allowed: allowed,
                     message: "cannot move conversation from stage \(stage.rawValue) to resolved without a 'Resolution: <value>' tag (TAG-\(SystemTag.resolution.number), e.g. fixed or answered; add it in the same update); allowed next stages: \(allowed.map(\.rawValue).joined(separator: ", "))")
             }
-            events.append(next.move(to: target, by: actor, at: now, because: input.description))
+            var reason = input.description
+            if target == .resolved {
+                switch resolutionCheck?.confirmed {
+                case true?: reason += "; customer confirmed the resolution"
+                case false?: reason += "; customer did not confirm the resolution"
+                case nil: reason += resolutionCheck?.awaitingConfirmation == true ? "; customer has not answered yet" : "; customer was not asked"
+                }
+            }
+            events.append(next.move(to: target, by: actor, at: now, because: reason))
+            if stage == .hold, let index = next.tags.firstIndex(where: { $0.tag == SystemTag.blocked.number }) {
+                let before = next.tags.map(\.recorded)
+                next.tags.remove(at: index)
+                events.append(ChangeEvent(object: id, actor: .system, at: now, kind: .fieldChanged,
+                                          field: "tags (Blocked off: left hold)", before: .list(before), after: .list(next.tags.map(\.recorded))))
+            }
         }
         if !events.isEmpty { next.touch(by: actor, at: now) }
         return ConversationDecision(conversation: next, events: events)

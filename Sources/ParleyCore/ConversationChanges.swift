@@ -189,6 +189,8 @@ public struct ConversationChange: Sendable, Equatable {
     public var sourceChannel: String?
     /// Where an approved conversation (suspended → new) goes: routed as a new one would be.
     public var routingOnApproval: RoutingDecision?
+    /// How many of the conversation's dependencies are open (for `Blocked` on entering hold).
+    public var openDependencies: Int?
 
     public init(title: String? = nil, description: String? = nil, ownedBy: [Int]? = nil, group: Int?? = nil,
                 members: [Actor]? = nil, tags: TagChange? = nil, priority: Priority? = nil, isSpam: Bool? = nil,
@@ -293,6 +295,10 @@ extension Conversation {
             }
         }
         if !events.isEmpty, next.version == version { next.touch(by: actor, at: now) }
-        return ConversationDecision(conversation: next, events: events)
+        var decision = ConversationDecision(conversation: next, events: events)
+        if next.stage == .hold, stage != .hold, let open = change.openDependencies {
+            decision.setSystemTag(.blocked, on: open > 0, reason: "\(open) open dependencies", at: now)
+        }
+        return decision
     }
 }

@@ -10,6 +10,17 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
     case group
     case tag
     case link
+    /// Tickets, issues and tasks (DevRev's works): one number space, shown with their type's prefix.
+    case work
+
+    /// Other names a kind is written with: a work's DON segment and display prefix name its type.
+    static func named(segment: String) -> ObjectKind? {
+        ObjectKind(rawValue: segment) ?? (["ticket", "issue", "task"].contains(segment) ? .work : nil)
+    }
+
+    static func named(prefix: String) -> ObjectKind? {
+        allCases.first { $0.displayPrefix == prefix } ?? (["TKT", "ISS", "TASK"].contains(prefix) ? .work : nil)
+    }
 
     /// `core` objects are work and records; `identity` objects are people and organisations.
     var partition: String {
@@ -31,6 +42,7 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
         case .group: "GROUP"
         case .tag: "TAG"
         case .link: "LINK"
+        case .work: "WORK"
         case .comment: nil
         }
     }
@@ -81,7 +93,7 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible {
             var parent: Int?
             for segment in segments {
                 let parts = segment.split(separator: "/", maxSplits: 1)
-                guard parts.count == 2, let kind = ObjectKind(rawValue: String(parts[0])),
+                guard parts.count == 2, let kind = ObjectKind.named(segment: String(parts[0])),
                       let number = Int(parts[1]), number > 0 else { return nil }
                 if let previous = last, previous.kind == .conversation { parent = previous.number }
                 last = ObjectID(kind, number, parent: kind == .comment ? parent : nil)
@@ -90,7 +102,7 @@ public struct ObjectID: Hashable, Sendable, Codable, CustomStringConvertible {
         } else if let dash = trimmed.lastIndex(of: "-") {
             let prefix = trimmed[..<dash].uppercased()
             if let number = Int(trimmed[trimmed.index(after: dash)...]), number > 0,
-               let kind = ObjectKind.allCases.first(where: { $0.displayPrefix == prefix }) {
+               let kind = ObjectKind.named(prefix: prefix) {
                 parsed = ObjectID(kind, number)
             }
         }

@@ -18,6 +18,37 @@ extension ParleyAPI {
         router.rpc("conversations.update") { fields, context in
             try await updateConversation(fields, caller: try context.requireCaller())
         }
+        router.rpc("conversations.resolution.propose") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.conversation])
+            _ = try await visibleConversation(id, for: caller)
+            guard let body = try fields.string("body"), !body.trimmed.isEmpty else { throw APIError.missing("body") }
+            let now = clock.now()
+            let draft = CommentDraft(author: caller.actor, body: body, visibility: .external, at: now)
+            let (_, conversation) = try await store.addComment(to: id.number, draft: draft, externalRef: nil) { current in
+                .append(try current.proposingResolution(by: caller.actor, at: now))
+            }
+            return .object(["conversation": try await render(conversation, for: caller)])
+        }
+        router.rpc("conversations.resolution.confirm") { fields, context in
+            let caller = try context.requireCaller()
+            let id = try fields.requiredID("id", [.conversation])
+            _ = try await visibleConversation(id, for: caller)
+            guard let confirmed = try fields.bool("confirmed") else { throw APIError.missing("confirmed") }
+            let now = clock.now()
+            let conversation: Conversation
+            if let body = try fields.string("body"), !body.trimmed.isEmpty {
+                let draft = CommentDraft(author: caller.actor, body: body, visibility: .external, at: now)
+                (_, conversation) = try await store.addComment(to: id.number, draft: draft, externalRef: nil) { current in
+                    .append(try current.confirmingResolution(confirmed, by: caller.actor, withMessage: true, at: now))
+                }
+            } else {
+                conversation = try await store.updateConversation(number: id.number) { current in
+                    try current.confirmingResolution(confirmed, by: caller.actor, withMessage: false, at: now)
+                }
+            }
+            return .object(["conversation": try await render(conversation, for: caller)])
+        }
         router.rpc("conversations.delete") { fields, context in
             let caller = try context.requireAgent()
             let id = try fields.requiredID("id", [.conversation])
@@ -215,6 +246,9 @@ extension ParleyAPI {
         }
         if change.stage == .new, let current = try await store.conversation(number: id.number), current.stage == .suspended {
             change.routingOnApproval = try await routingOnApproval(current)
+        }
+        if change.stage == .hold {
+            change.openDependencies = try await dependencies(of: id).filter { !$0.isClosed }.count
         }
         let actor = caller.actor
         let now = clock.now()

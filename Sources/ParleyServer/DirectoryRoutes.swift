@@ -355,17 +355,32 @@ extension ParleyAPI {
             let caller = try context.requireAgent()
             guard let linkType = try fields.enumValue("link_type", LinkType.self) else { throw APIError.missing("link_type") }
             let source = try fields.requiredID("source", [.conversation])
-            let target = try fields.requiredID("target", [.conversation])
+            let target = try fields.requiredID("target", linkType == .isDependentOn ? [.work] : [.conversation])
             guard source != target else { throw APIError.invalidField("target", "a conversation cannot link to itself") }
-            for (id, field) in [(source, "source"), (target, "target")] where try await store.conversation(number: id.number) == nil {
-                throw APIError(.badRequest, type: "invalid_id", message: "\(id.displayID) in '\(field)' does not exist",
-                               fieldName: field, value: id.displayID)
+            guard try await store.conversation(number: source.number) != nil else {
+                throw APIError(.badRequest, type: "invalid_id", message: "\(source.displayID) in 'source' does not exist",
+                               fieldName: "source", value: source.displayID)
+            }
+            if target.kind == .work {
+                _ = try await requireExists(Work.self, target, field: "target")
+            } else if try await store.conversation(number: target.number) == nil {
+                throw APIError(.badRequest, type: "invalid_id", message: "\(target.displayID) in 'target' does not exist",
+                               fieldName: "target", value: target.displayID)
             }
             let now = clock.now()
             let link = try await store.insert(Link.self, actor: caller.actor, at: now) { number in
                 Link(number: number, linkType: linkType, source: source, target: target, createdBy: caller.actor, at: now)
             }
+            if linkType == .isDependentOn { try await reconcileDependents(of: nil, conversation: source, closedBy: nil) }
             return .object(["link": try await render(link, wanted: wantedFor(link), Wire.link)])
+        }
+        router.rpc("links.delete") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.link])
+            guard let link = try await store.object(Link.self, number: id.number) else { throw APIError.notFound(id.displayID) }
+            try await store.delete(Link.self, number: id.number, actor: caller.actor, at: clock.now())
+            if link.linkType == .isDependentOn { try await reconcileDependents(of: nil, conversation: link.source, closedBy: nil) }
+            return .object([:])
         }
         router.rpc("links.list", readable: true) { fields, context in
             let caller = try context.requireCaller()
@@ -382,6 +397,7 @@ extension ParleyAPI {
             }
             query.keys["link_type"] = try fields.strings("link_type")
             var page = try await store.list(Link.self, query: query)
+            let works = page.items.filter { $0.target.kind == .work }.map(\.target.number)
             if !caller.isAgent {
                 // Customers see links only between conversations they take part in.
                 var visible: [Link] = []
@@ -395,6 +411,7 @@ extension ParleyAPI {
             }
             var wanted = References.Wanted()
             page.items.forEach { wanted.add($0.createdBy) }
+            wanted.works = Set(works)
             let wire = try await wire(wanted)
             return listResponse("links", page, render: wire.link)
         }
@@ -403,6 +420,7 @@ extension ParleyAPI {
     private func wantedFor(_ link: Link) -> References.Wanted {
         var wanted = References.Wanted()
         wanted.add(link.createdBy)
+        if link.target.kind == .work { wanted.works.insert(link.target.number) }
         return wanted
     }
 

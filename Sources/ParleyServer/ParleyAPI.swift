@@ -16,6 +16,7 @@ struct ParleyAPI: Sendable {
         registerDirectory(on: router)
         registerTokens(on: router)
         registerConfigurations(on: router)
+        registerWorks(on: router)
     }
 
     func wire(_ wanted: References.Wanted) async throws -> Wire {

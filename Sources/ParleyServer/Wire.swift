@@ -10,6 +10,7 @@ struct References: Sendable {
     var accounts: [Int: Account] = [:]
     var groups: [Int: Group] = [:]
     var tags: [Int: Tag] = [:]
+    var works: [Int: Work] = [:]
 
     /// What to load.
     struct Wanted {
@@ -19,6 +20,7 @@ struct References: Sendable {
         var accounts = Set<Int>()
         var groups = Set<Int>()
         var tags = Set<Int>()
+        var works = Set<Int>()
 
         mutating func add(_ actor: Actor) {
             switch actor {
@@ -49,6 +51,7 @@ struct References: Sendable {
         references.accounts = try await store.objects(Account.self, numbers: wanted.accounts)
         references.groups = try await store.objects(Group.self, numbers: wanted.groups)
         references.tags = try await store.objects(Tag.self, numbers: wanted.tags)
+        references.works = try await store.objects(Work.self, numbers: wanted.works)
         return references
     }
 }
@@ -170,6 +173,14 @@ struct Wire {
         routing["keyword"] = .optional(c.routing.keyword)
         routing["priority_reason"] = .optional(c.routing.priorityReason)
         fields["routing"] = .object(routing)
+        if let check = c.resolutionCheck {
+            fields["resolution_check"] = .object([
+                "awaiting_confirmation": .bool(check.awaitingConfirmation),
+                "proposed_date": Timestamp.json(check.proposedAt),
+                "customer_confirmed": check.confirmed.map(JSONValue.bool) ?? .null,
+                "answered_date": Timestamp.json(check.answeredAt),
+            ])
+        }
         if let spam = c.spam {
             fields["spam"] = .object(["score": .number(spam.score), "threshold": .number(spam.threshold),
                                       "reasons": .array(spam.reasons.map(JSONValue.string))])
@@ -326,8 +337,26 @@ struct Wire {
         return .object(fields)
     }
 
+    func work(_ w: Work) -> JSONValue {
+        var fields: [String: JSONValue] = ["id": .string(w.don), "display_id": .string(w.displayID)]
+        fields["type"] = .string(w.type.rawValue)
+        fields["title"] = .string(w.title)
+        fields["body"] = .optional(w.body)
+        fields["owned_by"] = .array(w.ownedBy.map(devUserSummary))
+        fields["stage"] = .object(["name": .string(w.stage)])
+        fields["state"] = .string(w.isClosed ? "closed" : "open")
+        fields["created_by"] = user(w.createdBy)
+        fields["created_date"] = Timestamp.json(w.createdDate)
+        fields["modified_date"] = Timestamp.json(w.modifiedDate)
+        return .object(fields)
+    }
+
     func link(_ l: Link) -> JSONValue {
         func endpoint(_ id: ObjectID) -> JSONValue {
+            if id.kind == .work, let work = references.works[id.number] {
+                return .object(["id": .string(work.don), "display_id": .string(work.displayID), "type": .string(work.type.rawValue),
+                                "title": .string(work.title), "stage": .object(["name": .string(work.stage)])])
+            }
             var fields = Self.atom(id)
             fields["type"] = .string(id.kind == .conversation ? "conversation" : id.kind.rawValue)
             return .object(fields)
