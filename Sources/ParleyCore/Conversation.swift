@@ -99,6 +99,10 @@ public struct Conversation: Hashable, Sendable, Codable {
     public var spam: SpamAssessment?
     /// The latest resolution check, if an agent proposed one.
     public var resolutionCheck: ResolutionCheck?
+    /// The last comment or stage change (Stalled counts from it).
+    public var lastActivityAt: Date?
+    /// When the latest public messages were written (Fast Moving counts them); the newest few only.
+    public var recentMessages: [Date] = []
 
     public var id: ObjectID { ObjectID(.conversation, number) }
 
@@ -158,6 +162,7 @@ extension Conversation {
         waitingSince = (next == .needsResponse || next == .new) ? now : nil
         stage = next
         stageEnteredAt = now
+        lastActivityAt = now
         return ChangeEvent(object: id, actor: actor, at: now, kind: .stageChanged, field: reason,
                            before: .text(previous.rawValue), after: .text(next.rawValue))
     }
@@ -225,6 +230,17 @@ extension Conversation {
             conversation.members.append(author)
             decision.events.append(ChangeEvent(object: id, actor: author, at: now, kind: .memberAdded,
                                                after: .text(author.objectID.displayID)))
+        }
+        conversation.lastActivityAt = now
+        if !visibility.isNote {
+            conversation.recentMessages = Array((conversation.recentMessages + [now]).suffix(8))
+        }
+        if let stalled = conversation.tags.firstIndex(where: { $0.tag == SystemTag.stalled.number }) {
+            let before = conversation.tags.map(\.recorded)
+            conversation.tags.remove(at: stalled)
+            decision.events.append(ChangeEvent(object: id, actor: .system, at: now, kind: .fieldChanged,
+                                               field: "tags (Stalled off: activity)", before: .list(before),
+                                               after: .list(conversation.tags.map(\.recorded))))
         }
         switch input {
         case .customerMessage:

@@ -16,10 +16,16 @@ public struct AppConfiguration: Sendable {
     public var priorityPolicy: PriorityPolicy
     /// A routing configuration file (JSON) to install at start, if it differs from the one in force.
     public var routingFile: String?
+    /// When conversations stall, archive themselves, move fast or slow.
+    public var lifecyclePolicy: LifecyclePolicy
+    /// `--test-clock`: the server runs on this clock, and `test-clock.advance` moves it.
+    public var testClock: ManualClock?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./parley.sqlite",
                 adminToken: String? = nil, logLevel: Logger.Level = .info, priorityPolicy: PriorityPolicy = PriorityPolicy(),
-                routingFile: String? = nil) {
+                routingFile: String? = nil, lifecyclePolicy: LifecyclePolicy = LifecyclePolicy(), testClock: ManualClock? = nil) {
+        self.lifecyclePolicy = lifecyclePolicy
+        self.testClock = testClock
         self.priorityPolicy = priorityPolicy
         self.routingFile = routingFile
         self.host = host
@@ -42,7 +48,12 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     async throws -> ParleyServerApp<some ApplicationProtocol & Sendable> {
     var logger = Logger(label: "parley")
     logger.logLevel = configuration.logLevel
-    let store = try SQLiteStore(path: configuration.databasePath, now: clock.now())
+    let clock = configuration.testClock ?? clock
+    let policy = configuration.lifecyclePolicy
+    let timers = LifecycleTimers(policy: policy, clock: clock, waitsOnRealTime: configuration.testClock == nil)
+    let store = try SQLiteStore(path: configuration.databasePath, now: clock.now(),
+                                deadlineOf: { $0.nextDeadline(policy) }, deadlineWritten: { timers.deadlineWritten($0) })
+    timers.attach(store)
     let bootstrap = try await AdminBootstrap.run(store: store, adminToken: configuration.adminToken, now: clock.now())
     if let routingFile = configuration.routingFile {
         let json: String
@@ -54,11 +65,12 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         let version = try await RoutingConfigurationLoader.install(json: json, store: store, actor: .system, at: clock.now())
         logger.info("routing rules from \(routingFile) in force as version \(version)")
     }
-    let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy)
+    let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
+                            testClock: configuration.testClock)
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
-        services: [StoreService(store: store)],
+        services: [StoreService(store: store), timers],
         logger: logger)
     return ParleyServerApp(application: application, store: store, bootstrap: bootstrap)
 }

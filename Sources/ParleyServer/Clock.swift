@@ -31,4 +31,9 @@ public final class ManualClock: ParleyClock {
     public func advance(by seconds: Double) {
         current.withLock { $0 = ($0 + seconds).wholeMilliseconds }
     }
+
+    /// Moves the clock to `date` if that is later than now (it never goes back).
+    public func move(to date: Date) {
+        current.withLock { $0 = max($0, date.wholeMilliseconds) }
+    }
 }

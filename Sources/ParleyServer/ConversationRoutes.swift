@@ -24,9 +24,10 @@ extension ParleyAPI {
             _ = try await visibleConversation(id, for: caller)
             guard let body = try fields.string("body"), !body.trimmed.isEmpty else { throw APIError.missing("body") }
             let now = clock.now()
+            let policy = lifecyclePolicy
             let draft = CommentDraft(author: caller.actor, body: body, visibility: .external, at: now)
             let (_, conversation) = try await store.addComment(to: id.number, draft: draft, externalRef: nil) { current in
-                .append(try current.proposingResolution(by: caller.actor, at: now))
+                .append(try current.proposingResolution(by: caller.actor, at: now).withTimers(policy, at: now))
             }
             return .object(["conversation": try await render(conversation, for: caller)])
         }
@@ -36,15 +37,16 @@ extension ParleyAPI {
             _ = try await visibleConversation(id, for: caller)
             guard let confirmed = try fields.bool("confirmed") else { throw APIError.missing("confirmed") }
             let now = clock.now()
+            let policy = lifecyclePolicy
             let conversation: Conversation
             if let body = try fields.string("body"), !body.trimmed.isEmpty {
                 let draft = CommentDraft(author: caller.actor, body: body, visibility: .external, at: now)
                 (_, conversation) = try await store.addComment(to: id.number, draft: draft, externalRef: nil) { current in
-                    .append(try current.confirmingResolution(confirmed, by: caller.actor, withMessage: true, at: now))
+                    .append(try current.confirmingResolution(confirmed, by: caller.actor, withMessage: true, at: now).withTimers(policy, at: now))
                 }
             } else {
                 conversation = try await store.updateConversation(number: id.number) { current in
-                    try current.confirmingResolution(confirmed, by: caller.actor, withMessage: false, at: now)
+                    try current.confirmingResolution(confirmed, by: caller.actor, withMessage: false, at: now).withTimers(policy, at: now)
                 }
             }
             return .object(["conversation": try await render(conversation, for: caller)])
@@ -140,8 +142,11 @@ extension ParleyAPI {
         }
         let creator = caller.actor
         let finalDraft = draft
+        let policy = lifecyclePolicy
         let conversation = try await store.createConversation(actor: creator, at: now) { [spam] number in
-            try Conversation.open(number: number, draft: finalDraft, routing: routing, spam: spam, by: creator, at: now)
+            var creation = try Conversation.open(number: number, draft: finalDraft, routing: routing, spam: spam, by: creator, at: now)
+            creation.decision = creation.decision.withTimers(policy, at: now)
+            return creation
         }
         return .object(["conversation": try await render(conversation, for: caller)])
     }
@@ -253,8 +258,9 @@ extension ParleyAPI {
         let actor = caller.actor
         let now = clock.now()
         let finalChange = change
+        let policy = lifecyclePolicy
         let conversation = try await store.updateConversation(number: id.number) { current in
-            try current.applying(finalChange, by: actor, at: now)
+            try current.applying(finalChange, by: actor, at: now).withTimers(policy, at: now)
         }
         return .object(["conversation": try await render(conversation, for: caller)])
     }

@@ -9,6 +9,8 @@ struct ParleyAPI: Sendable {
     let clock: any ParleyClock
     let configurations: CompiledConfigurations
     let priorityPolicy: PriorityPolicy
+    let timers: LifecycleTimers
+    var lifecyclePolicy: LifecyclePolicy { timers.policy }
 
     func register(on router: Router<ParleyRequestContext>) {
         registerConversations(on: router)
@@ -17,6 +19,20 @@ struct ParleyAPI: Sendable {
         registerTokens(on: router)
         registerConfigurations(on: router)
         registerWorks(on: router)
+    }
+
+    /// `test-clock.advance {seconds}` (admin), only with `--test-clock`: moves the clock forward and fires
+    /// every deadline passed on the way, each at its own time.
+    func registerTestClock(_ clock: ManualClock, on router: Router<ParleyRequestContext>) {
+        router.rpc("test-clock.advance") { fields, context in
+            _ = try context.requireAdmin()
+            guard let seconds = try fields.int("seconds") else { throw APIError.missing("seconds") }
+            guard seconds >= 0, seconds <= 10 * 365 * 86_400 else {
+                throw APIError.invalidField("seconds", "must be between 0 and ten years")
+            }
+            let fired = try await timers.advance(clock, by: Double(seconds))
+            return .object(["now": .string(Timestamp.format(clock.now())), "deadlines_fired": .int(fired)])
+        }
     }
 
     func wire(_ wanted: References.Wanted) async throws -> Wire {
@@ -90,13 +106,17 @@ struct ParleyAPI: Sendable {
 }
 
 /// Builds the router with every route and middleware; shared by `parley serve` and the tests.
-func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy) -> Router<ParleyRequestContext> {
+func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy, timers: LifecycleTimers,
+                testClock: ManualClock?) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     router.get("/health") { _, _ in
         JSONResponse.make(status: .ok, .object(["status": .string("ok")]))
     }
     router.add(middleware: AuthenticationMiddleware(store: store, clock: clock))
-    ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy).register(on: router)
+    let api = ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy,
+                        timers: timers)
+    api.register(on: router)
+    if let testClock { api.registerTestClock(testClock, on: router) }
     return router
 }

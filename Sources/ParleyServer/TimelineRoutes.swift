@@ -74,11 +74,12 @@ extension ParleyAPI {
         let visibility = try fields.enumValue("visibility", Visibility.self) ?? .external
         let author = caller.actor
         let now = clock.now()
+        let policy = lifecyclePolicy
         let draft = CommentDraft(author: author, body: body, visibility: visibility, at: now)
         let (entry, _) = try await store.addComment(to: object.number, draft: draft, externalRef: try fields.string("external_ref")) { conversation in
             switch try conversation.receivingComment(by: author, visibility: visibility, at: now) {
             case .append(let decision):
-                return .append(decision)
+                return .append(decision.withTimers(policy, at: now))
             case .startFollowUp:
                 return .followUp { number in
                     var followUp = conversation.followUp(number: number, by: author, at: now)
@@ -86,7 +87,7 @@ extension ParleyAPI {
                         followUp.conversation = commented.conversation
                         followUp.events += commented.events
                     }
-                    return followUp
+                    return followUp.withTimers(policy, at: now)
                 }
             }
         }

@@ -96,8 +96,9 @@ extension ParleyAPI {
             let works = try await dependencies(of: id)
             let open = works.filter { !$0.isClosed }.count
             let now = clock.now()
+            let policy = lifecyclePolicy
             _ = try await store.updateConversation(number: id.number) { current in
-                try current.reconcilingDependencies(open: open, total: works.count, closedBy: closedBy, at: now)
+                try current.reconcilingDependencies(open: open, total: works.count, closedBy: closedBy, at: now).withTimers(policy, at: now)
             }
         }
     }

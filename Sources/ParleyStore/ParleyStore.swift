@@ -56,6 +56,15 @@ public protocol ParleyStore: Sendable {
     func revokeTokens(of subject: Actor) async throws
     func revokeToken(hash: String) async throws
 
+    // MARK: Deadlines
+
+    /// The earliest stored deadline (each conversation's next timer), if any.
+    func nextDeadline() async throws -> Date?
+    /// Conversations whose deadline is at or before `date`, earliest first.
+    func conversationsDue(by date: Date, limit: Int) async throws -> [(conversation: Int, due: Date)]
+    /// Replaces a conversation's deadline (nil: none).
+    func setDeadline(conversation: Int, due: Date?) async throws
+
     // MARK: Configurations
 
     /// Stores `document` as the next version of `kind` (versions start at 1) and returns it.

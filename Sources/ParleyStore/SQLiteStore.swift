@@ -13,11 +13,19 @@ public final class SQLiteStore: ParleyStore {
     private let readerThreads: NIOThreadPool
     private let encoder: JSONEncoder
     private let decoder: JSONDecoder
+    /// When a conversation's next timer is due (the domain's rule, given by the server); stored with it.
+    private let deadlineOf: @Sendable (Conversation) -> Date?
+    /// Told of every deadline written, so a waiting timer can wake early.
+    private let deadlineWritten: @Sendable (Date) -> Void
 
     /// Opens (creating if needed) and migrates the database at `path`; `:memory:` is not supported
     /// because readers need their own connections to the same file.
-    public init(path: String, readerThreads: Int = 2, now: Date) throws {
+    public init(path: String, readerThreads: Int = 2, now: Date,
+                deadlineOf: @escaping @Sendable (Conversation) -> Date? = { _ in nil },
+                deadlineWritten: @escaping @Sendable (Date) -> Void = { _ in }) throws {
         self.path = path
+        self.deadlineOf = deadlineOf
+        self.deadlineWritten = deadlineWritten
         self.readerThreads = NIOThreadPool(numberOfThreads: readerThreads)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970
@@ -343,6 +351,12 @@ public final class SQLiteStore: ParleyStore {
                   .text(conversation.sourceChannel), .integer(conversation.isSpam ? 1 : 0),
                   Self.ms(conversation.createdDate), Self.ms(conversation.modifiedDate),
                   conversation.waitingSince.map(Self.ms) ?? .null])
+        if let due = deadlineOf(conversation) {
+            try db.run("INSERT OR REPLACE INTO deadlines (conversation, due_ms) VALUES (?, ?)", [number, Self.ms(due)])
+            deadlineWritten(due)
+        } else if previous != nil {
+            try db.run("DELETE FROM deadlines WHERE conversation = ?", [number])
+        }
         if previous?.ownedBy != conversation.ownedBy {
             try db.run("DELETE FROM conversation_owners WHERE conversation = ?", [number])
             for owner in Set(conversation.ownedBy) {
@@ -568,6 +582,34 @@ public final class SQLiteStore: ParleyStore {
         try await read { [self] db in
             try db.query("SELECT doc FROM events WHERE object = ? ORDER BY seq", [.text(object.don)]).map {
                 try decode(ChangeEvent.self, $0[0])
+            }
+        }
+    }
+
+    // MARK: Deadlines
+
+    public func nextDeadline() async throws -> Date? {
+        try await read { db in
+            try db.scalar("SELECT MIN(due_ms) FROM deadlines").int.map { Date(timeIntervalSince1970: Double($0) / 1000) }
+        }
+    }
+
+    public func conversationsDue(by date: Date, limit: Int) async throws -> [(conversation: Int, due: Date)] {
+        try await read { db in
+            try db.query("SELECT conversation, due_ms FROM deadlines WHERE due_ms <= ? ORDER BY due_ms, conversation LIMIT ?",
+                         [Self.ms(date), .integer(Int64(limit))]).map {
+                (conversation: $0[0].int ?? 0, due: Date(timeIntervalSince1970: Double($0[1].int ?? 0) / 1000))
+            }
+        }
+    }
+
+    public func setDeadline(conversation: Int, due: Date?) async throws {
+        try await write { db in
+            if let due {
+                try db.run("INSERT OR REPLACE INTO deadlines (conversation, due_ms) VALUES (?, ?)",
+                           [.integer(Int64(conversation)), Self.ms(due)])
+            } else {
+                try db.run("DELETE FROM deadlines WHERE conversation = ?", [.integer(Int64(conversation))])
             }
         }
     }

@@ -56,5 +56,9 @@ enum Schema {
             kind TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, actor TEXT NOT NULL,
             created_ms INTEGER NOT NULL, PRIMARY KEY (kind, version)) WITHOUT ROWID;
         """),
+        Migration(version: 3, name: "deadlines", sql: """
+        CREATE TABLE deadlines (conversation INTEGER PRIMARY KEY, due_ms INTEGER NOT NULL);
+        CREATE INDEX deadlines_by_due ON deadlines (due_ms);
+        """),
     ]
 }

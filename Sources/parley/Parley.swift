@@ -34,6 +34,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Priority of conversations from established customer orgs (p0 … p3).") var defaultPriority = "p2"
     @Option(help: "Customer orgs younger than this many days are new: their conversations start one priority lower.")
     var newOrgDays = 30
+    @Option(help: "Hours without activity after which a conversation waiting on the user or in hold is tagged Stalled.")
+    var stalledAfterHours = 72.0
+    @Option(help: "Days after which a resolved conversation archives itself (a customer reply before then reopens it).")
+    var archiveAfterDays = 7.0
+    @Flag(help: "Run on a test clock that starts at the real time and moves only by the admin-only test-clock.advance endpoint.")
+    var testClock = false
 
     func run() async throws {
         let environment = Environment()
@@ -43,7 +49,9 @@ struct Serve: AsyncParsableCommand {
         let configuration = AppConfiguration(
             host: host, port: port, databasePath: database, adminToken: environment.get("PARLEY_ADMIN_TOKEN"),
             logLevel: .init(rawValue: logLevel) ?? .info,
-            priorityPolicy: PriorityPolicy(standard: standard, newOrgDays: newOrgDays), routingFile: routing)
+            priorityPolicy: PriorityPolicy(standard: standard, newOrgDays: newOrgDays), routingFile: routing,
+            lifecyclePolicy: LifecyclePolicy(stalledAfter: stalledAfterHours * 3600, archiveAfter: archiveAfterDays * 86_400),
+            testClock: testClock ? ManualClock(Date()) : nil)
         let server = try await buildApplication(configuration)
         if let token = server.bootstrap.generatedToken {
             print("""

@@ -69,8 +69,9 @@ func temporaryDatabase() -> String {
 
 /// Runs `body` against a server built by `buildApplication` on a fresh database, with a manual clock.
 func withServer(path: String = temporaryDatabase(), clock: ManualClock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000)),
-                _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
-    let server = try await buildApplication(AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning), clock: clock)
+                testClock: Bool = false, _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
+    let server = try await buildApplication(AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning,
+                                                             testClock: testClock ? clock : nil), clock: clock)
     do {
         try await server.application.test(.router) { client in try await body(API(client: client), clock) }
     } catch {
@@ -111,7 +112,7 @@ struct World {
             let id = try created(try await api.post("rev-users.create",
                 #"{"display_name":"\#(name)","email":"\#(name.lowercased())@example.test","rev_org":"\#(org)"}"#, token: agentToken), "rev_user")
             let token = try #require(try await api.post("auth-tokens.create",
-                #"{"requested_token_type":"urn:devrev:params:oauth:token-type:session","rev_info":{"user_id":"\#(id)"}}"#,
+                #"{"requested_token_type":"urn:devrev:params:oauth:token-type:session","rev_info":{"user_id":"\#(id)"},"expires_in":7776000}"#,
                 token: adminToken).body["access_token"].string)
             return (id, token)
         }
