@@ -12,6 +12,7 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
     case link
     /// Tickets, issues and tasks (DevRev's works): one number space, shown with their type's prefix.
     case work
+    case webhook
 
     /// Other names a kind is written with: a work's DON segment and display prefix name its type.
     static func named(segment: String) -> ObjectKind? {
@@ -43,6 +44,7 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
         case .tag: "TAG"
         case .link: "LINK"
         case .work: "WORK"
+        case .webhook: "WEBHOOK"
         case .comment: nil
         }
     }

@@ -41,6 +41,13 @@ public struct ParleyServerApp<App: ApplicationProtocol>: Sendable where App: Sen
     public var application: App
     public var store: SQLiteStore
     public var bootstrap: AdminBootstrap.Outcome
+    let webhooks: WebhookDelivery
+
+    /// Stops what the server started outside its services (for tests that never run them).
+    public func close() async throws {
+        try await webhooks.shutdown()
+        try await store.close()
+    }
 }
 
 /// Builds the whole server (store, bootstrap admin, routes, middleware), as `parley serve` and the tests use it.
@@ -65,12 +72,13 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         let version = try await RoutingConfigurationLoader.install(json: json, store: store, actor: .system, at: clock.now())
         logger.info("routing rules from \(routingFile) in force as version \(version)")
     }
+    let webhooks = WebhookDelivery(store: store, clock: clock, runsOnRealTime: configuration.testClock == nil, logger: logger)
     let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
-                            testClock: configuration.testClock)
+                            webhooks: webhooks, testClock: configuration.testClock)
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
-        services: [StoreService(store: store), timers],
+        services: [StoreService(store: store), timers, webhooks],
         logger: logger)
-    return ParleyServerApp(application: application, store: store, bootstrap: bootstrap)
+    return ParleyServerApp(application: application, store: store, bootstrap: bootstrap, webhooks: webhooks)
 }

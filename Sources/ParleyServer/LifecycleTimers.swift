@@ -49,17 +49,23 @@ final class LifecycleTimers: Service, Sendable {
         return fired
     }
 
-    /// Moves a manual clock forward by `seconds`, firing each deadline on the way at its own time.
-    func advance(_ clock: ManualClock, by seconds: Double) async throws -> Int {
+    /// Moves a manual clock forward by `seconds`, firing each deadline (and webhook retry) on the way at
+    /// its own time.
+    func advance(_ clock: ManualClock, by seconds: Double, webhooks: WebhookDelivery) async throws -> Int {
         guard let store = storeBox.get() else { return 0 }
         let target = clock.now() + seconds
         var fired = 0
-        while let next = try await store.nextDeadline(), next <= target {
+        try await webhooks.deliverDue(at: clock.now())
+        while true {
+            let next = [try await store.nextDeadline(), try await webhooks.nextRetry()].compactMap { $0 }.min()
+            guard let next, next <= target else { break }
             clock.move(to: next)
             fired += try await fireDue(at: clock.now())
+            try await webhooks.deliverDue(at: clock.now())
         }
         clock.move(to: target)
         fired += try await fireDue(at: clock.now())
+        try await webhooks.deliverDue(at: clock.now())
         return fired
     }
 

@@ -10,6 +10,7 @@ struct ParleyAPI: Sendable {
     let configurations: CompiledConfigurations
     let priorityPolicy: PriorityPolicy
     let timers: LifecycleTimers
+    let webhooks: WebhookDelivery
     var lifecyclePolicy: LifecyclePolicy { timers.policy }
 
     func register(on router: Router<ParleyRequestContext>) {
@@ -19,6 +20,7 @@ struct ParleyAPI: Sendable {
         registerTokens(on: router)
         registerConfigurations(on: router)
         registerWorks(on: router)
+        registerEvents(on: router)
     }
 
     /// `test-clock.advance {seconds}` (admin), only with `--test-clock`: moves the clock forward and fires
@@ -30,7 +32,7 @@ struct ParleyAPI: Sendable {
             guard seconds >= 0, seconds <= 10 * 365 * 86_400 else {
                 throw APIError.invalidField("seconds", "must be between 0 and ten years")
             }
-            let fired = try await timers.advance(clock, by: Double(seconds))
+            let fired = try await timers.advance(clock, by: Double(seconds), webhooks: webhooks)
             return .object(["now": .string(Timestamp.format(clock.now())), "deadlines_fired": .int(fired)])
         }
     }
@@ -107,7 +109,7 @@ struct ParleyAPI: Sendable {
 
 /// Builds the router with every route and middleware; shared by `parley serve` and the tests.
 func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy, timers: LifecycleTimers,
-                testClock: ManualClock?) -> Router<ParleyRequestContext> {
+                webhooks: WebhookDelivery, testClock: ManualClock?) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     router.get("/health") { _, _ in
@@ -115,7 +117,7 @@ func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: 
     }
     router.add(middleware: AuthenticationMiddleware(store: store, clock: clock))
     let api = ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy,
-                        timers: timers)
+                        timers: timers, webhooks: webhooks)
     api.register(on: router)
     if let testClock { api.registerTestClock(testClock, on: router) }
     return router

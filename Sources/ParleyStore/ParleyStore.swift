@@ -56,6 +56,13 @@ public protocol ParleyStore: Sendable {
     func revokeTokens(of subject: Actor) async throws
     func revokeToken(hash: String) async throws
 
+    // MARK: Outbox
+
+    /// Published changes after `sequence`, oldest first.
+    func outbox(after sequence: Int, limit: Int) async throws -> [OutboxEvent]
+    /// The newest published change's sequence (0 if none).
+    func latestOutboxSequence() async throws -> Int
+
     // MARK: Deadlines
 
     /// The earliest stored deadline (each conversation's next timer), if any.

@@ -151,3 +151,20 @@ public struct StoredConfiguration: Sendable, Equatable {
         self.createdDate = createdDate
     }
 }
+
+/// A change to publish (server-sent events, webhooks), written in the same transaction as the change.
+public struct OutboxEvent: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        case conversationCreated = "conversation_created"
+        case conversationUpdated = "conversation_updated"
+        case conversationDeleted = "conversation_deleted"
+        case timelineEntryCreated = "timeline_entry_created"
+    }
+
+    public var sequence: Int
+    public var kind: Kind
+    public var at: Date
+    public var conversation: Conversation
+    public var oldConversation: Conversation?
+    public var entry: TimelineEntry?
+}

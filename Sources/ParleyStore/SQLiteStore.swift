@@ -9,6 +9,7 @@ public final class SQLiteStore: ParleyStore {
     public let path: String
     private let writer: Mutex<SQLiteConnection?>
     private let readers = Mutex<[SQLiteConnection]>([])
+    private let closed = Mutex(false)
     private let writerThread = NIOThreadPool(numberOfThreads: 1)
     private let readerThreads: NIOThreadPool
     private let encoder: JSONEncoder
@@ -45,6 +46,11 @@ public final class SQLiteStore: ParleyStore {
 
     /// Stops the store's threads; the file stays consistent whether or not this runs.
     public func close() async throws {
+        let first = closed.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         try await writerThread.shutdownGracefully()
         try await readerThreads.shutdownGracefully()
         writer.withLock { $0 = nil }
@@ -378,6 +384,35 @@ public final class SQLiteStore: ParleyStore {
         }
     }
 
+    private struct OutboxDocument: Codable {
+        var conversation: Conversation
+        var oldConversation: Conversation?
+        var entry: TimelineEntry?
+    }
+
+    private func publish(_ db: SQLiteConnection, _ kind: OutboxEvent.Kind, _ conversation: Conversation,
+                         old: Conversation? = nil, entry: TimelineEntry? = nil, at: Date) throws {
+        try db.run("INSERT INTO outbox (type, conversation, at_ms, doc) VALUES (?, ?, ?, ?)",
+                   [.text(kind.rawValue), .integer(Int64(conversation.number)), Self.ms(at),
+                    try json(OutboxDocument(conversation: conversation, oldConversation: old, entry: entry))])
+    }
+
+    public func outbox(after sequence: Int, limit: Int) async throws -> [OutboxEvent] {
+        try await read { [self] db in
+            try db.query("SELECT seq, type, at_ms, doc FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                         [.integer(Int64(sequence)), .integer(Int64(limit))]).compactMap { row in
+                guard let kind = row[1].string.flatMap(OutboxEvent.Kind.init) else { return nil }
+                let document = try decode(OutboxDocument.self, row[3])
+                return OutboxEvent(sequence: row[0].int ?? 0, kind: kind, at: Date(timeIntervalSince1970: Double(row[2].int ?? 0) / 1000),
+                                   conversation: document.conversation, oldConversation: document.oldConversation, entry: document.entry)
+            }
+        }
+    }
+
+    public func latestOutboxSequence() async throws -> Int {
+        try await read { db in try db.scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox").int ?? 0 }
+    }
+
     private func insertComment(_ db: SQLiteConnection, _ entry: TimelineEntry) throws {
         try db.run("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
@@ -394,8 +429,11 @@ public final class SQLiteStore: ParleyStore {
             let conversation = creation.decision.conversation
             try saveConversation(db, conversation, previous: nil)
             try record(db, creation.decision.events)
+            try publish(db, .conversationCreated, conversation, at: at)
             for comment in creation.comments {
-                try insertComment(db, comment.entry(number: try nextNumber(db, .comment), conversation: conversation.number))
+                let entry = comment.entry(number: try nextNumber(db, .comment), conversation: conversation.number)
+                try insertComment(db, entry)
+                try publish(db, .timelineEntryCreated, conversation, entry: entry, at: at)
             }
             return conversation
         }
@@ -415,6 +453,8 @@ public final class SQLiteStore: ParleyStore {
             guard decision.conversation != current else { return current }
             try saveConversation(db, decision.conversation, previous: current)
             try record(db, decision.events)
+            try publish(db, .conversationUpdated, decision.conversation, old: current,
+                        at: decision.events.last?.at ?? decision.conversation.modifiedDate)
             return decision.conversation
         }
     }
@@ -429,6 +469,7 @@ public final class SQLiteStore: ParleyStore {
             try db.run("UPDATE conversations SET deleted = 1, modified_ms = ? WHERE number = ?",
                        [Self.ms(at), .integer(Int64(number))])
             try record(db, [ChangeEvent(object: current.id, actor: actor, at: at, kind: .deleted)])
+            try publish(db, .conversationDeleted, current, at: at)
         }
     }
 
@@ -517,6 +558,12 @@ public final class SQLiteStore: ParleyStore {
             var entry = draft.entry(number: try nextNumber(db, .comment), conversation: target.number)
             entry.externalRef = externalRef
             try insertComment(db, entry)
+            if target.number != current.number {
+                try publish(db, .conversationCreated, target, at: draft.at)
+            } else if target != current {
+                try publish(db, .conversationUpdated, target, old: current, at: draft.at)
+            }
+            try publish(db, .timelineEntryCreated, target, entry: entry, at: draft.at)
             return (entry, target)
         }
     }

@@ -60,5 +60,10 @@ enum Schema {
         CREATE TABLE deadlines (conversation INTEGER PRIMARY KEY, due_ms INTEGER NOT NULL);
         CREATE INDEX deadlines_by_due ON deadlines (due_ms);
         """),
+        Migration(version: 4, name: "outbox", sql: """
+        CREATE TABLE outbox (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, conversation INTEGER NOT NULL,
+            at_ms INTEGER NOT NULL, doc TEXT NOT NULL);
+        CREATE INDEX outbox_by_conversation ON outbox (conversation, seq);
+        """),
     ]
 }

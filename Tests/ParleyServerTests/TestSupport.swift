@@ -75,10 +75,10 @@ func withServer(path: String = temporaryDatabase(), clock: ManualClock = ManualC
     do {
         try await server.application.test(.router) { client in try await body(API(client: client), clock) }
     } catch {
-        try await server.store.close()
+        try await server.close()
         throw error
     }
-    try await server.store.close()
+    try await server.close()
 }
 
 /// A small world: an agent who owns Acme's account, two Acme customers and one from Globex, with tokens.

@@ -1,0 +1,103 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ParleyCore
+import ParleyStore
+
+extension ParleyAPI {
+    func registerEvents(on router: Router<ParleyRequestContext>) {
+        router.rpc("webhooks.create", created: true) { fields, context in
+            let caller = try context.requireAdmin()
+            let url = try fields.requiredString("url")
+            guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else {
+                throw APIError.invalidField("url", "expected an http:// or https:// URL")
+            }
+            let types = try fields.strings("event_types") ?? Webhook.eventTypes
+            for (index, type) in types.enumerated() where !Webhook.eventTypes.contains(type) {
+                throw APIError(.badRequest, type: "invalid_enum_value", message: "unknown event type '\(type)'",
+                               fieldName: "event_types.\(index)", value: type, allowedValues: Webhook.eventTypes)
+            }
+            let secret = try fields.string("secret") ?? TokenSecret.generate(prefix: "whsec_")
+            // A new webhook receives what happens from now on.
+            let cursor = try await store.latestOutboxSequence()
+            let now = clock.now()
+            let webhook = try await store.insert(Webhook.self, actor: caller.actor, at: now) { number in
+                Webhook(number: number, url: url, eventTypes: types, secret: secret, cursor: cursor, createdBy: caller.actor, at: now)
+            }
+            return .object(["webhook": renderWebhook(webhook, withSecret: true)])
+        }
+        router.rpc("webhooks.list", readable: true) { fields, context in
+            _ = try context.requireAdmin()
+            let page = try await store.list(Webhook.self, query: try directoryQuery(fields))
+            return listResponse("webhooks", page) { renderWebhook($0, withSecret: false) }
+        }
+        router.rpc("webhooks.delete") { fields, context in
+            let caller = try context.requireAdmin()
+            let id = try fields.requiredID("id", [.webhook])
+            try await store.delete(Webhook.self, number: id.number, actor: caller.actor, at: clock.now())
+            return .object([:])
+        }
+
+        // Server-sent events: every conversation change the caller may see, as it is published.
+        // `Last-Event-ID` (or `after`) resumes after an event; `follow=false` returns what there is and ends.
+        router.get("/events.stream") { request, context in
+            let caller = try context.requireCaller()
+            let parameters = request.uri.queryParameters
+            var cursor: Int
+            let header: String? = request.headers[.lastEventID]
+            let after: String? = parameters["after"].map { String($0) }
+            if let resume = Int(header ?? after ?? "") {
+                cursor = resume
+            } else {
+                cursor = try await store.latestOutboxSequence()
+            }
+            let followText: String? = parameters["follow"].map { String($0) }
+            let follow = followText != "false"
+            let store = store
+            var headers = HTTPFields()
+            headers[.contentType] = "text/event-stream; charset=utf-8"
+            headers[.cacheControl] = "no-cache"
+            let start = cursor
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                var cursor = start
+                let renderer = EventRenderer(store: store)
+                var idle = 0
+                try await writer.write(ByteBuffer(string: ": connected\nretry: 2000\n\n"))
+                while !Task.isCancelled {
+                    let events = try await store.outbox(after: cursor, limit: 100)
+                    for event in events {
+                        cursor = event.sequence
+                        guard EventRenderer.isVisible(event, to: caller) else { continue }
+                        let data = try await renderer.payload(event, for: caller).serialized
+                        try await writer.write(ByteBuffer(string: "id: \(event.sequence)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n"))
+                    }
+                    if events.isEmpty {
+                        if !follow { break }
+                        idle += 1
+                        if idle % 60 == 0 { try await writer.write(ByteBuffer(string: ": ping\n\n")) }
+                        try await Task.sleep(for: .milliseconds(250))
+                    }
+                }
+                try await writer.finish(nil)
+            })
+        }
+    }
+
+    func renderWebhook(_ webhook: Webhook, withSecret: Bool) -> JSONValue {
+        var fields = Wire.atom(webhook.id)
+        fields["url"] = .string(webhook.url)
+        fields["event_types"] = .array(webhook.eventTypes.map(JSONValue.string))
+        fields["status"] = .string("active")
+        if withSecret { fields["secret"] = .string(webhook.secret) }
+        fields["pending_since_event"] = .int(webhook.cursor)
+        fields["failures"] = .int(webhook.failures)
+        fields["next_attempt_date"] = Timestamp.json(webhook.nextAttemptAt)
+        fields["last_error"] = .optional(webhook.lastError)
+        fields["created_date"] = Timestamp.json(webhook.createdDate)
+        return .object(fields)
+    }
+}
+
+extension HTTPTypes.HTTPField.Name {
+    static let lastEventID = Self("Last-Event-ID")!
+}

@@ -1,0 +1,153 @@
+import Crypto
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import ParleyCore
+import ParleyServer
+import Synchronization
+import Testing
+
+/// A real HTTP server on loopback that fails its first `failures` requests, then records what it gets.
+final class WebhookReceiver: Sendable {
+    struct Delivery: Sendable {
+        var body: String
+        var signature: String?
+        var timestamp: String?
+    }
+
+    let received = Mutex<[Delivery]>([])
+    let attempts = Mutex(0)
+    let port = Mutex(0)
+    let failures: Int
+
+    init(failures: Int) { self.failures = failures }
+
+    func run(until done: @Sendable (Int) async throws -> Void) async throws {
+        let router = Router()
+        router.post("/hook") { request, _ -> HTTPResponse.Status in
+            var request = request
+            let buffer = try await request.collectBody(upTo: 1 << 20)
+            let attempt = self.attempts.withLock { $0 += 1; return $0 }
+            if attempt <= self.failures { return .internalServerError }
+            self.received.withLock {
+                $0.append(Delivery(body: String(buffer: buffer), signature: request.headers[.init("X-Parley-Signature")!],
+                                   timestamp: request.headers[.init("X-Parley-Timestamp")!]))
+            }
+            return .ok
+        }
+        var logger = Logger(label: "receiver")
+        logger.logLevel = .error
+        let started = Mutex<CheckedContinuation<Int, Never>?>(nil)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in
+                                  let port = channel.localAddress?.port ?? 0
+                                  started.withLock { $0?.resume(returning: port); $0 = nil }
+                              }, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.run() }
+            let port = await withCheckedContinuation { continuation in started.withLock { $0 = continuation } }
+            self.port.withLock { $0 = port }
+            try await done(port)
+            group.cancelAll()
+        }
+    }
+}
+
+@Suite("Events out: webhooks and server-sent events")
+struct EventTests {
+    @Test("a receiver that fails twice then succeeds gets every event, in order, signed")
+    func webhooks() async throws {
+        let receiver = WebhookReceiver(failures: 2)
+        try await receiver.run { port in
+            try await withServer(testClock: true) { api, _ in
+                let world = try await World.make(api)
+                let created = try await api.post("webhooks.create",
+                    #"{"url":"http://127.0.0.1:\#(port)/hook","event_types":["conversation_created","conversation_updated","timeline_entry_created"],"secret":"s3cret"}"#,
+                    token: adminToken)
+                #expect(created.status == .created, "\(created.body)")
+                #expect(created.body["webhook"]["secret"].string == "s3cret")
+                #expect(try await api.post("webhooks.create", #"{"url":"ftp://x"}"#, token: adminToken).status == .badRequest)
+
+                let id = try await api.conversation(world.aliceToken)
+                _ = try await api.comment(world.agentToken, on: id, "On it")
+                var rounds = 0
+                while receiver.received.withLock({ $0.count }) < 4 && rounds < 10 {
+                    _ = try await api.post("test-clock.advance", #"{"seconds":5}"#, token: adminToken)
+                    rounds += 1
+                }
+                let list = try await api.post("webhooks.list", token: adminToken)
+                #expect(list.body["webhooks"][0]["failures"].int == 0)
+                #expect(list.body["webhooks"][0]["secret"].isNull, "the secret is shown once")
+            }
+        }
+        let deliveries = receiver.received.withLock { $0 }
+        #expect(receiver.attempts.withLock { $0 } == deliveries.count + 2, "two failed attempts, then each event once")
+        let types = deliveries.compactMap { delivery -> String? in
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(delivery.body.utf8)),
+                  case .object(let fields) = value, case .string(let type)? = fields["type"] else { return nil }
+            return type
+        }
+        // created (with its first message), then the reply: the entry and the stage change it caused.
+        #expect(types == ["conversation_created", "timeline_entry_created", "conversation_updated", "timeline_entry_created"], "\(types)")
+        for delivery in deliveries {
+            let timestamp = try #require(delivery.timestamp)
+            let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).\(delivery.body)".utf8), using: SymmetricKey(data: Array("s3cret".utf8)))
+            #expect(delivery.signature == "sha256=" + mac.map { String(format: "%02x", $0) }.joined())
+        }
+        let sequences = deliveries.compactMap { delivery -> Int? in
+            guard let range = delivery.body.firstRange(of: "webhook_event/") else { return nil }
+            return Int(delivery.body[range.upperBound...].prefix { $0.isNumber })
+        }
+        #expect(sequences == sequences.sorted(), "in order")
+    }
+
+    @Test("undelivered events survive a restart")
+    func restart() async throws {
+        let path = temporaryDatabase()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
+        let receiver = WebhookReceiver(failures: 1)
+        try await receiver.run { port in
+            try await withServer(path: path, clock: clock, testClock: true) { api, _ in
+                let world = try await World.make(api)
+                _ = try await api.post("webhooks.create", #"{"url":"http://127.0.0.1:\#(port)/hook","secret":"x"}"#, token: adminToken)
+                _ = try await api.conversation(world.aliceToken, title: "Before the restart")
+                _ = try await api.post("test-clock.advance", #"{"seconds":0}"#, token: adminToken)
+                let hook = try await api.post("webhooks.list", token: adminToken).body["webhooks"][0]
+                #expect(hook["failures"].int == 1, "the first attempt failed: the event is still pending")
+            }
+            #expect(receiver.received.withLock { $0.isEmpty })
+            try await withServer(path: path, clock: clock, testClock: true) { api, _ in
+                _ = try await api.post("test-clock.advance", #"{"seconds":10}"#, token: adminToken)
+                let hook = try await api.post("webhooks.list", token: adminToken).body["webhooks"][0]
+                #expect(hook["failures"].int == 0)
+            }
+        }
+        let bodies = receiver.received.withLock { $0.map(\.body) }
+        #expect(bodies.first?.contains("Before the restart") == true, "delivered after the restart: \(bodies.count)")
+    }
+
+    @Test("the event stream shows each caller what they may see")
+    func stream() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            _ = try await api.comment(world.agentToken, on: id, "Private thoughts", visibility: "internal")
+            _ = try await api.comment(world.agentToken, on: id, "Hello Alice")
+            _ = try await api.conversation(world.carolToken)
+            func stream(_ token: String) async throws -> String {
+                try await api.client.execute(uri: "/events.stream?after=0&follow=false", method: .get,
+                                             headers: [.authorization: "Bearer \(token)"]) { String(buffer: $0.body) }
+            }
+            let agent = try await stream(world.agentToken)
+            #expect(agent.contains("event: conversation_created") && agent.contains("Private thoughts"))
+            let alice = try await stream(world.aliceToken)
+            #expect(alice.contains("Hello Alice"))
+            #expect(!alice.contains("Private thoughts"), "notes never reach a customer")
+            #expect(!alice.contains("Globex") && alice.components(separatedBy: "event: conversation_created").count == 2,
+                    "only her own conversation")
+            #expect(alice.contains("id: "))
+        }
+    }
+}
