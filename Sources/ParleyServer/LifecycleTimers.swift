@@ -70,7 +70,7 @@ final class LifecycleTimers: Service, Sendable {
     }
 
     func run() async throws {
-        try? await fireDue(at: clock.now())
+        _ = try? await fireDue(at: clock.now())
         guard waitsOnRealTime else {
             try? await gracefulShutdown()
             return

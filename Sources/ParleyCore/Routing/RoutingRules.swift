@@ -181,17 +181,18 @@ public struct RoutingEngine: Sendable {
 
     /// The first rule (in order) that matches, with the keyword that made it match.
     public func firstMatch(title: String, body: String, channel: String, revOrg: Int?, tags: [Int]) -> (rule: RoutingRule, keyword: String)? {
-        // Which keywords of which rules occur in which field: rule index → slot → found.
-        var inTitle: [Int32: Set<Int32>] = [:]
-        var inBody: [Int32: Set<Int32>] = [:]
-        automaton.scan(title) { inTitle[keywordRule[$0], default: []].insert(keywordSlot[$0]) }
-        automaton.scan(body) { inBody[keywordRule[$0], default: []].insert(keywordSlot[$0]) }
-        let candidates = Set(inTitle.keys).union(inBody.keys).sorted()
+        // The keywords found in each field (automaton indices); usually few, so plain arrays.
+        var inTitle: [Int] = []
+        var inBody: [Int] = []
+        automaton.scan(title) { inTitle.append($0) }
+        automaton.scan(body) { inBody.append($0) }
+        if inTitle.isEmpty, inBody.isEmpty { return nil }
+        let candidates = Set((inTitle + inBody).map { keywordRule[$0] }).sorted()
         for index in candidates {
             let rule = rules[Int(index)]
             var found = Set<Int32>()
-            if rule.inTitle { found.formUnion(inTitle[index] ?? []) }
-            if rule.inBody { found.formUnion(inBody[index] ?? []) }
+            if rule.inTitle { for keyword in inTitle where keywordRule[keyword] == index { found.insert(keywordSlot[keyword]) } }
+            if rule.inBody { for keyword in inBody where keywordRule[keyword] == index { found.insert(keywordSlot[keyword]) } }
             guard !found.isEmpty else { continue }
             if rule.matchAll, found.count < rule.keywords.count { continue }
             if let channels = rule.channels, !channels.contains(channel.lowercased()) { continue }

@@ -79,27 +79,60 @@ public enum TextTokens {
         return hash
     }
 
-    /// Calls `body` with each token's hash, in order.
+    /// Calls `body` with each token's hash, in order. Decodes UTF-8 by hand with an ASCII fast path: this
+    /// loop is most of a routing decision's cost.
     public static func forEach(in text: String, _ body: (UInt64) -> Void) {
-        var hash = offset
-        var inWord = false
-        for scalar in text.unicodeScalars {
-            switch kind(scalar) {
-            case .word:
-                inWord = true
-                fold(scalar) { hash = mix(hash, $0) }
-            case .ignored:
-                continue
-            case .single:
-                if inWord { body(hash); hash = offset; inWord = false }
-                var single = offset
-                fold(scalar) { single = mix(single, $0) }
-                body(single)
-            case .separator:
-                if inWord { body(hash); hash = offset; inWord = false }
+        var text = text
+        text.withUTF8 { bytes in
+            var hash = offset
+            var inWord = false
+            var index = 0
+            let count = bytes.count
+            while index < count {
+                let lead = bytes[index]
+                if lead < 0x80 {
+                    index += 1
+                    let value = UInt32(lead)
+                    switch lead {
+                    case 0x30...0x39, 0x61...0x7A:
+                        inWord = true
+                        hash = mix(hash, value)
+                    case 0x41...0x5A:
+                        inWord = true
+                        hash = mix(hash, value + 0x20)
+                    default:
+                        if inWord { body(hash); hash = offset; inWord = false }
+                    }
+                    continue
+                }
+                // A multi-byte scalar (input from Swift's String is valid UTF-8).
+                var value: UInt32
+                var length: Int
+                if lead >= 0xF0 { value = UInt32(lead & 0x07); length = 4 }
+                else if lead >= 0xE0 { value = UInt32(lead & 0x0F); length = 3 }
+                else { value = UInt32(lead & 0x1F); length = 2 }
+                for offset in 1..<length where index + offset < count {
+                    value = value << 6 | UInt32(bytes[index + offset] & 0x3F)
+                }
+                index += length
+                guard let scalar = Unicode.Scalar(value) else { continue }
+                switch kind(scalar) {
+                case .word:
+                    inWord = true
+                    fold(scalar) { hash = mix(hash, $0) }
+                case .ignored:
+                    continue
+                case .single:
+                    if inWord { body(hash); hash = offset; inWord = false }
+                    var single = offset
+                    fold(scalar) { single = mix(single, $0) }
+                    body(single)
+                case .separator:
+                    if inWord { body(hash); hash = offset; inWord = false }
+                }
             }
+            if inWord { body(hash) }
         }
-        if inWord { body(hash) }
     }
 
     /// The token hashes of `text`.
@@ -132,13 +165,51 @@ public enum TextTokens {
     }
 }
 
+/// An open-addressing map from 64-bit keys to 32-bit values: the automaton's two lookups per token,
+/// without the per-lookup hashing cost of `Dictionary`.
+struct HashIndex: Sendable {
+    private var keys: [UInt64]
+    private var values: [Int32]
+    private let mask: Int
+
+    init(_ entries: [UInt64: Int32]) {
+        var capacity = 16
+        while capacity < entries.count * 2 { capacity <<= 1 }
+        keys = Array(repeating: 0, count: capacity)
+        values = Array(repeating: -1, count: capacity)
+        mask = capacity - 1
+        for (key, value) in entries {
+            var slot = Self.slot(key, mask)
+            while values[slot] >= 0 { slot = (slot + 1) & mask }
+            keys[slot] = key
+            values[slot] = value
+        }
+    }
+
+    @inline(__always)
+    private static func slot(_ key: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+    }
+
+    @inline(__always)
+    subscript(key: UInt64) -> Int32? {
+        var slot = Self.slot(key, mask)
+        while true {
+            let value = values[slot]
+            if value < 0 { return nil }
+            if keys[slot] == key { return value }
+            slot = (slot + 1) & mask
+        }
+    }
+}
+
 /// A word-level Aho–Corasick automaton over many keywords and phrases: one pass over a text's tokens
 /// finds every keyword in it, whatever the number of keywords. Built once per configuration version.
 public struct KeywordAutomaton: Sendable {
     /// Token hash → symbol.
-    private let vocabulary: [UInt64: Int32]
+    private let vocabulary: HashIndex
     /// (node << 32 | symbol) → child node.
-    private let edges: [UInt64: Int32]
+    private let edges: HashIndex
     private let fail: [Int32]
     /// Keywords ending at each node, including those ending at its failure chain.
     private let outputs: [[Int32]]
@@ -191,8 +262,8 @@ public struct KeywordAutomaton: Sendable {
                 queue.append(child)
             }
         }
-        self.vocabulary = vocabulary
-        self.edges = edges
+        self.vocabulary = HashIndex(vocabulary)
+        self.edges = HashIndex(edges)
         self.fail = fail
         self.outputs = outputs
         self.keywordCount = keywords.count
