@@ -253,7 +253,9 @@ extension Conversation {
             next.members = members
         }
         if let tags = change.tags {
-            let updated = tags.applied(to: next.tags)
+            // Tags the server keeps true are neither set nor cleared by hand, whatever the request says.
+            var updated = tags.applied(to: next.tags).filter { !SystemTag.serverKept.contains($0.tag) }
+            updated += next.tags.filter { SystemTag.serverKept.contains($0.tag) }
             record("tags", .list(next.tags.map(\.recorded)), .list(updated.map(\.recorded)))
             // Priority/Escalated raises the priority one level while it is on.
             let escalated = SystemTag.priorityEscalated.number

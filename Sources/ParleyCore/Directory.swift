@@ -274,6 +274,10 @@ public enum SystemTag: Int, CaseIterable, Sendable {
 
     public var number: Int { rawValue }
 
+    /// Tags only the server sets and clears (the others are set by agents, rules or resolving).
+    public static let serverKept: Set<Int> = [SystemTag.stalled.number, SystemTag.blocked.number,
+                                              SystemTag.fastMoving.number, SystemTag.slowMoving.number]
+
     public var allowedValues: [String] {
         self == .resolution ? ["fixed", "answered", "duplicate", "no_response", "spam", "wont_fix"] : []
     }

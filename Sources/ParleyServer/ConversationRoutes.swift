@@ -240,6 +240,10 @@ extension ParleyAPI {
                 entry.values["value"] = nil
                 return entry
             }).map(\.tag)
+            let touched = Set((tagChange.set ?? []).map(\.tag) + tagChange.add.map(\.tag) + tagChange.remove)
+            if let kept = touched.first(where: { SystemTag.serverKept.contains($0) }), let tag = SystemTag(rawValue: kept) {
+                throw APIError.invalidField("tags", "\(tag.name) is kept true by the server and cannot be set or removed by hand")
+            }
             change.tags = tagChange
         }
         change.priority = try fields.enumValue("priority", Priority.self)

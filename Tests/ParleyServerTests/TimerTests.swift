@@ -112,3 +112,20 @@ struct TimerTests {
         }
     }
 }
+
+@Suite("Server-kept tags")
+struct ServerKeptTagTests {
+    @Test("agents cannot set or clear Stalled, Blocked, Fast or Slow Moving; tags.set keeps them")
+    func serverKept() async throws {
+        try await withServer(testClock: true) { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            let byHand = try await api.post("conversations.update", #"{"id":"\#(id)","tags":{"add":[{"id":"Stalled"}]}}"#, token: world.agentToken)
+            #expect(byHand.status == .badRequest && byHand.body["field_name"].string == "tags")
+            _ = try await api.comment(world.agentToken, on: id, "reply")
+            _ = try await api.post("test-clock.advance", #"{"seconds":\#(73 * 3600)}"#, token: adminToken)
+            let set = try await api.post("conversations.update", #"{"id":"\#(id)","tags":{"set":[{"id":"TAG-2"}]}}"#, token: world.agentToken)
+            #expect(Set(set.body["conversation"]["tags"].array.compactMap { $0["tag"]["name"].string }) == ["Priority/Escalated", "Stalled"])
+        }
+    }
+}
