@@ -72,7 +72,7 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         let version = try await RoutingConfigurationLoader.install(json: json, store: store, actor: .system, at: clock.now())
         logger.info("routing rules from \(routingFile) in force as version \(version)")
     }
-    let webhooks = WebhookDelivery(store: store, clock: clock, runsOnRealTime: configuration.testClock == nil, logger: logger)
+    let webhooks = WebhookDelivery(store: store, clock: clock, logger: logger)
     let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
                             webhooks: webhooks, testClock: configuration.testClock)
     let application = Application(

@@ -41,20 +41,38 @@ struct EventRenderer: Sendable {
     }
 }
 
+/// Lets one task at a time through (FIFO), across suspension points, unlike an actor.
+actor SerialGate {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}
+
 /// Delivers the outbox to webhooks: in order, at least once, signed (`X-Parley-Signature: sha256=<hex>` of
 /// `<timestamp>.<body>` with the webhook's secret), retrying with backoff. Each webhook's position is stored,
 /// so a restart resumes where delivery stopped.
 final class WebhookDelivery: Service, Sendable {
     let store: any ParleyStore
     let clock: any ParleyClock
-    let runsOnRealTime: Bool
     let client: HTTPClient
     let logger: Logger
+    /// One delivery pass at a time (the background loop and `test-clock.advance` both deliver).
+    private let gate = SerialGate()
 
-    init(store: any ParleyStore, clock: any ParleyClock, runsOnRealTime: Bool, logger: Logger) {
+    init(store: any ParleyStore, clock: any ParleyClock, logger: Logger) {
         self.store = store
         self.clock = clock
-        self.runsOnRealTime = runsOnRealTime
         self.client = HTTPClient(eventLoopGroupProvider: .singleton)
         self.logger = logger
     }
@@ -78,6 +96,10 @@ final class WebhookDelivery: Service, Sendable {
     /// Delivers whatever each webhook is due to receive at `now`; returns the number of successful deliveries.
     @discardableResult
     func deliverDue(at now: Date) async throws -> Int {
+        try await gate.run { try await self.deliverPass(at: now) }
+    }
+
+    private func deliverPass(at now: Date) async throws -> Int {
         var delivered = 0
         let renderer = EventRenderer(store: store)
         for var webhook in try await allWebhooks() {
@@ -148,18 +170,16 @@ final class WebhookDelivery: Service, Sendable {
         if first { try await client.shutdown() }
     }
 
+    /// Polls the outbox four times a second. Retries wait on the server's clock, so with the test clock they
+    /// happen as `test-clock.advance` passes their time.
     func run() async throws {
-        if runsOnRealTime {
-            try? await cancelWhenGracefulShutdown {
-                while true {
-                    do { try await self.deliverDue(at: self.clock.now()) } catch {
-                        self.logger.warning("webhook delivery: \(String(describing: error))")
-                    }
-                    try await Task.sleep(for: .milliseconds(250))
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                do { try await self.deliverDue(at: self.clock.now()) } catch {
+                    self.logger.warning("webhook delivery: \(String(describing: error))")
                 }
+                try await Task.sleep(for: .milliseconds(250))
             }
-        } else {
-            try? await gracefulShutdown()
         }
         try await shutdown()
     }
