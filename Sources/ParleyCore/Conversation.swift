@@ -99,6 +99,8 @@ public struct Conversation: Hashable, Sendable, Codable {
     public var spam: SpamAssessment?
     /// The latest resolution check, if an agent proposed one.
     public var resolutionCheck: ResolutionCheck?
+    /// The client's own id, unique among conversations (DevRev's `external_ref`).
+    public var externalRef: String?
     /// The last comment or stage change (Stalled counts from it).
     public var lastActivityAt: Date?
     /// When the latest public messages were written (Fast Moving counts them); the newest few only.

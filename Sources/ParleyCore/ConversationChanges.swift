@@ -14,6 +14,8 @@ public struct ConversationDraft: Sendable, Equatable {
     public var stage: Stage?
     /// Initial messages, written by the creator.
     public var messages: [String]
+    /// The client's own id for the conversation: a retry with the same one is refused, never duplicated.
+    public var externalRef: String?
 
     public init(title: String, description: String? = nil, sourceChannel: String = "api", ownedBy: [Int]? = nil,
                 group: Int? = nil, members: [Actor] = [], revOrg: Int? = nil, account: Int? = nil,
@@ -104,6 +106,7 @@ extension Conversation {
                         after: .list(owners.map { ObjectID(.devUser, $0).displayID })),
         ]
         conversation.spam = spam
+        conversation.externalRef = draft.externalRef
         if let spam, !spam.reasons.isEmpty {
             events.append(ChangeEvent(object: id, actor: .system, at: now, kind: .spamScored,
                                       field: spam.isSpam ? "suspended" : "below threshold",

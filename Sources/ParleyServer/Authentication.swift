@@ -28,6 +28,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let clock: any ParleyClock
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.ifMatch = request.headers[.ifMatch]
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
         var token = header.trimmed
         if token.lowercased().hasPrefix("bearer ") { token = String(token.dropFirst(7)).trimmed }
@@ -40,7 +42,6 @@ struct AuthenticationMiddleware: RouterMiddleware {
         if let expiry = stored.expiresAt, expiry <= clock.now() {
             throw APIError(.unauthorized, type: "token_expired", message: "token has expired")
         }
-        var context = context
         switch stored.subject {
         case .devUser(let number):
             guard let user = try await store.object(DevUser.self, number: number), user.state == .active else {

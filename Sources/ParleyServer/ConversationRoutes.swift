@@ -16,7 +16,7 @@ extension ParleyAPI {
             try await listConversations(fields, caller: try context.requireCaller())
         }
         router.rpc("conversations.update") { fields, context in
-            try await updateConversation(fields, caller: try context.requireCaller())
+            try await updateConversation(fields, caller: try context.requireCaller(), ifMatch: context.ifMatch)
         }
         router.rpc("conversations.resolution.propose") { fields, context in
             let caller = try context.requireAgent()
@@ -74,6 +74,7 @@ extension ParleyAPI {
         var draft = ConversationDraft(title: try fields.string("title") ?? "")
         draft.description = try fields.string("description")
         draft.messages = messages
+        draft.externalRef = try fields.string("external_ref")
         draft.sourceChannel = try fields.string("source_channel") ?? (caller.isAgent ? "api" : "widget")
         if caller.role == .customer {
             for forbidden in ["owned_by", "group", "tags", "stage", "is_spam", "priority", "members", "account", "rev_org"]
@@ -213,7 +214,14 @@ extension ParleyAPI {
         return listResponse("conversations", page) { wire.conversation($0, for: caller) }
     }
 
-    private func updateConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
+    private func updateConversation(_ fields: Fields, caller: Caller, ifMatch: String?) async throws -> JSONValue {
+        // A precondition on the version the client last saw: `If-Match: <version>` or `"version": n`.
+        var expectedVersion = try fields.int("version")
+        if let ifMatch {
+            let digits = ifMatch.filter(\.isNumber)
+            guard let version = Int(digits) else { throw APIError.badRequest("If-Match must carry the conversation's version", field: "If-Match") }
+            expectedVersion = version
+        }
         let id = try fields.requiredID("id", [.conversation])
         _ = try await visibleConversation(id, for: caller)
         var change = ConversationChange()
@@ -263,8 +271,11 @@ extension ParleyAPI {
         let now = clock.now()
         let finalChange = change
         let policy = lifecyclePolicy
-        let conversation = try await store.updateConversation(number: id.number) { current in
-            try current.applying(finalChange, by: actor, at: now).withTimers(policy, at: now)
+        let conversation = try await store.updateConversation(number: id.number) { [expectedVersion] current in
+            if let expectedVersion, expectedVersion != current.version {
+                throw DomainError.conflict("conversation \(current.id.displayID) is at version \(current.version), not \(expectedVersion): reload it and try again")
+            }
+            return try current.applying(finalChange, by: actor, at: now).withTimers(policy, at: now)
         }
         return .object(["conversation": try await render(conversation, for: caller)])
     }

@@ -18,10 +18,13 @@ public struct Caller: Sendable, Equatable {
 public struct ParleyRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller?
+    /// The request's `If-Match` header, a precondition on a conversation's version.
+    public var ifMatch: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         caller = nil
+        ifMatch = nil
     }
 
     /// Refuses a request larger than DevRev's limit before reading it.

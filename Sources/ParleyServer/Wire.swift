@@ -162,6 +162,7 @@ struct Wire {
         fields["stage_entered_date"] = Timestamp.json(c.stageEnteredAt)
         fields["last_external_message_date"] = Timestamp.json(c.lastCustomerMessageAt)
         fields["version"] = .int(c.version)
+        fields["external_ref"] = .optional(c.externalRef)
         fields["metrics"] = .object([
             "time_to_initial_response_seconds": c.timeToInitialResponseSeconds.map(JSONValue.number) ?? .null,
             "time_in_new_seconds": c.timeInNewSeconds.map(JSONValue.number) ?? .null,

@@ -348,15 +348,15 @@ public final class SQLiteStore: ParleyStore {
         let number = SQLValue.integer(Int64(conversation.number))
         try db.run("""
             INSERT OR REPLACE INTO conversations
-            (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+            (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted, external_ref)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
             """, [number, try json(conversation), .text(conversation.stage.rawValue),
                   .integer(Int64(conversation.priority.rank)),
                   conversation.group.map { .integer(Int64($0)) } ?? .null,
                   conversation.revOrg.map { .integer(Int64($0)) } ?? .null,
                   .text(conversation.sourceChannel), .integer(conversation.isSpam ? 1 : 0),
                   Self.ms(conversation.createdDate), Self.ms(conversation.modifiedDate),
-                  conversation.waitingSince.map(Self.ms) ?? .null])
+                  conversation.waitingSince.map(Self.ms) ?? .null, conversation.externalRef.map { .text($0) } ?? .null])
         if let due = deadlineOf(conversation) {
             try db.run("INSERT OR REPLACE INTO deadlines (conversation, due_ms) VALUES (?, ?)", [number, Self.ms(due)])
             deadlineWritten(due)
@@ -427,6 +427,10 @@ public final class SQLiteStore: ParleyStore {
         return try await write { [self] db in
             let creation = try make(try nextNumber(db, .conversation))
             let conversation = creation.decision.conversation
+            if let reference = conversation.externalRef,
+               let existing = try db.scalar("SELECT number FROM conversations WHERE external_ref = ?", [.text(reference)]).int {
+                throw DomainError.conflict("conversation \(ObjectID(.conversation, existing).displayID) already has external_ref '\(reference)'")
+            }
             try saveConversation(db, conversation, previous: nil)
             try record(db, creation.decision.events)
             try publish(db, .conversationCreated, conversation, at: at)

@@ -65,5 +65,9 @@ enum Schema {
             at_ms INTEGER NOT NULL, doc TEXT NOT NULL);
         CREATE INDEX outbox_by_conversation ON outbox (conversation, seq);
         """),
+        Migration(version: 5, name: "conversation external refs", sql: """
+        ALTER TABLE conversations ADD COLUMN external_ref TEXT;
+        CREATE UNIQUE INDEX conversations_by_external_ref ON conversations (external_ref) WHERE external_ref IS NOT NULL;
+        """),
     ]
 }

@@ -202,3 +202,58 @@ final class Box: Sendable {
     func set(_ a: String, _ b: String) { values.withLock { $0 = (a, b) } }
     func get() -> (String, String) { values.withLock { $0 } }
 }
+
+@Suite("Retries and concurrent writers")
+struct ConcurrencyTests {
+    @Test("external_ref makes conversation creation safe to retry: the repeat answers 409 naming the original")
+    func idempotentCreate() async throws {
+        try await withServer { api, _ in
+            let body = #"{"type":"support","title":"From email","external_ref":"msg-123@mail"}"#
+            let first = try await api.post("conversations.create", body, token: adminToken)
+            #expect(first.status == .created)
+            #expect(first.body["conversation"]["external_ref"].string == "msg-123@mail")
+            let retry = try await api.post("conversations.create", body, token: adminToken)
+            #expect(retry.status == .conflict)
+            #expect(retry.body["message"].string?.contains(first.body["conversation"]["display_id"].string ?? "?") == true)
+            #expect(try await api.post("conversations.list", token: adminToken).body["conversations"].array.count == 1)
+        }
+    }
+
+    @Test("a stale version (If-Match or version) is refused with 409 and changes nothing")
+    func staleWrite() async throws {
+        try await withServer { api, _ in
+            let created = try await api.post("conversations.create", #"{"type":"support","title":"Shared"}"#, token: adminToken)
+            let id = try #require(created.body["conversation"]["id"].string)
+            let version = try #require(created.body["conversation"]["version"].int)
+            let first = try await api.client.execute(uri: "/conversations.update", method: .post,
+                                                     headers: [.authorization: "Bearer \(adminToken)", .ifMatch: "\"\(version)\""],
+                                                     body: ByteBuffer(string: #"{"id":"\#(id)","title":"Agent A"}"#)) { $0.status }
+            #expect(first == .ok)
+            let second = try await api.post("conversations.update", #"{"id":"\#(id)","title":"Agent B","version":\#(version)}"#, token: adminToken)
+            #expect(second.status == .conflict)
+            #expect(try await api.post("conversations.get", #"{"id":"\#(id)"}"#, token: adminToken).body["conversation"]["title"].string == "Agent A")
+        }
+    }
+
+    @Test("concurrent updates of one conversation lose nothing")
+    func concurrentUpdates() async throws {
+        try await withServer { api, _ in
+            let created = try await api.post("conversations.create", #"{"type":"support","title":"Busy"}"#, token: adminToken)
+            let id = try #require(created.body["conversation"]["id"].string)
+            var tags: [String] = []
+            for index in 0..<8 {
+                tags.append(try #require(try await api.post("tags.create", #"{"name":"t\#(index)"}"#, token: adminToken).body["tag"]["id"].string))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for tag in tags {
+                    group.addTask {
+                        _ = try await api.post("conversations.update", #"{"id":"\#(id)","tags":{"add":[{"id":"\#(tag)"}]}}"#, token: adminToken)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let final = try await api.post("conversations.get", #"{"id":"\#(id)"}"#, token: adminToken)
+            #expect(final.body["conversation"]["tags"].array.count == 8, "every agent's tag is there")
+        }
+    }
+}
