@@ -1,4 +1,7 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import ParleyCore
 import ParleyStore
@@ -20,6 +23,9 @@ public struct AppConfiguration: Sendable {
     public var lifecyclePolicy: LifecyclePolicy
     /// `--test-clock`: the server runs on this clock, and `test-clock.advance` moves it.
     public var testClock: ManualClock?
+    /// `--tls-cert` and `--tls-key` (PEM files): serve HTTPS.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./parley.sqlite",
                 adminToken: String? = nil, logLevel: Logger.Level = .info, priorityPolicy: PriorityPolicy = PriorityPolicy(),
@@ -75,8 +81,18 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     let webhooks = WebhookDelivery(store: store, clock: clock, logger: logger)
     let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
                             webhooks: webhooks, testClock: configuration.testClock)
+    var server: HTTPServerBuilder = .http1()
+    if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
+                                                           privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        server = try .tls(.http1(), tlsConfiguration: tls)
+    } else if configuration.tlsCertificate != nil || configuration.tlsKey != nil {
+        throw APIError.badRequest("--tls-cert and --tls-key go together")
+    }
     let application = Application(
         router: router,
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
         services: [StoreService(store: store), timers, webhooks],
         logger: logger)

@@ -40,18 +40,22 @@ struct Serve: AsyncParsableCommand {
     var archiveAfterDays = 7.0
     @Flag(help: "Run on a test clock that starts at the real time and moves only by the admin-only test-clock.advance endpoint.")
     var testClock = false
+    @Option(help: "TLS certificate chain (PEM): with --tls-key, serve HTTPS.") var tlsCert: String?
+    @Option(help: "TLS private key (PEM).") var tlsKey: String?
 
     func run() async throws {
         let environment = Environment()
         guard let standard = Priority(rawValue: defaultPriority) else {
             throw ValidationError("--default-priority must be one of p0, p1, p2, p3")
         }
-        let configuration = AppConfiguration(
+        var configuration = AppConfiguration(
             host: host, port: port, databasePath: database, adminToken: environment.get("PARLEY_ADMIN_TOKEN"),
             logLevel: .init(rawValue: logLevel) ?? .info,
             priorityPolicy: PriorityPolicy(standard: standard, newOrgDays: newOrgDays), routingFile: routing,
             lifecyclePolicy: LifecyclePolicy(stalledAfter: stalledAfterHours * 3600, archiveAfter: archiveAfterDays * 86_400),
             testClock: testClock ? ManualClock(Date()) : nil)
+        configuration.tlsCertificate = tlsCert
+        configuration.tlsKey = tlsKey
         let server = try await buildApplication(configuration)
         if let token = server.bootstrap.generatedToken {
             print("""
@@ -69,7 +73,7 @@ struct Serve: AsyncParsableCommand {
                 print("--demo: the database already has conversations; left as it is.")
             }
         }
-        print("Parley listening on http://\(host):\(port) (database \(database))")
+        print("Parley listening on \(tlsCert == nil ? "http" : "https")://\(host):\(port) (database \(database))")
         try await server.application.runService()
     }
 }
