@@ -204,6 +204,51 @@ extension ParleyAPI {
             }
             return .object(["rev_user": try await renderRevUser(user)])
         }
+        router.rpc("rev-users.update") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.revUser])
+            let displayName = try fields.string("display_name")
+            let fullName = try fields.string("full_name")
+            let email = try fields.string("email")?.lowercased()
+            if let email, !email.contains("@") { throw APIError.invalidField("email", "expected an email address") }
+            let externalRef = try fields.string("external_ref")
+            let description = try fields.string("description")
+            let phones = try fields.strings("phone_numbers")
+            var orgNumber: Int?
+            if let org = try fields.id("rev_org", [.revOrg]) { orgNumber = try await requireExists(RevOrg.self, org, field: "rev_org").number }
+            let revOrg = orgNumber
+            let user = try await store.update(RevUser.self, number: id.number, actor: caller.actor, at: clock.now()) { user in
+                var user = user
+                if let displayName { user.displayName = displayName }
+                if let fullName { user.fullName = fullName }
+                if let email { user.email = email }
+                if let externalRef { user.externalRef = externalRef }
+                if let description { user.description = description }
+                if let phones { user.phoneNumbers = phones }
+                if let revOrg { user.revOrg = revOrg }
+                return user
+            }
+            return .object(["rev_user": try await renderRevUser(user)])
+        }
+        router.rpc("rev-users.delete") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.revUser])
+            try await store.delete(RevUser.self, number: id.number, actor: caller.actor, at: clock.now())
+            try await store.revokeTokens(of: .revUser(id.number))
+            return .object([:])
+        }
+        router.rpc("rev-orgs.delete") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.revOrg])
+            try await store.delete(RevOrg.self, number: id.number, actor: caller.actor, at: clock.now())
+            return .object([:])
+        }
+        router.rpc("accounts.delete") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.account])
+            try await store.delete(Account.self, number: id.number, actor: caller.actor, at: clock.now())
+            return .object([:])
+        }
         router.rpc("rev-users.list", readable: true) { fields, context in
             _ = try context.requireAgent()
             var query = try directoryQuery(fields)
@@ -316,6 +361,23 @@ extension ParleyAPI {
             _ = try context.requireAgent()
             return .object(["group": try await renderGroup(try await object(Group.self, fields))])
         }
+        router.rpc("groups.update") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.group])
+            let name = try fields.string("name")?.trimmed
+            let description = try fields.string("description")
+            var ownerNumber: Int?
+            if let owner = try fields.id("owner", [.devUser]) { ownerNumber = try await devUser(owner, field: "owner").number }
+            let owner = ownerNumber
+            let group = try await store.update(Group.self, number: id.number, actor: caller.actor, at: clock.now()) { group in
+                var group = group
+                if let name, !name.isEmpty { group.name = name }
+                if let description { group.description = description }
+                if let owner { group.owner = owner }
+                return group
+            }
+            return .object(["group": try await renderGroup(group)])
+        }
         router.rpc("groups.list", readable: true) { fields, context in
             _ = try context.requireAgent()
             var query = try directoryQuery(fields)
@@ -337,6 +399,35 @@ extension ParleyAPI {
                 Tag(number: number, name: name, description: description, allowedValues: allowedValues, createdBy: caller.actor, at: now)
             }
             return .object(["tag": try await render(tag, Wire.tag)])
+        }
+        router.rpc("tags.update") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.tag])
+            let name = try fields.string("name")?.trimmed
+            let description = try fields.string("description")
+            var allowed: [String]?
+            if case .object? = fields.values["allowed_values"] { allowed = try fields.object("allowed_values")?.strings("set") }
+            else { allowed = try fields.strings("allowed_values") }
+            if let name, name.isEmpty { throw APIError.invalidField("name", "must not be empty") }
+            let newAllowed = allowed
+            let tag = try await store.update(Tag.self, number: id.number, actor: caller.actor, at: clock.now()) { tag in
+                guard !tag.isSystem || name == nil || name == tag.name else {
+                    throw APIError.forbidden("\(tag.name) is a system tag: it cannot be renamed")
+                }
+                var tag = tag
+                if let name { tag.name = name }
+                if let description { tag.description = description }
+                if let newAllowed { tag.allowedValues = newAllowed }
+                return tag
+            }
+            return .object(["tag": try await render(tag, Wire.tag)])
+        }
+        router.rpc("tags.delete") { fields, context in
+            let caller = try context.requireAgent()
+            let id = try fields.requiredID("id", [.tag])
+            if SystemTag(rawValue: id.number) != nil { throw APIError.forbidden("system tags cannot be deleted") }
+            try await store.delete(Tag.self, number: id.number, actor: caller.actor, at: clock.now())
+            return .object([:])
         }
         router.rpc("tags.get", readable: true) { fields, context in
             _ = try context.requireAgent()
@@ -372,6 +463,11 @@ extension ParleyAPI {
                 Link(number: number, linkType: linkType, source: source, target: target, createdBy: caller.actor, at: now)
             }
             if linkType == .isDependentOn { try await reconcileDependents(of: nil, conversation: source, closedBy: nil) }
+            return .object(["link": try await render(link, wanted: wantedFor(link), Wire.link)])
+        }
+        router.rpc("links.get", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            let link = try await object(Link.self, fields)
             return .object(["link": try await render(link, wanted: wantedFor(link), Wire.link)])
         }
         router.rpc("links.delete") { fields, context in

@@ -180,3 +180,39 @@ struct DirectoryTests {
         }
     }
 }
+
+@Suite("Directory updates and deletes")
+struct DirectoryUpdateTests {
+    @Test("tags, groups, rev users, rev orgs, accounts and links can be updated or deleted")
+    func updatesAndDeletes() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let tag = try await api.post("tags.create", #"{"name":"VIP"}"#, token: world.agentToken).body["tag"]["id"].string!
+            let renamed = try await api.post("tags.update", #"{"id":"\#(tag)","name":"Gold","allowed_values":{"set":["a"]}}"#, token: world.agentToken)
+            #expect(renamed.body["tag"]["name"].string == "Gold" && renamed.body["tag"]["allowed_values"].array.count == 1)
+            #expect(try await api.post("tags.update", #"{"id":"TAG-1","name":"Quiet"}"#, token: world.agentToken).status == .forbidden)
+            #expect(try await api.post("tags.delete", #"{"id":"TAG-6"}"#, token: world.agentToken).status == .forbidden)
+            #expect(try await api.post("tags.delete", #"{"id":"\#(tag)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("tags.get", #"{"id":"\#(tag)"}"#, token: world.agentToken).status == .notFound)
+
+            let group = try await api.post("groups.create", #"{"name":"Tier 1","description":"x"}"#, token: world.agentToken).body["group"]["id"].string!
+            #expect(try await api.post("groups.update", #"{"id":"\#(group)","name":"Tier one"}"#, token: world.agentToken)
+                .body["group"]["name"].string == "Tier one")
+
+            let updated = try await api.post("rev-users.update", #"{"id":"\#(world.bob)","display_name":"Robert"}"#, token: world.agentToken)
+            #expect(updated.body["rev_user"]["display_name"].string == "Robert")
+            #expect(try await api.post("rev-users.delete", #"{"id":"\#(world.bob)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("conversations.list", token: world.bobToken).status == .unauthorized, "a deleted customer's sessions end")
+
+            let org = try await api.post("rev-orgs.create", #"{"display_name":"Temp"}"#, token: world.agentToken).body["rev_org"]
+            #expect(try await api.post("rev-orgs.delete", #"{"id":"\#(org["id"].string!)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("accounts.delete", #"{"id":"\#(org["account"]["id"].string!)"}"#, token: world.agentToken).status == .ok)
+
+            let a = try await api.conversation(world.aliceToken)
+            let b = try await api.conversation(world.aliceToken)
+            let link = try await api.post("links.create", #"{"link_type":"is_related_to","source":"\#(a)","target":"\#(b)"}"#, token: world.agentToken)
+            let linkID = try #require(link.body["link"]["id"].string)
+            #expect(try await api.post("links.get", #"{"id":"\#(linkID)"}"#, token: world.agentToken).body["link"]["link_type"].string == "is_related_to")
+        }
+    }
+}
