@@ -23,6 +23,8 @@ public struct AppConfiguration: Sendable {
     public var lifecyclePolicy: LifecyclePolicy
     /// `--test-clock`: the server runs on this clock, and `test-clock.advance` moves it.
     public var testClock: ManualClock?
+    /// Requests allowed per window, per token and per address.
+    public var rateLimits = RateLimitPolicy()
     /// `--tls-cert` and `--tls-key` (PEM files): serve HTTPS.
     public var tlsCertificate: String?
     public var tlsKey: String?
@@ -80,7 +82,7 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     }
     let webhooks = WebhookDelivery(store: store, clock: clock, logger: logger)
     let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
-                            webhooks: webhooks, testClock: configuration.testClock)
+                            webhooks: webhooks, testClock: configuration.testClock, rateLimits: configuration.rateLimits)
     var server: HTTPServerBuilder = .http1()
     if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }

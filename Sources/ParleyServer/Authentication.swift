@@ -22,20 +22,38 @@ extension String {
 
 /// Reads `Authorization: Bearer <token>` (or a bare token), and sets the caller on the context.
 /// Requests without a token go on without a caller; routes that need one refuse them.
+/// Rate limits apply here too: per token, per address without one, and failed authentications per address.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
     let store: any ParleyStore
     let clock: any ParleyClock
+    let limiter: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.ifMatch = request.headers[.ifMatch]
-        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        let now = Date()
+        let address = context.clientAddress
+        let policy = limiter.policy
+        // An address that failed authentication too often is refused until its window passes.
+        let failures = limiter.check("fail:\(address)", limit: policy.failedAuthentications, at: now, counting: false)
+        if failures.remaining == 0 {
+            return RateLimiter.tooManyRequests(failures, now: now, message: "too many failed authentications from this address")
+        }
+        guard let header = request.headers[.authorization] else {
+            let verdict = limiter.check("ip:\(address)", limit: policy.perAddress, at: now)
+            guard verdict.allowed else { return RateLimiter.tooManyRequests(verdict, now: now, message: "too many requests from this address") }
+            return try await next(request, context)
+        }
         var token = header.trimmed
         if token.lowercased().hasPrefix("bearer ") { token = String(token.dropFirst(7)).trimmed }
-        guard !token.isEmpty, let stored = try await store.token(hash: TokenSecret.hash(token)) else {
+        let hash = TokenSecret.hash(token)
+        guard !token.isEmpty, let stored = try await store.token(hash: hash) else {
+            _ = limiter.check("fail:\(address)", limit: policy.failedAuthentications, at: now)
             throw APIError.unauthenticated
         }
+        let verdict = limiter.check("token:\(hash)", limit: policy.perToken, at: now)
+        guard verdict.allowed else { return RateLimiter.tooManyRequests(verdict, now: now, message: "too many requests for this token") }
         if stored.revoked {
             throw APIError(.unauthorized, type: "token_revoked", message: "token has been revoked")
         }
@@ -54,7 +72,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         case .system:
             context.caller = Caller(actor: .system, role: .admin)
         }
-        return try await next(request, context)
+        var response = try await next(request, context)
+        RateLimiter.headers(verdict, into: &response.headers)
+        return response
     }
 }
 

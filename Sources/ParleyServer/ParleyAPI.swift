@@ -109,13 +109,13 @@ struct ParleyAPI: Sendable {
 
 /// Builds the router with every route and middleware; shared by `parley serve` and the tests.
 func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy, timers: LifecycleTimers,
-                webhooks: WebhookDelivery, testClock: ManualClock?) -> Router<ParleyRequestContext> {
+                webhooks: WebhookDelivery, testClock: ManualClock?, rateLimits: RateLimitPolicy) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     router.get("/health") { _, _ in
         JSONResponse.make(status: .ok, .object(["status": .string("ok")]))
     }
-    router.add(middleware: AuthenticationMiddleware(store: store, clock: clock))
+    router.add(middleware: AuthenticationMiddleware(store: store, clock: clock, limiter: RateLimiter(policy: rateLimits)))
     let api = ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy,
                         timers: timers, webhooks: webhooks)
     api.register(on: router)

@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import ParleyCore
 
 /// Who is calling, as their token says.
@@ -20,9 +21,12 @@ public struct ParleyRequestContext: RequestContext {
     public var caller: Caller?
     /// The request's `If-Match` header, a precondition on a conversation's version.
     public var ifMatch: String?
+    /// The peer's address.
+    public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
         caller = nil
         ifMatch = nil
     }

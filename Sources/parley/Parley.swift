@@ -40,6 +40,8 @@ struct Serve: AsyncParsableCommand {
     var archiveAfterDays = 7.0
     @Flag(help: "Run on a test clock that starts at the real time and moves only by the admin-only test-clock.advance endpoint.")
     var testClock = false
+    @Option(help: "Requests a minute allowed for one token (429 past it).") var rateLimitPerToken = 6000
+    @Option(help: "Requests a minute allowed from one address without a token.") var rateLimitPerAddress = 600
     @Option(help: "TLS certificate chain (PEM): with --tls-key, serve HTTPS.") var tlsCert: String?
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
 
@@ -54,6 +56,7 @@ struct Serve: AsyncParsableCommand {
             priorityPolicy: PriorityPolicy(standard: standard, newOrgDays: newOrgDays), routingFile: routing,
             lifecyclePolicy: LifecyclePolicy(stalledAfter: stalledAfterHours * 3600, archiveAfter: archiveAfterDays * 86_400),
             testClock: testClock ? ManualClock(Date()) : nil)
+        configuration.rateLimits = RateLimitPolicy(perToken: rateLimitPerToken, perAddress: rateLimitPerAddress)
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
         let server = try await buildApplication(configuration)

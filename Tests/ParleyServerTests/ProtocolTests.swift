@@ -1,4 +1,5 @@
 import Hummingbird
+import HTTPTypes
 import HummingbirdTesting
 import Synchronization
 import ParleyCore
@@ -254,6 +255,38 @@ struct ConcurrencyTests {
             }
             let final = try await api.post("conversations.get", #"{"id":"\#(id)"}"#, token: adminToken)
             #expect(final.body["conversation"]["tags"].array.count == 8, "every agent's tag is there")
+        }
+    }
+}
+
+@Suite("Rate limits")
+struct RateLimitTests {
+    @Test("per token: 429 with Retry-After and X-Ratelimit headers past the limit")
+    func perToken() async throws {
+        try await withServer(rateLimits: RateLimitPolicy(window: 60, perToken: 5, perAddress: 100, failedAuthentications: 3)) { api, _ in
+            for _ in 0..<5 {
+                let ok = try await api.client.execute(uri: "/dev-users.self", method: .get, headers: [.authorization: "Bearer \(adminToken)"]) { $0 }
+                #expect(ok.status == .ok)
+                #expect(ok.headers[.init("X-Ratelimit-Limit")!] == "5")
+            }
+            let limited = try await api.client.execute(uri: "/dev-users.self", method: .get, headers: [.authorization: "Bearer \(adminToken)"]) { $0 }
+            #expect(limited.status == .tooManyRequests)
+            #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            #expect(limited.headers[.init("X-Ratelimit-Remaining")!] == "0")
+            let body = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: limited.body))
+            #expect(Doc(value: body)["type"].string == "too_many_requests")
+        }
+    }
+
+    @Test("failed authentication is throttled much harder, for the address, whatever token comes next")
+    func failedAuthentication() async throws {
+        try await withServer(rateLimits: RateLimitPolicy(window: 60, perToken: 100, perAddress: 100, failedAuthentications: 3)) { api, _ in
+            for _ in 0..<3 {
+                let reply = try await api.post("dev-users.self", token: "guess")
+                #expect(reply.status == .unauthorized)
+            }
+            #expect(try await api.post("dev-users.self", token: "guess").status == .tooManyRequests)
+            #expect(try await api.post("dev-users.self", token: adminToken).status == .tooManyRequests, "until the window passes")
         }
     }
 }

@@ -69,9 +69,11 @@ func temporaryDatabase() -> String {
 
 /// Runs `body` against a server built by `buildApplication` on a fresh database, with a manual clock.
 func withServer(path: String = temporaryDatabase(), clock: ManualClock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000)),
-                testClock: Bool = false, _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
-    let server = try await buildApplication(AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning,
-                                                             testClock: testClock ? clock : nil), clock: clock)
+                testClock: Bool = false, rateLimits: RateLimitPolicy = RateLimitPolicy(),
+                _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
+    var configuration = AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning, testClock: testClock ? clock : nil)
+    configuration.rateLimits = rateLimits
+    let server = try await buildApplication(configuration, clock: clock)
     do {
         try await server.application.test(.router) { client in try await body(API(client: client), clock) }
     } catch {
