@@ -22,10 +22,14 @@ public protocol DirectoryObject: Codable, Sendable, Equatable {
     var modifiedDate: Date { get set }
     /// The keys lists filter on and uniqueness is checked against.
     var indexKeys: [IndexKey] { get }
+    /// Whether updates are recorded as events with before and after (not for bookkeeping such as a
+    /// webhook's delivery position, which changes all the time and carries a secret).
+    static var recordsUpdates: Bool { get }
 }
 
 extension DirectoryObject {
     public var id: ObjectID { ObjectID(Self.kind, number) }
+    public static var recordsUpdates: Bool { true }
 }
 
 public enum UserState: String, Sendable, Codable, CaseIterable {

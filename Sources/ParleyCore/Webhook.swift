@@ -2,6 +2,7 @@
 /// signed with HMAC-SHA256 of its secret. `cursor` is the last outbox event it acknowledged.
 public struct Webhook: DirectoryObject {
     public static let kind = ObjectKind.webhook
+    public static let recordsUpdates = false
     public static let eventTypes = ["conversation_created", "conversation_updated", "conversation_deleted", "timeline_entry_created"]
 
     public var number: Int

@@ -268,6 +268,7 @@ public final class SQLiteStore: ParleyStore {
             try db.run("UPDATE objects SET doc = ?, modified_ms = ? WHERE kind = ? AND number = ?",
                        [try json(next), Self.ms(at), .text(Object.kind.rawValue), .integer(Int64(number))])
             try writeKeys(db, next)
+            guard Object.recordsUpdates else { return next }
             try record(db, [ChangeEvent(object: next.id, actor: actor, at: at, kind: .fieldChanged,
                                         before: .text(String(decoding: try encoder.encode(current), as: UTF8.self)),
                                         after: .text(String(decoding: try encoder.encode(next), as: UTF8.self)))])
