@@ -23,6 +23,8 @@ public struct AppConfiguration: Sendable {
     public var lifecyclePolicy: LifecyclePolicy
     /// `--test-clock`: the server runs on this clock, and `test-clock.advance` moves it.
     public var testClock: ManualClock?
+    /// Connections served at once; more wait in the listen backlog.
+    public var maxConnections = 1024
     /// Requests allowed per window, per token and per address.
     public var rateLimits = RateLimitPolicy()
     /// `--tls-cert` and `--tls-key` (PEM files): serve HTTPS.
@@ -83,19 +85,22 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     let webhooks = WebhookDelivery(store: store, clock: clock, logger: logger)
     let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
                             webhooks: webhooks, testClock: configuration.testClock, rateLimits: configuration.rateLimits)
-    var server: HTTPServerBuilder = .http1()
+    // A connection idle for 60 s is closed, so slow or stalled clients cannot hold connections forever.
+    let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
+    var server: HTTPServerBuilder = .http1(configuration: http1)
     if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
         let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
                                                            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-        server = try .tls(.http1(), tlsConfiguration: tls)
+        server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
     } else if configuration.tlsCertificate != nil || configuration.tlsKey != nil {
         throw APIError.badRequest("--tls-cert and --tls-key go together")
     }
     let application = Application(
         router: router,
         server: server,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley",
+                             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
         services: [StoreService(store: store), timers, webhooks],
         logger: logger)
     return ParleyServerApp(application: application, store: store, bootstrap: bootstrap, webhooks: webhooks)

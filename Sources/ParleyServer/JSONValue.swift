@@ -123,7 +123,11 @@ enum Timestamp {
 }
 
 /// The fields of a request object, read leniently, with the path of each field for errors.
+/// Limits: a string field holds at most 65,536 characters, a list at most 1,000 items.
 struct Fields: Sendable {
+    static let maxStringLength = 65_536
+    static let maxListCount = 1_000
+
     var values: [String: JSONValue]
     var path: String
 
@@ -150,7 +154,11 @@ struct Fields: Sendable {
     func string(_ key: String) throws(APIError) -> String? {
         switch values[key] {
         case nil, .null?: return nil
-        case .string(let v)?: return v
+        case .string(let v)?:
+            guard v.count <= Self.maxStringLength else {
+                throw APIError.invalidField(name(key), "too long: at most \(Self.maxStringLength) characters")
+            }
+            return v
         case .number(let v)?: return v.rounded() == v ? String(Int64(v)) : String(v)
         case .bool(let v)?: return String(v)
         case let other?: throw APIError.invalidField(name(key), "expected a string, got \(other.typeName)")
@@ -190,6 +198,9 @@ struct Fields: Sendable {
         switch values[key] {
         case nil, .null?: return nil
         case .array(let items)?:
+            guard items.count <= Self.maxListCount else {
+                throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
+            }
             var result: [String] = []
             for (index, item) in items.enumerated() {
                 guard case .string(let v) = item else {
@@ -199,7 +210,11 @@ struct Fields: Sendable {
             }
             return result
         case .string(let v)?:
-            return v.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
+            let items = v.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
+            guard items.count <= Self.maxListCount else {
+                throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
+            }
+            return items
         case let other?: throw APIError.invalidField(name(key), "expected an array of strings, got \(other.typeName)")
         }
     }
@@ -214,6 +229,9 @@ struct Fields: Sendable {
         switch values[key] {
         case nil, .null?: return nil
         case .array(let items)?:
+            guard items.count <= Self.maxListCount else {
+                throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
+            }
             var result: [Fields] = []
             for (index, item) in items.enumerated() { result.append(try Fields(item, path: "\(name(key)).\(index)")) }
             return result

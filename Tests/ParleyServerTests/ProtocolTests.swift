@@ -290,3 +290,19 @@ struct RateLimitTests {
         }
     }
 }
+
+@Suite("Field and list limits")
+struct LimitTests {
+    @Test("over-long strings and over-long lists are refused naming the field")
+    func limits() async throws {
+        try await withServer { api, _ in
+            let long = String(repeating: "a", count: 65_537)
+            let title = try await api.post("conversations.create", #"{"type":"support","title":"\#(long)"}"#, token: adminToken)
+            #expect(title.status == .badRequest && title.body["field_name"].string == "title")
+            let many = (0..<1001).map { _ in #""DEVU-1""# }.joined(separator: ",")
+            let list = try await api.post("conversations.list", #"{"owned_by":[\#(many)]}"#, token: adminToken)
+            #expect(list.status == .badRequest && list.body["field_name"].string == "owned_by")
+            #expect(try await api.post("conversations.list", token: adminToken).body["conversations"].array.isEmpty)
+        }
+    }
+}
