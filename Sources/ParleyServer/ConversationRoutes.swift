@@ -3,7 +3,7 @@ import ParleyCore
 import ParleyStore
 
 extension ParleyAPI {
-    func registerConversations(on router: Router<ParleyRequestContext>) {
+    func registerConversations(on router: RPCRouter) {
         router.rpc("conversations.create", created: true) { fields, context in
             try await createConversation(fields, caller: try context.requireCaller())
         }

@@ -3,7 +3,7 @@ import ParleyCore
 import ParleyStore
 
 extension ParleyAPI {
-    func registerDirectory(on router: Router<ParleyRequestContext>) {
+    func registerDirectory(on router: RPCRouter) {
         registerDevUsers(on: router)
         registerCustomers(on: router)
         registerGroupsTagsLinks(on: router)
@@ -36,7 +36,7 @@ extension ParleyAPI {
 
     // MARK: Dev users
 
-    private func registerDevUsers(on router: Router<ParleyRequestContext>) {
+    private func registerDevUsers(on router: RPCRouter) {
         router.rpc("dev-users.create", created: true) { fields, context in
             let caller = try context.requireAdmin()
             let email = try fields.requiredString("email").trimmed.lowercased()
@@ -76,7 +76,7 @@ extension ParleyAPI {
 
     // MARK: Accounts, rev orgs, rev users
 
-    private func registerCustomers(on router: Router<ParleyRequestContext>) {
+    private func registerCustomers(on router: RPCRouter) {
         router.rpc("accounts.create", created: true) { fields, context in
             let caller = try context.requireAgent()
             let (account, _) = try await createAccountWithRevOrg(fields, orgFields: Fields([:]),
@@ -341,7 +341,7 @@ extension ParleyAPI {
 
     // MARK: Groups, tags, links
 
-    private func registerGroupsTagsLinks(on router: Router<ParleyRequestContext>) {
+    private func registerGroupsTagsLinks(on router: RPCRouter) {
         router.rpc("groups.create", created: true) { fields, context in
             let caller = try context.requireAgent()
             let name = try fields.requiredString("name")

@@ -5,7 +5,7 @@ import ParleyCore
 import ParleyStore
 
 extension ParleyAPI {
-    func registerEvents(on router: Router<ParleyRequestContext>) {
+    func registerEvents(on router: RPCRouter) {
         router.rpc("webhooks.create", created: true) { fields, context in
             let caller = try context.requireAdmin()
             let url = try fields.requiredString("url")
@@ -40,7 +40,7 @@ extension ParleyAPI {
 
         // Server-sent events: every conversation change the caller may see, as it is published.
         // `Last-Event-ID` (or `after`) resumes after an event; `follow=false` returns what there is and ends.
-        router.get("/events.stream") { request, context in
+        router.router.get("/events.stream") { request, context in
             let caller = try context.requireCaller()
             let parameters = request.uri.queryParameters
             var cursor: Int

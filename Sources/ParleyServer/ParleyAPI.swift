@@ -13,7 +13,7 @@ struct ParleyAPI: Sendable {
     let webhooks: WebhookDelivery
     var lifecyclePolicy: LifecyclePolicy { timers.policy }
 
-    func register(on router: Router<ParleyRequestContext>) {
+    func register(on router: RPCRouter) {
         registerConversations(on: router)
         registerTimeline(on: router)
         registerDirectory(on: router)
@@ -25,7 +25,7 @@ struct ParleyAPI: Sendable {
 
     /// `test-clock.advance {seconds}` (admin), only with `--test-clock`: moves the clock forward and fires
     /// every deadline passed on the way, each at its own time.
-    func registerTestClock(_ clock: ManualClock, on router: Router<ParleyRequestContext>) {
+    func registerTestClock(_ clock: ManualClock, on router: RPCRouter) {
         router.rpc("test-clock.advance") { fields, context in
             _ = try context.requireAdmin()
             guard let seconds = try fields.int("seconds") else { throw APIError.missing("seconds") }
@@ -111,14 +111,19 @@ struct ParleyAPI: Sendable {
 func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy, timers: LifecycleTimers,
                 webhooks: WebhookDelivery, testClock: ManualClock?, rateLimits: RateLimitPolicy) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
+    let catalog = EndpointCatalog()
     router.add(middleware: ErrorMiddleware())
     router.get("/health") { _, _ in
         JSONResponse.make(status: .ok, .object(["status": .string("ok")]))
     }
+    router.get("/openapi.json") { _, _ in
+        JSONResponse.make(status: .ok, catalog.openAPI())
+    }
     router.add(middleware: AuthenticationMiddleware(store: store, clock: clock, limiter: RateLimiter(policy: rateLimits)))
     let api = ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy,
                         timers: timers, webhooks: webhooks)
-    api.register(on: router)
-    if let testClock { api.registerTestClock(testClock, on: router) }
+    let rpcRouter = RPCRouter(router: router, catalog: catalog)
+    api.register(on: rpcRouter)
+    if let testClock { api.registerTestClock(testClock, on: rpcRouter) }
     return router
 }

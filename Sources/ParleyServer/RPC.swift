@@ -2,14 +2,20 @@ import Hummingbird
 import ParleyCore
 import ParleyStore
 
-extension Router where Context == ParleyRequestContext {
+/// The router the API registers on, and the catalog of what it registered (from which `/openapi.json`
+/// is generated, so the description cannot drift from the routes).
+struct RPCRouter {
+    let router: Router<ParleyRequestContext>
+    let catalog: EndpointCatalog
+
     /// Registers a DevRev-style endpoint `/<name>`: POST with a JSON body, and for `get`/`list`
     /// endpoints (`readable`) GET with the same fields as query parameters.
     func rpc(_ name: String, readable: Bool = false, created: Bool = false,
              _ handler: @escaping @Sendable (Fields, ParleyRequestContext) async throws -> JSONValue) {
+        catalog.add(EndpointCatalog.Endpoint(name: name, readable: readable, created: created))
         let path = RouterPath("/\(name)")
         let status: HTTPResponse.Status = created ? .created : .ok
-        post(path) { request, context in
+        router.post(path) { request, context in
             var request = request
             let buffer = try await request.collectBody(upTo: context.maxUploadSize)
             let fields: Fields
@@ -27,7 +33,7 @@ extension Router where Context == ParleyRequestContext {
             return JSONResponse.make(status: status, try await handler(fields, context))
         }
         if readable {
-            get(path) { request, context in
+            router.get(path) { request, context in
                 let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
                 return JSONResponse.make(status: status, try await handler(Fields.query(parameters), context))
             }

@@ -91,7 +91,7 @@ public enum RoutingConfigurationLoader {
 }
 
 extension ParleyAPI {
-    func registerConfigurations(on router: Router<ParleyRequestContext>) {
+    func registerConfigurations(on router: RPCRouter) {
         router.rpc("routing-rules.set") { fields, context in
             let caller = try context.requireAdmin()
             let version = try await RoutingConfigurationLoader.install(json: JSONValue.object(fields.values).serialized, store: store,

@@ -3,7 +3,7 @@ import ParleyCore
 import ParleyStore
 
 extension ParleyAPI {
-    func registerTimeline(on router: Router<ParleyRequestContext>) {
+    func registerTimeline(on router: RPCRouter) {
         router.rpc("timeline-entries.create", created: true) { fields, context in
             try await createComment(fields, caller: try context.requireCaller())
         }

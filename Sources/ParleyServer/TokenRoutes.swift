@@ -6,7 +6,7 @@ extension ParleyAPI {
     static let patType = "urn:devrev:params:oauth:token-type:pat"
     static let sessionType = "urn:devrev:params:oauth:token-type:session"
 
-    func registerTokens(on router: Router<ParleyRequestContext>) {
+    func registerTokens(on router: RPCRouter) {
         router.rpc("auth-tokens.create", created: true) { fields, context in
             let caller = try context.requireAdmin()
             let requested = try fields.string("requested_token_type") ?? Self.patType

@@ -3,7 +3,7 @@ import ParleyCore
 import ParleyStore
 
 extension ParleyAPI {
-    func registerWorks(on router: Router<ParleyRequestContext>) {
+    func registerWorks(on router: RPCRouter) {
         router.rpc("works.create", created: true) { fields, context in
             let caller = try context.requireAgent()
             guard let type = try fields.enumValue("type", WorkType.self) else { throw APIError.missing("type") }

@@ -152,6 +152,12 @@ struct AuthorizationMatrixTests {
                 }
             }
             #expect(checked == Self.rows.count * Role.allCases.count)
+
+            // The matrix covers every endpoint the server describes (and so serves): a new endpoint must come here.
+            let described = try await api.get("openapi.json", token: nil)
+            #expect(described.status == .ok)
+            let paths = Set(described.body["paths"].keys.map { String($0.dropFirst()) })
+            #expect(paths.subtracting(["health", "events.stream", "openapi.json"]) == Set(Self.rows.map(\.path)))
         }
     }
 }
