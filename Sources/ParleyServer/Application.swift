@@ -25,6 +25,8 @@ public struct AppConfiguration: Sendable {
     public var testClock: ManualClock?
     /// Connections served at once; more wait in the listen backlog.
     public var maxConnections = 1024
+    /// Seconds a connection may stay idle (or send nothing) before it is closed.
+    public var idleTimeout = 60.0
     /// Requests allowed per window, per token and per address.
     public var rateLimits = RateLimitPolicy()
     /// `--tls-cert` and `--tls-key` (PEM files): serve HTTPS.
@@ -85,8 +87,8 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     let webhooks = WebhookDelivery(store: store, clock: clock, logger: logger)
     let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
                             webhooks: webhooks, testClock: configuration.testClock, rateLimits: configuration.rateLimits)
-    // A connection idle for 60 s is closed, so slow or stalled clients cannot hold connections forever.
-    let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
+    // A connection idle this long is closed, so slow or stalled clients cannot hold connections forever.
+    let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))
     var server: HTTPServerBuilder = .http1(configuration: http1)
     if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }

@@ -42,6 +42,8 @@ struct Serve: AsyncParsableCommand {
     var testClock = false
     @Option(help: "Requests a minute allowed for one token (429 past it).") var rateLimitPerToken = 6000
     @Option(help: "Requests a minute allowed from one address without a token.") var rateLimitPerAddress = 600
+    @Option(help: "Connections served at once (more wait).") var maxConnections = 1024
+    @Option(help: "Seconds a connection may stay idle before it is closed.") var idleTimeout = 60.0
     @Option(help: "TLS certificate chain (PEM): with --tls-key, serve HTTPS.") var tlsCert: String?
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
 
@@ -57,6 +59,8 @@ struct Serve: AsyncParsableCommand {
             lifecyclePolicy: LifecyclePolicy(stalledAfter: stalledAfterHours * 3600, archiveAfter: archiveAfterDays * 86_400),
             testClock: testClock ? ManualClock(Date()) : nil)
         configuration.rateLimits = RateLimitPolicy(perToken: rateLimitPerToken, perAddress: rateLimitPerAddress)
+        configuration.maxConnections = maxConnections
+        configuration.idleTimeout = idleTimeout
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
         let server = try await buildApplication(configuration)
