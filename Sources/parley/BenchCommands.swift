@@ -5,7 +5,7 @@ import ParleyCore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (build with -c release): `parley bench routing`.",
-        subcommands: [RoutingBench.self])
+        subcommands: [RoutingBench.self, WorkflowBench.self])
 
     struct RoutingBench: ParsableCommand {
         static let configuration = CommandConfiguration(
