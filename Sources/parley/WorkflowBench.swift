@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A load generator for a running server: C concurrent clients play the support workflow (a customer
 /// opens a conversation, an agent replies, the customer replies, the agent resolves) for a duration,
@@ -22,16 +23,20 @@ struct WorkflowBench: AsyncParsableCommand {
         var description: String
     }
 
-    final class Recorder: @unchecked Sendable {
-        private let lock = NSLock()
-        private var samples: [String: [Double]] = [:]
-        private var errors: [String: Int] = [:]
-        private(set) var workflows = 0
+    /// Latencies per request kind, errors and completed workflows, from every client.
+    final class Recorder: Sendable {
+        private struct State {
+            var samples: [String: [Double]] = [:]
+            var errors: [String: Int] = [:]
+            var workflows = 0
+        }
 
-        func record(_ kind: String, _ seconds: Double) { lock.withLock { samples[kind, default: []].append(seconds) } }
-        func fail(_ kind: String) { lock.withLock { errors[kind, default: 0] += 1 } }
-        func completed() { lock.withLock { workflows += 1 } }
-        var snapshot: ([String: [Double]], [String: Int], Int) { lock.withLock { (samples, errors, workflows) } }
+        private let state = Mutex(State())
+
+        func record(_ kind: String, _ seconds: Double) { state.withLock { $0.samples[kind, default: []].append(seconds) } }
+        func fail(_ kind: String) { state.withLock { $0.errors[kind, default: 0] += 1 } }
+        func completed() { state.withLock { $0.workflows += 1 } }
+        var snapshot: ([String: [Double]], [String: Int], Int) { state.withLock { ($0.samples, $0.errors, $0.workflows) } }
     }
 
     func run() async throws {
