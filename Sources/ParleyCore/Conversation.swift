@@ -61,10 +61,6 @@ public struct ConversationMetrics: Hashable, Sendable, Codable {
     public init() {}
 }
 
-public enum SourceChannel {
-    public static let known = ["widget", "email", "api", "portal", "system", "chat", "plug", "slack"]
-}
-
 /// A support conversation (DESIGN §2).
 public struct Conversation: Hashable, Sendable, Codable {
     public var number: Int
@@ -121,9 +117,6 @@ public struct Conversation: Hashable, Sendable, Codable {
         guard metrics.hasBeenInNew, stage != .new else { return nil }
         return Self.seconds(metrics.completedSecondsInNew)
     }
-
-    /// Seconds in the current stage as of `now`.
-    public func secondsInStage(at now: Date) -> Double { max(0, now.timeIntervalSince(stageEnteredAt)) }
 
     public func isMember(_ actor: Actor) -> Bool { members.contains(actor) }
 }

@@ -36,6 +36,12 @@ public struct APIError: Error, Sendable, Equatable {
     }
     public static let unauthenticated = APIError(
         .unauthorized, type: "unauthenticated", message: "missing or invalid token: send 'Authorization: Bearer <token>'")
+    /// A value outside a field's allowed values, the allowed ones listed in the message and the body.
+    public static func invalidEnum(_ field: String, _ value: String, allowed: [String]) -> APIError {
+        APIError(.badRequest, type: "invalid_enum_value",
+                 message: "invalid value '\(value)' for '\(field)'; allowed values: \(allowed.joined(separator: ", "))",
+                 fieldName: field, value: value, allowedValues: allowed)
+    }
     public static func forbidden(_ message: String) -> APIError { APIError(.forbidden, type: "forbidden", message: message) }
     public static func notFound(_ what: String) -> APIError { APIError(.notFound, type: "not_found", message: "\(what) not found") }
 
@@ -75,8 +81,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .invalidField(let field, let message):
             self = .invalidField(field, message)
         case .invalidEnum(let field, let value, let allowed):
-            self.init(.badRequest, type: "invalid_enum_value", message: error.description, fieldName: field, value: value,
-                      allowedValues: allowed)
+            self = .invalidEnum(field, value, allowed: allowed)
         case .invalidID(let field, let value):
             self.init(.badRequest, type: "invalid_id", message: error.description, fieldName: field, value: value)
         case .notFound:

@@ -67,8 +67,7 @@ extension ParleyAPI {
 
     private func createConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
         if let type = try fields.string("type"), type != "support" {
-            throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid value '\(type)' for 'type'; allowed values: support",
-                           fieldName: "type", value: type, allowedValues: ["support"])
+            throw APIError.invalidEnum("type", type, allowed: ["support"])
         }
         let messages = try (fields.objects("messages") ?? []).compactMap { message throws(APIError) in try message.string("body") }
         var draft = ConversationDraft(title: try fields.string("title") ?? "")
@@ -125,10 +124,7 @@ extension ParleyAPI {
         if account == nil, let revOrg { account = try await store.object(Account.self, number: revOrg.account) }
         draft.revOrg = revOrg?.number
         draft.account = account?.number
-        var defaultOwner: Int?
-        if let owner = account?.defaultOwner, try await store.object(DevUser.self, number: owner)?.state == .active {
-            defaultOwner = owner
-        }
+        let defaultOwner = try await RoutingRequest.activeDefaultOwner(of: account, in: store)
         let now = clock.now()
         let body = draft.messages.first ?? draft.description ?? ""
         let request = RoutingRequest(
@@ -154,20 +150,7 @@ extension ParleyAPI {
 
     /// Routes a conversation a reviewer approved as it would have been routed when it arrived.
     private func routingOnApproval(_ conversation: Conversation) async throws -> RoutingDecision {
-        var first = TimelineQuery(conversation: conversation.number, viewer: .system)
-        first.page.limit = 1
-        first.visibilities = [.external, .public]
-        var body = conversation.description ?? ""
-        if case .comment(let entry)? = try await store.listTimeline(first).items.first { body = entry.body }
-        let account = try await conversation.account.asyncFlatMap { try await store.object(Account.self, number: $0) }
-        var defaultOwner: Int?
-        if let owner = account?.defaultOwner, try await store.object(DevUser.self, number: owner)?.state == .active {
-            defaultOwner = owner
-        }
-        let request = RoutingRequest(
-            title: conversation.title, body: body, channel: conversation.sourceChannel, revOrg: conversation.revOrg,
-            tags: conversation.tags.map(\.tag), orgDefaultOwner: defaultOwner, orgCreatedAt: account?.createdDate,
-            explicitPriority: conversation.priority)
+        let request = try await RoutingRequest.replaying(conversation, store: store, keepPriority: true)
         return RoutingDecision.decide(request, engine: try await configurations.routingEngine(store), policy: priorityPolicy,
                                       at: clock.now())
     }
@@ -176,14 +159,7 @@ extension ParleyAPI {
         var query = ConversationQuery()
         query.page = try fields.pageRequest()
         if let stage = try fields.object("stage") {
-            query.stages = try (stage.strings("name") ?? []).map { name throws(APIError) in
-                guard let stage = Stage(rawValue: name) else {
-                    throw APIError(.badRequest, type: "invalid_enum_value",
-                                   message: "invalid value '\(name)' for 'stage.name'; allowed values: \(Stage.allCases.map(\.rawValue).joined(separator: ", "))",
-                                   fieldName: "stage.name", value: name, allowedValues: Stage.allCases.map(\.rawValue))
-                }
-                return stage
-            }
+            query.stages = try stage.enumValues("name", Stage.self) ?? []
         }
         query.ownedBy = try (fields.ids("owned_by", [.devUser]) ?? []).map(\.number)
         query.revOrgs = try ((fields.ids("rev_org", [.revOrg]) ?? []) + (fields.ids("rev_orgs", [.revOrg]) ?? [])).map(\.number)
@@ -278,12 +254,5 @@ extension ParleyAPI {
             return try current.applying(finalChange, by: actor, at: now).withTimers(policy, at: now)
         }
         return .object(["conversation": try await render(conversation, for: caller)])
-    }
-}
-
-extension Optional {
-    func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
     }
 }

@@ -488,8 +488,7 @@ extension ParleyAPI {
             case "is_target"?: query.keys["target"] = [object.don]
             case nil: query.anyKeys = ["source": [object.don], "target": [object.don]]
             case let other?:
-                throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid value '\(other)' for 'direction'",
-                               fieldName: "direction", value: other, allowedValues: ["is_source", "is_target"])
+                throw APIError.invalidEnum("direction", other, allowed: ["is_source", "is_target"])
             }
             query.keys["link_type"] = try fields.strings("link_type")
             var page = try await store.list(Link.self, query: query)

@@ -14,8 +14,7 @@ extension ParleyAPI {
             }
             let types = try fields.strings("event_types") ?? Webhook.eventTypes
             for (index, type) in types.enumerated() where !Webhook.eventTypes.contains(type) {
-                throw APIError(.badRequest, type: "invalid_enum_value", message: "unknown event type '\(type)'",
-                               fieldName: "event_types.\(index)", value: type, allowedValues: Webhook.eventTypes)
+                throw APIError.invalidEnum("event_types.\(index)", type, allowed: Webhook.eventTypes)
             }
             let secret = try fields.string("secret") ?? TokenSecret.generate(prefix: "whsec_")
             // A new webhook receives what happens from now on.

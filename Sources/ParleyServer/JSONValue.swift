@@ -170,6 +170,17 @@ struct Fields: Sendable {
         return value
     }
 
+    /// A list of enum values (a JSON array, or comma-separated in a query string).
+    func enumValues<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(APIError) -> [E]? where E.RawValue == String {
+        guard let texts = try strings(key) else { return nil }
+        var result: [E] = []
+        for text in texts {
+            guard let value = E(rawValue: text) else { throw APIError.invalidEnum(name(key), text, allowed: E.allCases.map(\.rawValue)) }
+            result.append(value)
+        }
+        return result
+    }
+
     func int(_ key: String) throws(APIError) -> Int? {
         switch values[key] {
         case nil, .null?: return nil
@@ -250,9 +261,7 @@ struct Fields: Sendable {
     func enumValue<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(APIError) -> E? where E.RawValue == String {
         guard let text = try string(key) else { return nil }
         guard let value = E(rawValue: text) else {
-            throw APIError(.badRequest, type: "invalid_enum_value",
-                           message: "invalid value '\(text)' for '\(name(key))'; allowed values: \(E.allCases.map(\.rawValue).joined(separator: ", "))",
-                           fieldName: name(key), value: text, allowedValues: E.allCases.map(\.rawValue))
+            throw APIError.invalidEnum(name(key), text, allowed: E.allCases.map(\.rawValue))
         }
         return value
     }

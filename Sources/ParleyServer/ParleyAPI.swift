@@ -88,9 +88,7 @@ struct ParleyAPI: Sendable {
             }
             let value = try entry.string("value")
             if let value, !tag.allowedValues.isEmpty, !tag.allowedValues.contains(value) {
-                throw APIError(.badRequest, type: "invalid_enum_value",
-                               message: "'\(value)' is not an allowed value of tag \(tag.name); allowed values: \(tag.allowedValues.joined(separator: ", "))",
-                               fieldName: entry.name("value"), value: value, allowedValues: tag.allowedValues)
+                throw APIError.invalidEnum(entry.name("value"), value, allowed: tag.allowedValues)
             }
             result.append(TagValue(tag: tag.number, value: value))
         }

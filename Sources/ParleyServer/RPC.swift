@@ -58,8 +58,7 @@ extension Fields {
         case nil, "after"?: mode = .after
         case "before"?: mode = .before
         case let other?:
-            throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid value '\(other)' for 'mode'; allowed values: after, before",
-                           fieldName: name("mode"), value: other, allowedValues: ["after", "before"])
+            throw APIError.invalidEnum(name("mode"), other, allowed: ["after", "before"])
         }
         let cursor = try string("cursor")
         return PageRequest(cursor: cursor?.isEmpty == true ? nil : cursor, limit: limit, mode: mode)

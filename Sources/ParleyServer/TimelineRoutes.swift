@@ -58,8 +58,7 @@ extension ParleyAPI {
 
     private func createComment(_ fields: Fields, caller: Caller) async throws -> JSONValue {
         if let type = try fields.string("type"), type != "timeline_comment" {
-            throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid value '\(type)' for 'type'; allowed values: timeline_comment",
-                           fieldName: "type", value: type, allowedValues: ["timeline_comment"])
+            throw APIError.invalidEnum("type", type, allowed: ["timeline_comment"])
         }
         let requested = try fields.requiredID("object", [.conversation])
         var target = try await visibleConversation(requested, for: caller)
@@ -105,13 +104,7 @@ extension ParleyAPI {
         _ = try await visibleConversation(object, for: caller)
         var query = TimelineQuery(conversation: object.number, viewer: caller.actor)
         query.page = try fields.pageRequest()
-        query.visibilities = try (fields.strings("visibility") ?? []).map { text throws(APIError) in
-            guard let visibility = Visibility(rawValue: text) else {
-                throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid value '\(text)' for 'visibility'",
-                               fieldName: "visibility", value: text, allowedValues: Visibility.allCases.map(\.rawValue))
-            }
-            return visibility
-        }
+        query.visibilities = try fields.enumValues("visibility", Visibility.self) ?? []
         if let collections = try fields.strings("collections"), !collections.isEmpty {
             query.includeComments = collections.contains("discussions")
             query.includeEvents = collections.contains("events")

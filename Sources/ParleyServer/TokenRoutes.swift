@@ -27,8 +27,7 @@ extension ParleyAPI {
                 subject = .revUser(try await sessionUser(info, caller: caller).number)
                 kind = .session
             default:
-                throw APIError(.badRequest, type: "invalid_enum_value", message: "unsupported requested_token_type '\(requested)'",
-                               fieldName: "requested_token_type", value: requested, allowedValues: [Self.patType, Self.sessionType])
+                throw APIError.invalidEnum("requested_token_type", requested, allowed: [Self.patType, Self.sessionType])
             }
             guard lifetime > 0 else { throw APIError.invalidField("expires_in", "must be a positive number of seconds") }
             let token = TokenSecret.generate(prefix: kind == .pat ? "parley_pat_" : "parley_session_")

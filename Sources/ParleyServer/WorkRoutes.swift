@@ -65,8 +65,7 @@ extension ParleyAPI {
         guard let name else { return nil }
         let known = Work.openStages.union(Work.closedStages)
         guard known.contains(name) else {
-            throw APIError(.badRequest, type: "invalid_enum_value", message: "invalid work stage '\(name)'", fieldName: "stage.name",
-                           value: name, allowedValues: known.sorted())
+            throw APIError.invalidEnum("stage.name", name, allowed: known.sorted())
         }
         return name
     }

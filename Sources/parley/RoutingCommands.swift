@@ -95,15 +95,7 @@ struct Routing: AsyncParsableCommand {
                 query.page.cursor = cursor
                 let page = try await store.listConversations(query)
                 for conversation in page.items {
-                    var first = TimelineQuery(conversation: conversation.number, viewer: .system)
-                    first.page.limit = 1
-                    var body = conversation.description ?? ""
-                    if case .comment(let entry)? = try await store.listTimeline(first).items.first { body = entry.body }
-                    var account: Account?
-                    if let number = conversation.account { account = try await store.object(Account.self, number: number) }
-                    let request = RoutingRequest(title: conversation.title, body: body, channel: conversation.sourceChannel,
-                                                 revOrg: conversation.revOrg, tags: conversation.tags.map(\.tag),
-                                                 orgDefaultOwner: account?.defaultOwner, orgCreatedAt: account?.createdDate)
+                    let request = try await RoutingRequest.replaying(conversation, store: store, keepPriority: false)
                     let decision = RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: conversation.createdDate)
                     total += 1
                     let from = conversation.ownedBy.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"

@@ -213,7 +213,6 @@ public struct KeywordAutomaton: Sendable {
     private let fail: [Int32]
     /// Keywords ending at each node, including those ending at its failure chain.
     private let outputs: [[Int32]]
-    public let keywordCount: Int
 
     /// `keywords[i]` is keyword i as token hashes; an empty keyword never matches.
     public init(keywords: [[UInt64]]) {
@@ -266,7 +265,6 @@ public struct KeywordAutomaton: Sendable {
         self.edges = HashIndex(edges)
         self.fail = fail
         self.outputs = outputs
-        self.keywordCount = keywords.count
     }
 
     /// Calls `found` with the index of every keyword occurring in `text` (repeats possible).
