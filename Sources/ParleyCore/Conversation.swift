@@ -100,7 +100,8 @@ public struct Conversation: Hashable, Sendable, Codable {
     /// The last comment or stage change (Stalled counts from it).
     public var lastActivityAt: Date?
     /// When the latest public messages were written (Fast Moving counts them); the newest few only.
-    public var recentMessages: [Date] = []
+    /// Added after the first documents were stored: read as empty where absent.
+    @EmptyIfAbsent public var recentMessages: [Date] = []
 
     public var id: ObjectID { ObjectID(.conversation, number) }
 
@@ -251,5 +252,29 @@ extension Conversation {
         conversation.touch(by: author, at: now)
         decision.conversation = conversation
         return .append(decision)
+    }
+}
+
+/// A list field added to a stored document type after documents were written: decodes as empty when the
+/// key is absent, so documents written by an earlier version still load.
+@propertyWrapper
+public struct EmptyIfAbsent<Element: Codable & Hashable & Sendable>: Codable, Hashable, Sendable {
+    public var wrappedValue: [Element]
+
+    public init(wrappedValue: [Element]) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: any Decoder) throws {
+        wrappedValue = try decoder.singleValueContainer().decode([Element].self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(wrappedValue)
+    }
+}
+
+extension KeyedDecodingContainer {
+    public func decode<Element>(_ type: EmptyIfAbsent<Element>.Type, forKey key: Key) throws -> EmptyIfAbsent<Element> {
+        try decodeIfPresent(type, forKey: key) ?? EmptyIfAbsent(wrappedValue: [])
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ParleyCore
 import Testing
 
@@ -197,5 +198,22 @@ struct IdentifierTests {
         #expect(ObjectID.parse(comment.don) == comment)
         #expect(ObjectID.parse("CONV-42", as: [.devUser]) == nil)
         #expect(ObjectID.parse("CONV-x") == nil && ObjectID.parse("") == nil && ObjectID.parse("CONV-0") == nil)
+    }
+}
+
+@Suite("Stored documents")
+struct StoredDocumentTests {
+    @Test("a conversation stored before recentMessages existed still loads")
+    func olderDocument() throws {
+        let c = try comment(try open(), agent, at: 10).conversation
+        #expect(!c.recentMessages.isEmpty)
+        let data = try JSONEncoder().encode(c)
+        guard case var object as [String: Any] = try JSONSerialization.jsonObject(with: data) else {
+            Issue.record("not an object")
+            return
+        }
+        object["recentMessages"] = nil
+        let older = try JSONDecoder().decode(Conversation.self, from: try JSONSerialization.data(withJSONObject: object))
+        #expect(older.recentMessages.isEmpty && older.title == c.title && older.stage == c.stage)
     }
 }
