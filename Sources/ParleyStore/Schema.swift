@@ -69,5 +69,10 @@ enum Schema {
         ALTER TABLE conversations ADD COLUMN external_ref TEXT;
         CREATE UNIQUE INDEX conversations_by_external_ref ON conversations (external_ref) WHERE external_ref IS NOT NULL;
         """),
+        // Version 6 is the web inbox's (web users, sessions, full-text search), landing from another branch.
+        Migration(version: 7, name: "inbox order index", sql: """
+        CREATE INDEX conversations_by_stage_priority_waiting ON conversations
+            (stage, priority, COALESCE(waiting_ms, 9007199254740991), number) WHERE deleted = 0;
+        """),
     ]
 }
