@@ -18,6 +18,13 @@ public final class SQLiteStore: ParleyStore {
     private let writeQueue = Mutex(WriteQueue())
     /// The most use cases one transaction takes, so that one batch cannot keep its callers waiting long.
     static let maximumBatch = 1_000
+    /// Conversations as the writer last stored or read them, with their JSON, so that a use case on a
+    /// conversation written moments ago neither reads nor decodes it again, and its outbox documents reuse
+    /// the encoded text. Only the writer thread touches it; it is emptied whenever a savepoint or a
+    /// transaction is rolled back, so it never holds what the database does not.
+    private let writerConversations = Mutex<[Int: StoredConversation]>([:])
+    /// How many conversations the writer keeps decoded (a few MB).
+    static let writerConversationLimit = 2_048
     private let committedTransactions = Atomic<Int>(0)
     private let committedWrites = Atomic<Int>(0)
     private let readerThreads: NIOThreadPool
@@ -256,6 +263,7 @@ public final class SQLiteStore: ParleyStore {
                     }
                 case .failed(let answer):
                     answers.append(answer)
+                    forgetWrittenConversations()
                     do {
                         try db.run("ROLLBACK TO write_job")
                         try db.run("RELEASE write_job")
@@ -268,6 +276,7 @@ public final class SQLiteStore: ParleyStore {
                 }
             }
             if let abandoned {
+                forgetWrittenConversations()
                 if db.isInTransaction { try? db.execute("ROLLBACK") }
                 for answer in succeeded { answers.append { answer(abandoned) } }
                 continue
@@ -278,6 +287,7 @@ public final class SQLiteStore: ParleyStore {
                 committedWrites.add(succeeded.count, ordering: .relaxed)
                 for answer in succeeded { answers.append { answer(nil) } }
             } catch {
+                forgetWrittenConversations()
                 if db.isInTransaction { try? db.execute("ROLLBACK") }
                 for answer in succeeded { answers.append { answer(error) } }
             }
@@ -494,13 +504,37 @@ public final class SQLiteStore: ParleyStore {
         return try decode(Conversation.self, value)
     }
 
-    private func saveConversation(_ db: SQLiteConnection, _ conversation: Conversation, previous: Conversation?) throws {
+    /// On the writer: the conversation as stored, from the writer's own recent ones when it has it.
+    private func loadForWriting(_ db: SQLiteConnection, _ number: Int) throws -> StoredConversation? {
+        if let known = writerConversations.withLock({ $0[number] }) { return known }
+        guard case .text(let json) = try db.scalar("SELECT doc FROM conversations WHERE number = ? AND deleted = 0",
+                                                   [.integer(Int64(number))]) else { return nil }
+        let stored = StoredConversation(conversation: try decoder.decode(Conversation.self, from: Data(json.utf8)), json: json)
+        remember(stored)
+        return stored
+    }
+
+    private func remember(_ stored: StoredConversation) {
+        writerConversations.withLock { known in
+            if known.count >= Self.writerConversationLimit, known[stored.conversation.number] == nil { known.removeAll(keepingCapacity: true) }
+            known[stored.conversation.number] = stored
+        }
+    }
+
+    private func forgetWrittenConversations() {
+        writerConversations.withLock { $0.removeAll(keepingCapacity: true) }
+    }
+
+    @discardableResult
+    private func saveConversation(_ db: SQLiteConnection, _ conversation: Conversation, previous: Conversation?,
+                                  remembered: Bool = true) throws -> StoredConversation {
         let number = SQLValue.integer(Int64(conversation.number))
+        let stored = StoredConversation(conversation: conversation, json: String(decoding: try encoder.encode(conversation), as: UTF8.self))
         try db.run("""
             INSERT OR REPLACE INTO conversations
             (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
-            """, [number, try json(conversation), .text(conversation.stage.rawValue),
+            """, [number, .text(stored.json), .text(conversation.stage.rawValue),
                   .integer(Int64(conversation.priority.rank)),
                   conversation.group.map { .integer(Int64($0)) } ?? .null,
                   conversation.revOrg.map { .integer(Int64($0)) } ?? .null,
@@ -532,6 +566,8 @@ public final class SQLiteStore: ParleyStore {
                            [.integer(Int64(tag.tag)), number, tag.value.map { .text($0) } ?? .null])
             }
         }
+        if remembered { remember(stored) }
+        return stored
     }
 
     private struct OutboxDocument: Codable {
@@ -540,11 +576,16 @@ public final class SQLiteStore: ParleyStore {
         var entry: TimelineEntry?
     }
 
-    private func publish(_ db: SQLiteConnection, _ kind: OutboxEvent.Kind, _ conversation: Conversation,
-                         old: Conversation? = nil, entry: TimelineEntry? = nil, at: Date) throws {
+    /// Stores an outbox document: the `OutboxDocument` JSON (keys sorted, absent ones left out, as the
+    /// encoder writes it), assembled from the conversations' stored JSON rather than encoding them again.
+    private func publish(_ db: SQLiteConnection, _ kind: OutboxEvent.Kind, _ conversation: StoredConversation,
+                         old: StoredConversation? = nil, entry: TimelineEntry? = nil, at: Date) throws {
+        var document = "{\"conversation\":" + conversation.json
+        if let entry { document += ",\"entry\":" + String(decoding: try encoder.encode(entry), as: UTF8.self) }
+        if let old { document += ",\"oldConversation\":" + old.json }
+        document += "}"
         try db.run("INSERT INTO outbox (type, conversation, at_ms, doc) VALUES (?, ?, ?, ?)",
-                   [.text(kind.rawValue), .integer(Int64(conversation.number)), Self.ms(at),
-                    try json(OutboxDocument(conversation: conversation, oldConversation: old, entry: entry))])
+                   [.text(kind.rawValue), .integer(Int64(conversation.conversation.number)), Self.ms(at), .text(document)])
     }
 
     public func outbox(after sequence: Int, limit: Int) async throws -> [OutboxEvent] {
@@ -581,13 +622,13 @@ public final class SQLiteStore: ParleyStore {
                let existing = try db.scalar("SELECT number FROM conversations WHERE external_ref = ?", [.text(reference)]).int {
                 throw DomainError.conflict("conversation \(ObjectID(.conversation, existing).displayID) already has external_ref '\(reference)'")
             }
-            try saveConversation(db, conversation, previous: nil)
+            let stored = try saveConversation(db, conversation, previous: nil)
             try record(db, creation.decision.events)
-            try publish(db, .conversationCreated, conversation, at: at)
+            try publish(db, .conversationCreated, stored, at: at)
             for comment in creation.comments {
                 let entry = comment.entry(number: try nextNumber(db, .comment), conversation: conversation.number)
                 try insertComment(db, entry)
-                try publish(db, .timelineEntryCreated, conversation, entry: entry, at: at)
+                try publish(db, .timelineEntryCreated, stored, entry: entry, at: at)
             }
             return conversation
         }
@@ -603,7 +644,7 @@ public final class SQLiteStore: ParleyStore {
             for _ in 0..<count {
                 let creation = try make(try nextNumber(db, .conversation))
                 let conversation = creation.decision.conversation
-                try saveConversation(db, conversation, previous: nil)
+                try saveConversation(db, conversation, previous: nil, remembered: false)
                 try record(db, creation.decision.events)
                 for comment in creation.comments {
                     try insertComment(db, comment.entry(number: try nextNumber(db, .comment), conversation: conversation.number))
@@ -621,14 +662,14 @@ public final class SQLiteStore: ParleyStore {
     public func updateConversation(number: Int,
                                    decide: @escaping @Sendable (Conversation) throws -> ConversationDecision) async throws -> Conversation {
         return try await write { [self] db in
-            guard let current = try loadConversation(db, number) else {
+            guard let current = try loadForWriting(db, number) else {
                 throw DomainError.notFound(ObjectID(.conversation, number).displayID)
             }
-            let decision = try decide(current)
-            guard decision.conversation != current else { return current }
-            try saveConversation(db, decision.conversation, previous: current)
+            let decision = try decide(current.conversation)
+            guard decision.conversation != current.conversation else { return current.conversation }
+            let stored = try saveConversation(db, decision.conversation, previous: current.conversation)
             try record(db, decision.events)
-            try publish(db, .conversationUpdated, decision.conversation, old: current,
+            try publish(db, .conversationUpdated, stored, old: current,
                         at: decision.events.last?.at ?? decision.conversation.modifiedDate)
             return decision.conversation
         }
@@ -637,13 +678,14 @@ public final class SQLiteStore: ParleyStore {
     public func deleteConversation(number: Int, actor: Actor, at: Date,
                                    check: @escaping @Sendable (Conversation) throws -> Void) async throws {
         try await write { [self] db in
-            guard let current = try loadConversation(db, number) else {
+            guard let current = try loadForWriting(db, number) else {
                 throw DomainError.notFound(ObjectID(.conversation, number).displayID)
             }
-            try check(current)
+            try check(current.conversation)
             try db.run("UPDATE conversations SET deleted = 1, modified_ms = ? WHERE number = ?",
                        [Self.ms(at), .integer(Int64(number))])
-            try record(db, [ChangeEvent(object: current.id, actor: actor, at: at, kind: .deleted)])
+            writerConversations.withLock { _ = $0.removeValue(forKey: number) }
+            try record(db, [ChangeEvent(object: current.conversation.id, actor: actor, at: at, kind: .deleted)])
             try publish(db, .conversationDeleted, current, at: at)
         }
     }
@@ -704,9 +746,10 @@ public final class SQLiteStore: ParleyStore {
     public func addComment(to conversation: Int, draft: CommentDraft, externalRef: String?,
                            plan: @escaping @Sendable (Conversation) throws -> CommentPlan) async throws -> (TimelineEntry, Conversation) {
         return try await write { [self] db in
-            guard let current = try loadConversation(db, conversation) else {
+            guard let currentStored = try loadForWriting(db, conversation) else {
                 throw DomainError.notFound(ObjectID(.conversation, conversation).displayID)
             }
+            let current = currentStored.conversation
             if let externalRef {
                 let existing = try db.scalar("SELECT number FROM timeline_entries WHERE conversation = ? AND external_ref = ?",
                                              [.integer(Int64(conversation)), .text(externalRef)])
@@ -715,16 +758,17 @@ public final class SQLiteStore: ParleyStore {
                         "timeline entry \(ObjectID(.comment, number, parent: conversation).don) already has external_ref '\(externalRef)'")
                 }
             }
-            var target: Conversation
+            let target: Conversation
+            let stored: StoredConversation
             switch try plan(current) {
             case .append(let decision):
                 target = decision.conversation
-                try saveConversation(db, target, previous: current)
+                stored = try saveConversation(db, target, previous: current)
                 try record(db, decision.events)
             case .followUp(let makeFollowUp):
                 let followUp = makeFollowUp(try nextNumber(db, .conversation))
                 target = followUp.conversation
-                try saveConversation(db, target, previous: nil)
+                stored = try saveConversation(db, target, previous: nil)
                 try record(db, followUp.events + [current.recordingFollowUp(target.number, by: draft.author, at: draft.at)])
                 let link = Link(number: try nextNumber(db, .link), linkType: .isFollowUpOf, source: target.id,
                                 target: current.id, createdBy: draft.author, at: draft.at)
@@ -734,11 +778,11 @@ public final class SQLiteStore: ParleyStore {
             entry.externalRef = externalRef
             try insertComment(db, entry)
             if target.number != current.number {
-                try publish(db, .conversationCreated, target, at: draft.at)
+                try publish(db, .conversationCreated, stored, at: draft.at)
             } else if target != current {
-                try publish(db, .conversationUpdated, target, old: current, at: draft.at)
+                try publish(db, .conversationUpdated, stored, old: currentStored, at: draft.at)
             }
-            try publish(db, .timelineEntryCreated, target, entry: entry, at: draft.at)
+            try publish(db, .timelineEntryCreated, stored, entry: entry, at: draft.at)
             return (entry, target)
         }
     }
@@ -757,7 +801,7 @@ public final class SQLiteStore: ParleyStore {
                                     change: @escaping @Sendable (TimelineEntry, Conversation) throws -> (TimelineEntry, ChangeEvent)) async throws -> TimelineEntry {
         return try await write { [self] db in
             guard let current = try loadComment(db, number),
-                  let conversation = try loadConversation(db, current.conversation) else {
+                  let conversation = try loadForWriting(db, current.conversation)?.conversation else {
                 throw DomainError.notFound(ObjectID(.comment, number).don)
             }
             let (next, event) = try change(current, conversation)
@@ -944,4 +988,10 @@ private struct WriteJob: Sendable {
 private struct WriteQueue {
     var jobs: [WriteJob] = []
     var draining = false
+}
+
+/// A conversation with the JSON it is stored as.
+private struct StoredConversation: Sendable {
+    var conversation: Conversation
+    var json: String
 }

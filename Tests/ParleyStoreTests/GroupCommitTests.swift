@@ -131,6 +131,38 @@ struct GroupCommitTests {
             #expect(results.value == ["before": false, "abandon": false, "after": true])
         }
     }
+
+    @Test("after a rolled-back transaction, the writer reads a conversation it had just written from the database again")
+    func writerForgetsRolledBackConversations() async throws {
+        try await withStore { store in
+            let conversation = try await open(store, title: "A")
+            let seen = Shared<[String]>([])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let released = try await holdWriter(store, until: 3, in: &group)
+                for (index, step) in ["rename", "abandon", "read"].enumerated() {
+                    group.addTask {
+                        switch step {
+                        case "rename":
+                            _ = try? await store.updateConversation(number: conversation.number) { current in
+                                try current.applying(ConversationChange(title: "B"), by: .devUser(3), at: t0 + 1)
+                            }
+                        case "abandon":
+                            _ = try? await store.write { db in try db.execute("ROLLBACK") }
+                        default:
+                            _ = try await store.updateConversation(number: conversation.number) { current in
+                                seen.update { $0.append(current.title) }
+                                return ConversationDecision(conversation: current, events: [])
+                            }
+                        }
+                    }
+                    while store.queuedWrites < index + 1, !released.value { try await Task.sleep(for: .milliseconds(1)) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(seen.value == ["A"], "the rename was rolled back with its transaction")
+            #expect(try await store.conversation(number: conversation.number)?.title == "A")
+        }
+    }
 }
 
 @Suite("Migrations out of order")
