@@ -25,6 +25,12 @@ public final class SQLiteStore: ParleyStore {
     private let writerConversations = Mutex<[Int: StoredConversation]>([:])
     /// How many conversations the writer keeps decoded (a few MB).
     static let writerConversationLimit = 2_048
+    /// Documents readers and the writer decoded lately, with the JSON they came from: a document is decoded
+    /// again only when its stored JSON differs (checked byte for byte on every use), so this never serves
+    /// anything but what the reading transaction sees. Inbox pages keep meeting the same people and orgs.
+    private let decodedDocuments = Mutex<[DocumentKey: DecodedDocument]>([:])
+    /// How many decoded documents are kept (each a few KB).
+    static let decodedDocumentLimit = 8_192
     private let committedTransactions = Atomic<Int>(0)
     private let committedWrites = Atomic<Int>(0)
     private let readerThreads: NIOThreadPool
@@ -317,6 +323,22 @@ public final class SQLiteStore: ParleyStore {
         return try decoder.decode(type, from: Data(text.utf8))
     }
 
+    /// Decodes the document of (`kind`, `number`), or returns the copy decoded from the very same JSON before.
+    private func decodeDocument<T: Decodable & Sendable>(_ type: T.Type, kind: String, number: Int, _ value: SQLValue) throws -> T {
+        guard case .text(let text) = value else { throw StoreError(code: 0, message: "missing document") }
+        let key = DocumentKey(kind: kind, number: number)
+        if let known = decodedDocuments.withLock({ $0[key] }), let object = known.value as? T,
+           known.json.utf8.count == text.utf8.count, known.json.utf8.elementsEqual(text.utf8) {
+            return object
+        }
+        let object = try decoder.decode(type, from: Data(text.utf8))
+        decodedDocuments.withLock { known in
+            if known.count >= Self.decodedDocumentLimit, known[key] == nil { known.removeAll(keepingCapacity: true) }
+            known[key] = DecodedDocument(json: text, value: object)
+        }
+        return object
+    }
+
     private static func ms(_ date: Date) -> SQLValue { .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
 
     private func nextNumber(_ db: SQLiteConnection, _ kind: ObjectKind) throws -> Int {
@@ -372,7 +394,7 @@ public final class SQLiteStore: ParleyStore {
         let value = try db.scalar("SELECT doc FROM objects WHERE kind = ? AND number = ? AND deleted = 0",
                                   [.text(Object.kind.rawValue), .integer(Int64(number))])
         if value == .null { return nil }
-        return try decode(type, value)
+        return try decodeDocument(type, kind: Object.kind.rawValue, number: number, value)
     }
 
     public func insert<Object: DirectoryObject>(_ type: Object.Type, actor: Actor, at: Date,
@@ -404,9 +426,9 @@ public final class SQLiteStore: ParleyStore {
         return try await read { [self] db in
             let marks = Array(repeating: "?", count: numbers.count).joined(separator: ", ")
             var result: [Int: Object] = [:]
-            for row in try db.query("SELECT doc FROM objects WHERE kind = ? AND number IN (\(marks))",
+            for row in try db.query("SELECT doc, number FROM objects WHERE kind = ? AND number IN (\(marks))",
                                     [.text(Object.kind.rawValue)] + numbers.map { .integer(Int64($0)) }) {
-                let object = try decode(type, row[0])
+                let object = try decodeDocument(type, kind: Object.kind.rawValue, number: row[1].int ?? 0, row[0])
                 result[object.number] = object
             }
             return result
@@ -501,7 +523,7 @@ public final class SQLiteStore: ParleyStore {
     private func loadConversation(_ db: SQLiteConnection, _ number: Int) throws -> Conversation? {
         let value = try db.scalar("SELECT doc FROM conversations WHERE number = ? AND deleted = 0", [.integer(Int64(number))])
         if value == .null { return nil }
-        return try decode(Conversation.self, value)
+        return try decodeDocument(Conversation.self, kind: ObjectKind.conversation.rawValue, number: number, value)
     }
 
     /// On the writer: the conversation as stored, from the writer's own recent ones when it has it.
@@ -735,8 +757,9 @@ public final class SQLiteStore: ParleyStore {
             }
             let keyset = Keyset(columns: columns)
             let select = "SELECT c.doc, " + columns.map(\.expression).joined(separator: ", ") + " FROM conversations c"
+            // The keyset's last column is the conversation's number.
             return try db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page) { row in
-                try decode(Conversation.self, row[0])
+                try decodeDocument(Conversation.self, kind: ObjectKind.conversation.rawValue, number: row.last?.int ?? 0, row[0])
             }
         }
     }
@@ -994,4 +1017,15 @@ private struct WriteQueue {
 private struct StoredConversation: Sendable {
     var conversation: Conversation
     var json: String
+}
+
+private struct DocumentKey: Hashable {
+    var kind: String
+    var number: Int
+}
+
+/// A decoded document and the JSON it was decoded from.
+private struct DecodedDocument: Sendable {
+    var json: String
+    var value: any Sendable
 }
