@@ -861,8 +861,10 @@ public final class SQLiteStore: ParleyStore {
                                           .init(expression: "n", descending: false)])
             let select = "SELECT src, doc, n AS seq, t, src, n FROM (" + parts.joined(separator: " UNION ALL ") + ")"
             return try db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page) { row in
-                if row[0].int == 1 { return .comment(try decode(TimelineEntry.self, row[1])) }
-                return .event(sequence: row[2].int ?? 0, try decode(ChangeEvent.self, row[1]))
+                if row[0].int == 1 {
+                    return .comment(try decodeDocument(TimelineEntry.self, kind: ObjectKind.comment.rawValue, number: row[2].int ?? 0, row[1]))
+                }
+                return .event(sequence: row[2].int ?? 0, try decodeDocument(ChangeEvent.self, kind: "event", number: row[2].int ?? 0, row[1]))
             }
         }
     }
