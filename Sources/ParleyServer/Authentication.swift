@@ -48,7 +48,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var token = header.trimmed
         if token.lowercased().hasPrefix("bearer ") { token = String(token.dropFirst(7)).trimmed }
         let hash = TokenSecret.hash(token)
-        guard !token.isEmpty, let stored = try await store.token(hash: hash) else {
+        // A browser session's cookie is not an API token (the API has no CSRF defence; it needs none for bearer tokens).
+        guard !token.isEmpty, let stored = try await store.token(hash: hash), stored.kind != .webSession else {
             _ = limiter.check("fail:\(address)", limit: policy.failedAuthentications, at: now)
             throw APIError.unauthenticated
         }

@@ -55,6 +55,9 @@ public struct ConversationQuery: Sendable, Equatable {
     public var groups: [Int] = []
     public var tags: [Int] = []
     public var sourceChannels: [String] = []
+    public var priorities: [Priority] = []
+    /// Only conversations nobody owns.
+    public var unassigned = false
     public var isSpam: Bool?
     public var modified = DateRange()
     public var created = DateRange()

@@ -501,6 +501,10 @@ public final class SQLiteStore: ParleyStore {
             anyOf("c.rev_org", query.revOrgs.map { .integer(Int64($0)) })
             anyOf("c.grp", query.groups.map { .integer(Int64($0)) })
             anyOf("c.source_channel", query.sourceChannels.map { .text($0) })
+            anyOf("c.priority", query.priorities.map { .integer(Int64($0.rank)) })
+            if query.unassigned {
+                conditions.append("NOT EXISTS (SELECT 1 FROM conversation_owners x WHERE x.conversation = c.number)")
+            }
             exists("conversation_owners", "owner", query.ownedBy.map { .integer(Int64($0)) })
             exists("conversation_tags", "tag", query.tags.map { .integer(Int64($0)) })
             exists("conversation_members", "member", query.members.map { .text($0.description) })

@@ -16,7 +16,7 @@ struct Parley: AsyncParsableCommand {
 
         The first start creates an admin and prints its token once, unless PARLEY_ADMIN_TOKEN is set.
         """,
-        subcommands: [Serve.self, Migrate.self, Routing.self, Bench.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Routing.self, Bench.self])
 }
 
 struct Serve: AsyncParsableCommand {

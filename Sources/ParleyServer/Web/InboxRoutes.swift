@@ -1,0 +1,272 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ParleyCore
+import ParleyStore
+
+/// The agents' inbox (`/inbox`) and the customers' widget (`/widget`), served by the same process as the API.
+/// Pages are plain HTML forms (post, then redirect); every change goes through the API's own operations
+/// (`ParleyAPI`), so the web adds no second path into the domain.
+struct WebInterface: Sendable {
+    let api: ParleyAPI
+    let limiter: RateLimiter
+    /// Served over TLS: cookies are `Secure`, and the widget's may be sent inside another site's page.
+    let secureCookies: Bool
+
+    var store: any ParleyStore { api.store }
+    var clock: any ParleyClock { api.clock }
+    var pages: WebPages { WebPages(now: clock.now()) }
+
+    func register(on router: Router<ParleyRequestContext>) {
+        router.get("/") { _, _ in Self.redirect("/inbox") }
+        router.get("/assets/parley.css") { _, _ in Self.asset(WebAssets.stylesheet, type: "text/css; charset=utf-8") }
+        router.get("/assets/parley.js") { _, _ in Self.asset(WebAssets.pageScript, type: "text/javascript; charset=utf-8") }
+        router.get("/widget.js") { _, _ in Self.asset(WebAssets.embedScript, type: "text/javascript; charset=utf-8") }
+        registerInbox(on: router)
+        registerConversationPage(on: router)
+        registerWidget(on: router)
+    }
+
+    // MARK: Responses
+
+    static func asset(_ text: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "public, max-age=300"
+        headers[.xContentTypeOptions] = "nosniff"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A page: never cached, no referrer, scripts and styles from this server only; the inbox cannot be framed,
+    /// the widget can (it is made to be embedded).
+    static func page(_ html: HTML, status: HTTPResponse.Status = .ok, embeddable: Bool = false) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.referrerPolicy] = "no-referrer"
+        headers[.contentSecurityPolicy] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            + "form-action 'self'; base-uri 'none'; frame-ancestors " + (embeddable ? "*" : "'none'")
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html.description)))
+    }
+
+    static func redirect(_ location: String, cookie: Cookie? = nil) -> Response {
+        var response = Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+        if let cookie { response.setCookie(cookie) }
+        return response
+    }
+
+    /// The request's form body (or query, for GET), at most 1 MiB; refuses a cross-site POST by its Origin.
+    static func form(_ request: Request, context: ParleyRequestContext) async throws -> FormData {
+        if request.method == .post, let origin = request.headers[.origin], origin != "null" {
+            let host = request.head.authority ?? ""
+            let originHost = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+            guard originHost == host else { throw APIError.forbidden("cross-site form submissions are refused") }
+        }
+        var encoded = request.uri.query ?? ""
+        if request.method == .post {
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            encoded = String(buffer: body)
+        }
+        return FormData(encoded: encoded)
+    }
+
+    /// Where to go back to after a failed form, with the error shown there.
+    static func back(_ path: String, error: any Error) -> Response {
+        let message = APIError(error).message
+        return redirect(path + (path.contains("?") ? "&" : "?") + "error=" + FormData.encode(message))
+    }
+
+    // MARK: Sessions
+
+    func inboxSession(_ request: Request) async throws -> WebSession? {
+        try await WebSession.resolve(request.cookies[WebSession.inboxCookie]?.value, kinds: [.webSession], store: store, now: clock.now())
+    }
+
+    func widgetSession(_ request: Request) async throws -> WebSession? {
+        try await WebSession.resolve(request.cookies[WebSession.widgetCookie]?.value, kinds: [.session], store: store, now: clock.now())
+    }
+
+    // MARK: Inbox
+
+    private func registerInbox(on router: Router<ParleyRequestContext>) {
+        router.get("/inbox/sign-in") { request, _ in
+            let query = FormData(encoded: request.uri.query ?? "")
+            return Self.page(pages.signIn(error: query.text("error"), email: query.text("email")))
+        }
+        router.post("/inbox/sign-in") { request, context in
+            let form = try await Self.form(request, context: context)
+            let address = context.clientAddress
+            let now = Date()
+            if limiter.check("fail:\(address)", limit: limiter.policy.failedAuthentications, at: now, counting: false).remaining == 0 {
+                return Self.page(pages.signIn(error: "Too many failed sign-ins from this address; wait a minute.", email: form.text("email")),
+                                 status: .tooManyRequests)
+            }
+            guard let user = try await signIn(form) else {
+                _ = limiter.check("fail:\(address)", limit: limiter.policy.failedAuthentications, at: now)
+                return Self.page(pages.signIn(error: "That email and password (or token) did not match an active agent.",
+                                              email: form.text("email")), status: .unauthorized)
+            }
+            let token = TokenSecret.generate(prefix: "parley_web_")
+            let started = clock.now()
+            try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
+                subject: .devUser(user.number), kind: .webSession, createdDate: started,
+                expiresAt: started.addingTimeInterval(WebSession.inboxLifetime)))
+            return Self.redirect("/inbox", cookie: WebSession.cookie(
+                name: WebSession.inboxCookie, value: token, path: "/inbox", maxAge: Int(WebSession.inboxLifetime),
+                secure: secureCookies, embeddable: false))
+        }
+        router.post("/inbox/sign-out") { request, context in
+            let form = try await Self.form(request, context: context)
+            if let session = try await inboxSession(request) {
+                try session.checkForm(form)
+                try await store.revokeToken(hash: TokenSecret.hash(session.token))
+            }
+            return Self.redirect("/inbox/sign-in", cookie: WebSession.cookie(
+                name: WebSession.inboxCookie, value: "", path: "/inbox", maxAge: 0, secure: secureCookies, embeddable: false))
+        }
+        router.get("/inbox/events") { request, _ in
+            guard let session = try await inboxSession(request) else { throw APIError.unauthenticated }
+            var start = try await store.latestOutboxSequence()
+            if let resume = request.headers[.lastEventID].flatMap({ Int($0) }) { start = resume }
+            return api.eventStream(for: session.caller, after: start, follow: true)
+        }
+        router.get("/inbox") { request, _ in
+            guard let session = try await inboxSession(request) else { return Self.redirect("/inbox/sign-in") }
+            let form = FormData(encoded: request.uri.query ?? "")
+            return Self.page(try await inboxPage(InboxView(form), session: session, error: form.text("error")))
+        }
+    }
+
+    /// The agent an email and password, or a personal access token, sign in as.
+    private func signIn(_ form: FormData) async throws -> DevUser? {
+        if let token = form.text("token") {
+            guard let stored = try await store.token(hash: TokenSecret.hash(token)), stored.kind == .pat, !stored.revoked,
+                  stored.expiresAt.map({ $0 > clock.now() }) ?? true, case .devUser(let number) = stored.subject,
+                  let user = try await store.object(DevUser.self, number: number), user.state == .active else { return nil }
+            return user
+        }
+        guard let email = form.text("email")?.lowercased(), let password = form["password"], !password.isEmpty,
+              let user = try await store.find(DevUser.self, key: "email", value: email).first, user.state == .active,
+              let hash = try await store.passwordHash(of: user.number) else { return nil }
+        return PasswordHash.verify(password, against: hash) ? user : nil
+    }
+
+    func query(for view: InboxView, session: WebSession, limit: Int = 50) async throws -> ConversationQuery {
+        var query = ConversationQuery()
+        if let stage = view.stage { query.stages = [stage] } else { query.excludedStages = [.suspended] }
+        query.sort = .priority(descending: false)
+        query.page = PageRequest(cursor: view.cursor, limit: limit)
+        query.text = view.search
+        query.searchesNotes = true
+        switch view.scope {
+        case .all: break
+        case .mine:
+            if case .devUser(let me) = session.caller.actor { query.ownedBy = [me] }
+        case .groups:
+            // Groups the agent owns (Parley has no group membership yet).
+            let groups = try await store.list(Group.self, query: DirectoryQuery()).items
+            query.groups = groups.filter { group in group.owner.map { Actor.devUser($0) } == session.caller.actor }.map(\.number)
+            if query.groups.isEmpty { query.groups = [-1] }
+        case .unassigned:
+            query.unassigned = true
+        }
+        if let owner = view.owner.flatMap({ ObjectID.parse($0, as: [.devUser]) }) { query.ownedBy = [owner.number] }
+        if let group = view.group.flatMap({ ObjectID.parse($0, as: [.group]) }) { query.groups = [group.number] }
+        if let org = view.org.flatMap({ ObjectID.parse($0, as: [.revOrg]) }) { query.revOrgs = [org.number] }
+        if let tag = view.tag.flatMap({ ObjectID.parse($0, as: [.tag]) }) { query.tags = [tag.number] }
+        if let priority = view.priority.flatMap(Priority.init(rawValue:)) { query.priorities = [priority] }
+        if let channel = view.channel { query.sourceChannels = [channel] }
+        return query
+    }
+
+    private func inboxPage(_ view: InboxView, session: WebSession, error: String?) async throws -> HTML {
+        let pages = pages
+        let page = try await store.listConversations(try await query(for: view, session: session))
+        let counts = try await store.stageCounts()
+        var wanted = References.Wanted()
+        page.items.forEach { wanted.add($0) }
+        wanted.add(session.caller.actor)
+        let references = try await References.load(wanted, from: store)
+        let people = try await store.list(DevUser.self, query: DirectoryQuery()).items
+        let groups = try await store.list(Group.self, query: DirectoryQuery()).items
+        let orgs = try await store.list(RevOrg.self, query: DirectoryQuery()).items
+        let tagList = try await store.list(Tag.self, query: DirectoryQuery()).items
+
+        let stageLinks = HTML.join(InboxView.stages.map { stage -> HTML in
+            let current: HTML = view.stage == stage && view.search == nil ? " class=\"current\" aria-current=\"page\"" : .empty
+            return "<a\(current) href=\"/inbox?\(view.query(view: stage.rawValue, keepFilters: false))\" data-stage=\"\(stage.rawValue)\"><span>\(stage.displayName)</span><span class=\"count\" id=\"count-\(stage.rawValue)\">\(counts[stage] ?? 0)</span></a>"
+        })
+        let scopeLinks = HTML.join(InboxView.Scope.allCases.map { scope -> HTML in
+            let label = ["all": "Everyone's", "mine": "Mine", "groups": "My groups", "unassigned": "Unassigned"][scope.rawValue] ?? scope.rawValue
+            let current: HTML = view.scope == scope ? " class=\"current\"" : .empty
+            return "<a\(current) href=\"/inbox?\(view.query(scope: scope))\">\(label)</a>"
+        })
+        func options(_ name: String, _ label: String, _ selected: String?, _ values: [(String, String)]) -> HTML {
+            let items = HTML.join(values.map { value, text -> HTML in
+                "<option value=\"\(value)\"\(selected == value ? HTML.trusted(" selected") : .empty)>\(text)</option>"
+            })
+            return "<select name=\"\(name)\" aria-label=\"\(label)\"><option value=\"\">\(label): any</option>\(items)</select>"
+        }
+        let filters: HTML = """
+        <form class="filters" method="get" action="/inbox">
+          <input type="hidden" name="view" value="\(view.stage?.rawValue ?? "all")"><input type="hidden" name="scope" value="\(view.scope.rawValue)">
+          \(view.search.map { q -> HTML in "<input type=\"hidden\" name=\"q\" value=\"\(q)\">" } ?? .empty)
+          \(options("owner", "Owner", view.owner, people.map { ($0.id.displayID, $0.displayName) }))
+          \(options("group", "Group", view.group, groups.map { ($0.id.displayID, $0.name) }))
+          \(options("org", "Org", view.org, orgs.map { ($0.id.displayID, $0.displayName) }))
+          \(options("tag", "Tag", view.tag, tagList.map { ($0.id.displayID, $0.name) }))
+          \(options("priority", "Priority", view.priority, Priority.allCases.map { ($0.rawValue, $0.rawValue.uppercased()) }))
+          \(options("channel", "Channel", view.channel, ["widget", "email", "api", "portal", "slack"].map { ($0, $0) }))
+          <button type="submit">Filter</button> <a href="/inbox?\(view.query(keepFilters: false))">Clear</a>
+        </form>
+        """
+        let rows = HTML.join(page.items.map { conversation -> HTML in
+            let href = "/inbox/conversations/\(conversation.number)?\(view.query())"
+            let owners = conversation.ownedBy.map { pages.name(.devUser($0), references) }.joined(separator: ", ")
+            let org = conversation.revOrg.flatMap { references.revOrgs[$0]?.displayName } ?? "Unidentified"
+            let waiting: HTML = conversation.waitingSince.map { "waiting \(pages.ago($0))" } ?? "updated \(pages.ago(conversation.modifiedDate))"
+            let reply: HTML = conversation.stage == .needsResponse
+                ? "<a class=\"button primary\" data-action=\"reply\" href=\"/inbox/conversations/\(conversation.number)?\(view.query())#reply\">Reply</a>"
+                : .empty
+            return """
+            <tr data-href="\(href)" data-conversation="\(conversation.id.displayID)" data-stage="\(conversation.stage.rawValue)">
+              <td>\(pages.priority(conversation.priority))</td>
+              <td class="title"><a href="\(href)">\(conversation.title.isEmpty ? "(no title)" : conversation.title)</a>
+                <div class="small muted">\(conversation.id.displayID) · \(conversation.stage.displayName) · \(pages.tags(conversation, references))</div></td>
+              <td class="optional">\(org)</td><td class="optional">\(owners.isEmpty ? "Unassigned" : owners)</td>
+              <td class="optional small muted">\(waiting)</td><td class="actions">\(reply)</td>
+            </tr>
+            """
+        })
+        let list: HTML = page.items.isEmpty
+            ? "<div class=\"empty\">Nothing here. \(view.stage == .needsResponse ? "Every customer has an answer." : "")</div>"
+            : """
+            <table class="list"><thead><tr><th>Pri</th><th>Conversation</th><th class="optional">Org</th><th class="optional">Owner</th>
+            <th class="optional">Waiting</th><th></th></tr></thead><tbody>\(rows)</tbody></table>
+            """
+        let more: HTML = page.nextCursor.map { "<p><a rel=\"next\" href=\"/inbox?\(view.query(cursor: $0))\">Older →</a></p>" } ?? .empty
+        let me = pages.name(session.caller.actor, references)
+        let body: HTML = """
+        <header class="top"><a class="brand" href="/inbox">Parley</a>
+          <form class="search" method="get" action="/inbox" role="search"><input type="hidden" name="view" value="all">
+            <input id="search" type="search" name="q" placeholder="Search titles and messages  ( / )" value="\(view.search)"></form>
+          <span class="who">\(me)</span>
+          <form method="post" action="/inbox/sign-out">\(pages.csrfField(session))<button type="submit">Sign out</button></form></header>
+        <div class="layout">
+          <nav class="views" id="views" data-live><h2>Stages</h2>\(stageLinks)<h2>Whose</h2>\(scopeLinks)</nav>
+          <main>
+            <h1>\(view.title)</h1>\(pages.flash(error))\(filters)
+            <div id="list" data-live>\(list)\(more)</div>
+            <p class="small muted">Keys: <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>o</kbd> open · <kbd>r</kbd> reply · <kbd>/</kbd> search</p>
+          </main>
+        </div>
+        """
+        return pages.document(title: view.title, body: body, eventsURL: "/inbox/events", shortcuts: true)
+    }
+}
+
+extension HTTPField.Name {
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+}
