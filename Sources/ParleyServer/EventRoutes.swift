@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import ParleyCore
 import ParleyStore
+import ServiceLifecycle
 
 extension ParleyAPI {
     func registerEvents(on router: RPCRouter) {
@@ -68,7 +69,8 @@ extension ParleyAPI {
             let renderer = EventRenderer(store: store)
             var idle = 0
             try await writer.write(ByteBuffer(string: ": connected\nretry: 2000\n\n"))
-            while !Task.isCancelled {
+            // A stream ends when the server shuts down, so that open streams do not hold the shutdown up.
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 let events = try await store.outbox(after: cursor, limit: 100)
                 for event in events {
                     cursor = event.sequence

@@ -88,9 +88,16 @@ extension WebInterface {
         }
         let references = try await References.load(wanted, from: store)
         let dependencies = try await api.dependencies(of: conversation.id)
-        let people = try await store.list(DevUser.self, query: DirectoryQuery()).items.filter { $0.state == .active }
+        let everyone = try await store.list(DevUser.self, query: DirectoryQuery()).items
+        let people = everyone.filter { $0.state == .active }
+        let allTags = try await store.list(Tag.self, query: DirectoryQuery()).items
+        let tagList = allTags.filter { !$0.isSystem }
+        // Events name people by id; the page shows their names.
+        var names: [String: String] = [:]
+        for person in everyone { names[person.id.displayID] = person.displayName }
+        for tag in allTags { names[tag.id.displayID] = tag.name }
+        for (number, user) in references.revUsers { names[ObjectID(.revUser, number).displayID] = user.displayName ?? user.email }
         let groups = try await store.list(Group.self, query: DirectoryQuery()).items
-        let tagList = try await store.list(Tag.self, query: DirectoryQuery()).items.filter { !$0.isSystem }
         // Previous and next in the view the agent came from.
         let neighbours = try await store.listConversations(try await query(for: view, session: session, limit: 200)).items.map(\.number)
         let position = neighbours.firstIndex(of: number)
@@ -119,7 +126,8 @@ extension WebInterface {
                 """
             case .event(_, let event):
                 guard event.kind != .commentAdded else { return .empty }
-                return "<div class=\"event\">\(event.summary) · \(pages.ago(event.at))</div>"
+                let summary = event.summary.replacing(/(DEVU|REVU|TAG)-[0-9]+/) { match in names[String(match.output.0)] ?? String(match.output.0) }
+                return "<div class=\"event\">\(summary) · \(pages.ago(event.at))</div>"
             }
         })
 

@@ -225,7 +225,7 @@ struct WebInterface: Sendable {
             let href = "/inbox/conversations/\(conversation.number)?\(view.query())"
             let owners = conversation.ownedBy.map { pages.name(.devUser($0), references) }.joined(separator: ", ")
             let org = conversation.revOrg.flatMap { references.revOrgs[$0]?.displayName } ?? "Unidentified"
-            let waiting: HTML = conversation.waitingSince.map { "waiting \(pages.ago($0))" } ?? "updated \(pages.ago(conversation.modifiedDate))"
+            let waiting: HTML = conversation.waitingSince.map { "waiting \(pages.duration(pages.now.timeIntervalSince($0)))" } ?? "updated \(pages.ago(conversation.modifiedDate))"
             let reply: HTML = conversation.stage == .needsResponse
                 ? "<a class=\"button primary\" data-action=\"reply\" href=\"/inbox/conversations/\(conversation.number)?\(view.query())#reply\">Reply</a>"
                 : .empty

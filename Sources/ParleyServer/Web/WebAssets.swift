@@ -145,7 +145,11 @@ enum WebAssets {
         else { return; }
         event.preventDefault();
       });
-      if (window.location.hash === "#reply") { var box = document.getElementById("reply-body"); if (box) { box.focus(); } }
+      // After the browser has scrolled to #reply (which would otherwise take the focus back).
+      window.addEventListener("load", function () {
+        if (window.location.hash !== "#reply") { return; }
+        setTimeout(function () { var box = document.getElementById("reply-body"); if (box) { box.focus(); } }, 0);
+      });
     })();
     """#
 

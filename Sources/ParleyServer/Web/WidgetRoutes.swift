@@ -154,6 +154,8 @@ extension WebInterface {
               <form method="post" action="\(base)/resolution">\(csrf)<input type="hidden" name="confirmed" value="no"><button type="submit">No</button></form></div>
             """ : .empty
         let resolved = conversation.stage == .resolved || conversation.stage == .archived
+        let answered: HTML = conversation.resolutionCheck?.confirmed == true && !resolved
+            ? "<p class=\"proposal\">Thanks for confirming. We'll close this conversation.</p>" : .empty
         let status: HTML = resolved
             ? "<p class=\"small muted\" id=\"status\" data-stage=\"\(conversation.stage.rawValue)\">This conversation is resolved. Writing again reopens it.</p>"
             : "<p class=\"small muted\" id=\"status\" data-stage=\"\(conversation.stage.rawValue)\">We'll answer here.</p>"
@@ -161,7 +163,7 @@ extension WebInterface {
         <main class="widget">
           <p class="small"><a href="/widget">← All conversations</a></p>
           <h1>\(conversation.title.isEmpty ? "(no title)" : conversation.title)</h1>\(pages.flash(error))
-          <div id="thread" data-live><div class="timeline">\(thread)</div>\(proposal)\(status)</div>
+          <div id="thread" data-live><div class="timeline">\(thread)</div>\(proposal)\(answered)\(status)</div>
           <form class="reply" method="post" action="\(base)/reply">\(csrf)
             <label for="reply-body" class="small muted">Your message</label>
             <textarea id="reply-body" name="body" required></textarea>
