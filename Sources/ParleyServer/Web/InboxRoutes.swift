@@ -233,7 +233,7 @@ struct WebInterface: Sendable {
             <tr data-href="\(href)" data-conversation="\(conversation.id.displayID)" data-stage="\(conversation.stage.rawValue)">
               <td>\(pages.priority(conversation.priority))</td>
               <td class="title"><a href="\(href)">\(conversation.title.isEmpty ? "(no title)" : conversation.title)</a>
-                <div class="small muted">\(conversation.id.displayID) · \(conversation.stage.displayName) · \(pages.tags(conversation, references))</div></td>
+                <div class="small muted">\(conversation.id.displayID) · \(conversation.stage.displayName)\(conversation.tags.isEmpty ? HTML.empty : " · \(pages.tags(conversation, references))")</div></td>
               <td class="optional">\(org)</td><td class="optional">\(owners.isEmpty ? "Unassigned" : owners)</td>
               <td class="optional small muted">\(waiting)</td><td class="actions">\(reply)</td>
             </tr>

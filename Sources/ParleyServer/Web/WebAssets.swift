@@ -74,7 +74,8 @@ enum WebAssets {
     }
     """#
 
-    /// Live updates and keyboard shortcuts for the inbox; the widget's live updates.
+    /// Live updates and keyboard shortcuts for the inbox (e focuses the resolution, Enter there resolves);
+    /// the widget's live updates.
     /// Live: an EventSource on the page's `data-events` URL; on a change, the page is fetched again and every
     /// element with `data-live` is replaced, keeping what is being typed. Without JavaScript, links and forms work.
     static let pageScript = #"""
@@ -123,6 +124,7 @@ enum WebAssets {
       document.addEventListener("keydown", function (event) {
         var target = event.target;
         if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+        if (target && target.id === "resolve-resolution" && event.key === "Enter") { target.form.submit(); event.preventDefault(); return; }
         if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) {
           if (event.key === "Escape") { target.blur(); }
           return;
