@@ -8,11 +8,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "Tests", "integration"))
-from browser_test import browser, free_port, wait  # noqa: E402
+from browser_test import browser, free_port, wait, wait_until_up  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 
@@ -31,12 +29,7 @@ for line in server.stdout:
 customer_token = re.search(r"customer hank@globex.example: (\S+)", summary).group(1)
 drivers = []
 try:
-    for _ in range(50):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_until_up(base)
     agent = browser()
     drivers.append(agent)
     agent.get(base + "/inbox/sign-in")

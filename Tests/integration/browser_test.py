@@ -57,11 +57,21 @@ def browser(javascript=True):
     return webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
 
 
-def wait(driver, condition, what, seconds=10):
+def wait(driver, condition, what, seconds=20):
     try:
         return WebDriverWait(driver, seconds).until(condition)
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}; page: {driver.current_url}\n{driver.page_source[:2000]}")
+
+
+def wait_until_up(base):
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{base} did not start")
 
 
 def stage_badge(driver):
@@ -80,12 +90,7 @@ def main():
     host = None
     drivers = []
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_up(base)
         # The team and a customer, through the API.
         maya = call(port, "dev-users.create", {"email": "maya@support.test", "display_name": "Maya"})["dev_user"]["id"]
         agent_token = call(port, "auth-tokens.create", {"requested_token_type": "urn:devrev:params:oauth:token-type:pat",

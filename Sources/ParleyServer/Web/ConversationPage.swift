@@ -236,7 +236,8 @@ extension WebInterface {
           </div>
         </main>
         """
-        return pages.document(title: conversation.title, body: body, eventsURL: "/inbox/events", shortcuts: true)
+        return pages.document(title: conversation.title, body: body, eventsURL: "/inbox/events", watching: conversation.id.don,
+                              shortcuts: true)
     }
 
     private func stageButton(_ base: String, _ csrf: HTML, _ viewQuery: String, _ stage: Stage, label: String,

@@ -87,6 +87,14 @@ struct WebInterface: Sendable {
         try await WebSession.resolve(request.cookies[WebSession.widgetCookie]?.value, kinds: [.session], store: store, now: clock.now())
     }
 
+    /// The live-update stream of a page (from now, or after `Last-Event-ID` when the browser reconnects).
+    func liveUpdates(_ request: Request, session: WebSession?) async throws -> Response {
+        guard let session else { throw APIError.unauthenticated }
+        var start = try await store.latestOutboxSequence()
+        if let resume = request.headers[.lastEventID].flatMap({ Int($0) }) { start = resume }
+        return api.eventStream(for: session.caller, after: start, follow: true)
+    }
+
     // MARK: Inbox
 
     private func registerInbox(on router: Router<ParleyRequestContext>) {
@@ -126,10 +134,7 @@ struct WebInterface: Sendable {
                 name: WebSession.inboxCookie, value: "", path: "/inbox", maxAge: 0, secure: secureCookies, embeddable: false))
         }
         router.get("/inbox/events") { request, _ in
-            guard let session = try await inboxSession(request) else { throw APIError.unauthenticated }
-            var start = try await store.latestOutboxSequence()
-            if let resume = request.headers[.lastEventID].flatMap({ Int($0) }) { start = resume }
-            return api.eventStream(for: session.caller, after: start, follow: true)
+            try await liveUpdates(request, session: try await inboxSession(request))
         }
         router.get("/inbox") { request, _ in
             guard let session = try await inboxSession(request) else { return Self.redirect("/inbox/sign-in") }

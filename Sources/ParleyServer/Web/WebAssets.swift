@@ -102,7 +102,12 @@ enum WebAssets {
       }
       if (eventsURL && window.EventSource) {
         var source = new EventSource(eventsURL, { withCredentials: true });
-        var onChange = function () { if (!pending) { pending = setTimeout(refresh, 120); } };
+        // A page about one conversation (data-watch) refreshes for that conversation's changes only.
+        var watch = body.getAttribute("data-watch");
+        var onChange = function (event) {
+          if (watch && event.data && event.data.indexOf(watch + '"') < 0 && event.data.indexOf(watch + ":") < 0) { return; }
+          if (!pending) { pending = setTimeout(refresh, 120); }
+        };
         ["conversation_created", "conversation_updated", "conversation_deleted", "timeline_entry_created",
          "timeline_entry_updated", "timeline_entry_deleted", "message"].forEach(function (type) {
           source.addEventListener(type, onChange);

@@ -8,8 +8,10 @@ struct WebPages {
 
     // MARK: Layout
 
-    func document(title: String, body: HTML, eventsURL: String? = nil, shortcuts: Bool = false) -> HTML {
-        let events: HTML = eventsURL.map { " data-events=\"\($0)\"" } ?? .empty
+    /// A page; `watching` (a conversation's DON) makes its live updates follow that conversation only.
+    func document(title: String, body: HTML, eventsURL: String? = nil, watching: String? = nil, shortcuts: Bool = false) -> HTML {
+        var events: HTML = eventsURL.map { " data-events=\"\($0)\"" } ?? .empty
+        if let watching { events = "\(events) data-watch=\"\(watching)\"" }
         let keys: HTML = shortcuts ? " data-shortcuts=\"inbox\"" : .empty
         return """
         <!doctype html>

@@ -23,10 +23,7 @@ extension WebInterface {
             return Self.page(try await widgetHome(session, error: query.text("error")), embeddable: true)
         }
         router.get("/widget/events") { request, _ in
-            guard let session = try await widgetSession(request) else { throw APIError.unauthenticated }
-            var start = try await store.latestOutboxSequence()
-            if let resume = request.headers[.lastEventID].flatMap({ Int($0) }) { start = resume }
-            return api.eventStream(for: session.caller, after: start, follow: true)
+            try await liveUpdates(request, session: try await widgetSession(request))
         }
         router.get("/widget/conversations/:number") { request, context in
             guard let session = try await widgetSession(request) else { return signedOut() }
@@ -171,6 +168,6 @@ extension WebInterface {
           </form>
         </main>
         """
-        return pages.document(title: conversation.title, body: body, eventsURL: "/widget/events")
+        return pages.document(title: conversation.title, body: body, eventsURL: "/widget/events", watching: conversation.id.don)
     }
 }
