@@ -41,13 +41,18 @@ public enum DemoData {
             })
         }
         let billingOwner = agents[1].number, platformOwner = agents[2].number
+        let mayaNumber = agents[0].number
         let billing = try await store.insert(Group.self, actor: .system, at: at(0)) { number in
-            Group(number: number, name: "Billing", description: "Invoices, refunds and plans", memberType: "dev_user",
-                  owner: billingOwner, createdBy: .system, at: at(0))
+            var group = Group(number: number, name: "Billing", description: "Invoices, refunds and plans", memberType: "dev_user",
+                              owner: billingOwner, createdBy: .system, at: at(0))
+            group.members = [billingOwner, mayaNumber]
+            return group
         }
         _ = try await store.insert(Group.self, actor: .system, at: at(0)) { number in
-            Group(number: number, name: "Platform", description: "API, SSO and integrations", memberType: "dev_user",
-                  owner: platformOwner, createdBy: .system, at: at(0))
+            var group = Group(number: number, name: "Platform", description: "API, SSO and integrations", memberType: "dev_user",
+                              owner: platformOwner, createdBy: .system, at: at(0))
+            group.members = [platformOwner]
+            return group
         }
         var customers: [RevUser] = []
         for (index, (orgName, domain, people)) in [

@@ -245,4 +245,32 @@ struct WebTests {
             #expect(inbox.html.contains("id=\"count-new\">2<"))
         }
     }
+
+    @Test("group members: add, list with cursors, remove; My groups shows the groups' conversations")
+    func groupMembers() async throws {
+        try await withWebServer { api, browser, world in
+            let group = try #require(try await api.post("groups.create", #"{"name":"Billing"}"#, token: world.agentToken).body["group"]["id"].string)
+            #expect(try await api.post("groups.members.add", #"{"group":"\#(group)","member":"\#(world.agent)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("groups.members.add", #"{"group":"\#(group)","member":"\#(world.otherAgent)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("groups.members.add", #"{"group":"\#(group)","member":"\#(world.agent)"}"#, token: world.agentToken).status == .ok,
+                    "adding a member twice is harmless")
+            let first = try await api.post("groups.members.list", #"{"group":"\#(group)","limit":1}"#, token: world.agentToken)
+            #expect(first.body["members"].array.map { $0["member"]["id"].string } == [world.agent])
+            let cursor = try #require(first.body["next_cursor"].string)
+            let second = try await api.post("groups.members.list", #"{"group":"\#(group)","limit":1,"cursor":"\#(cursor)"}"#, token: world.agentToken)
+            #expect(second.body["members"].array.map { $0["member"]["id"].string } == [world.otherAgent])
+            #expect(second.body["next_cursor"].isNull)
+            #expect(try await api.post("groups.members.list", #"{"group":"\#(group)","cursor":"nonsense"}"#, token: world.agentToken).status == .badRequest)
+            #expect(try await api.post("groups.members.remove", #"{"group":"\#(group)","member":"\#(world.otherAgent)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("groups.members.remove", #"{"group":"\#(group)","member":"\#(world.otherAgent)"}"#, token: world.agentToken).status == .notFound)
+
+            let inGroup = try await api.conversation(world.aliceToken, title: "Refund for March")
+            _ = try await api.conversation(world.bobToken, title: "Login loops")
+            #expect(try await api.post("conversations.update", #"{"id":"\#(inGroup)","group":"\#(group)"}"#, token: world.agentToken).status == .ok)
+            try await signIn(browser)
+            let mine = try await browser.get("/inbox?view=new&scope=groups")
+            #expect(mine.html.contains("Refund for March"))
+            #expect(!mine.html.contains("Login loops"))
+        }
+    }
 }

@@ -169,9 +169,12 @@ struct WebInterface: Sendable {
         case .mine:
             if case .devUser(let me) = session.caller.actor { query.ownedBy = [me] }
         case .groups:
-            // Groups the agent owns (Parley has no group membership yet).
-            let groups = try await store.list(Group.self, query: DirectoryQuery()).items
-            query.groups = groups.filter { group in group.owner.map { Actor.devUser($0) } == session.caller.actor }.map(\.number)
+            // Groups the agent is a member of (groups.members.add) or owns.
+            if case .devUser(let me) = session.caller.actor {
+                let memberOf = try await store.find(Group.self, key: "member", value: String(me)).map(\.number)
+                let owned = try await store.list(Group.self, query: DirectoryQuery()).items.filter { $0.owner == me }.map(\.number)
+                query.groups = Array(Set(memberOf + owned)).sorted()
+            }
             if query.groups.isEmpty { query.groups = [-1] }
         case .unassigned:
             query.unassigned = true
