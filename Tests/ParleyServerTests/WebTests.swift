@@ -232,7 +232,7 @@ struct WebTests {
         }
     }
 
-    @Test("search finds messages; filters and stage counts show")
+    @Test("search finds messages; the org filter takes a name; stage counts show")
     func searchAndCounts() async throws {
         try await withWebServer { api, browser, world in
             _ = try await api.conversation(world.aliceToken, title: "Invoice question", message: "The VAT number is wrong")
@@ -241,8 +241,13 @@ struct WebTests {
             let results = try await browser.get("/inbox?view=all&q=vat")
             #expect(results.html.contains("Invoice question"))
             #expect(!results.html.contains("Login loops"))
+            _ = try await api.conversation(world.carolToken, title: "Globex export", message: "CSV is empty")
             let inbox = try await browser.get("/inbox?view=new")
-            #expect(inbox.html.contains("id=\"count-new\">2<"))
+            #expect(inbox.html.contains("id=\"count-new\">3<"))
+            let globex = try await browser.get("/inbox?view=new&org=Globex")
+            #expect(globex.html.contains("Globex export"))
+            #expect(!globex.html.contains("Login loops"))
+            #expect(try await browser.get("/inbox?view=new&org=Nobody+Inc").html.contains("Nothing here"))
         }
     }
 

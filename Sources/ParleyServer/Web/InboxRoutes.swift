@@ -181,7 +181,15 @@ struct WebInterface: Sendable {
         }
         if let owner = view.owner.flatMap({ ObjectID.parse($0, as: [.devUser]) }) { query.ownedBy = [owner.number] }
         if let group = view.group.flatMap({ ObjectID.parse($0, as: [.group]) }) { query.groups = [group.number] }
-        if let org = view.org.flatMap({ ObjectID.parse($0, as: [.revOrg]) }) { query.revOrgs = [org.number] }
+        if let org = view.org {
+            // A customer org by id or by its name (as typed in the filter); an unknown one matches nothing.
+            if let id = ObjectID.parse(org, as: [.revOrg]) {
+                query.revOrgs = [id.number]
+            } else {
+                let named = try await store.find(RevOrg.self, key: "display_name", value: org).map(\.number)
+                query.revOrgs = named.isEmpty ? [-1] : named
+            }
+        }
         if let tag = view.tag.flatMap({ ObjectID.parse($0, as: [.tag]) }) { query.tags = [tag.number] }
         if let priority = view.priority.flatMap(Priority.init(rawValue:)) { query.priorities = [priority] }
         if let channel = view.channel { query.sourceChannels = [channel] }
@@ -196,10 +204,13 @@ struct WebInterface: Sendable {
         page.items.forEach { wanted.add($0) }
         wanted.add(session.caller.actor)
         let references = try await References.load(wanted, from: store)
-        let people = try await store.list(DevUser.self, query: DirectoryQuery()).items
-        let groups = try await store.list(Group.self, query: DirectoryQuery()).items
-        let orgs = try await store.list(RevOrg.self, query: DirectoryQuery()).items
-        let tagList = try await store.list(Tag.self, query: DirectoryQuery()).items
+        var hundred = DirectoryQuery()
+        hundred.page = PageRequest(limit: 100)
+        let people = try await store.list(DevUser.self, query: hundred).items
+        let groups = try await store.list(Group.self, query: hundred).items
+        // Orgs can be many: the filter is a text box (a name or an id) suggesting the first hundred.
+        let orgs = try await store.list(RevOrg.self, query: hundred).items
+        let tagList = try await store.list(Tag.self, query: hundred).items
 
         let stageLinks = HTML.join(InboxView.stages.map { stage -> HTML in
             let current: HTML = view.stage == stage && view.search == nil ? " class=\"current\" aria-current=\"page\"" : .empty
@@ -222,7 +233,8 @@ struct WebInterface: Sendable {
           \(view.search.map { q -> HTML in "<input type=\"hidden\" name=\"q\" value=\"\(q)\">" } ?? .empty)
           \(options("owner", "Owner", view.owner, people.map { ($0.id.displayID, $0.displayName) }))
           \(options("group", "Group", view.group, groups.map { ($0.id.displayID, $0.name) }))
-          \(options("org", "Org", view.org, orgs.map { ($0.id.displayID, $0.displayName) }))
+          <input type="search" name="org" list="orgs" placeholder="Customer org" aria-label="Customer org" value="\(view.org)">
+          <datalist id="orgs">\(HTML.join(orgs.map { "<option value=\"\($0.displayName)\">" }))</datalist>
           \(options("tag", "Tag", view.tag, tagList.map { ($0.id.displayID, $0.name) }))
           \(options("priority", "Priority", view.priority, Priority.allCases.map { ($0.rawValue, $0.rawValue.uppercased()) }))
           \(options("channel", "Channel", view.channel, ["widget", "email", "api", "portal", "slack"].map { ($0, $0) }))
