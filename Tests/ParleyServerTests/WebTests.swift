@@ -65,8 +65,10 @@ private extension String {
 }
 
 /// Runs `body` with a server whose agent maya@support.test has the password "correct horse battery".
-private func withWebServer(_ body: @Sendable (API, Browser, World) async throws -> Void) async throws {
-    let configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning)
+private func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(),
+                           _ body: @Sendable (API, Browser, World) async throws -> Void) async throws {
+    var configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning)
+    configuration.rateLimits = rateLimits
     let server = try await buildApplication(configuration, clock: ManualClock(Date(timeIntervalSince1970: 1_750_000_000)))
     do {
         try await server.application.test(.router) { client in
@@ -276,6 +278,19 @@ struct WebTests {
             let mine = try await browser.get("/inbox?view=new&scope=groups")
             #expect(mine.html.contains("Refund for March"))
             #expect(!mine.html.contains("Login loops"))
+        }
+    }
+
+    @Test("a signed-in browser is rate-limited per session, not per address (agents may share an office address)")
+    func sessionRateLimit() async throws {
+        try await withWebServer(rateLimits: RateLimitPolicy(perToken: 6000, perAddress: 40)) { _, browser, world in
+            let page = try await browser.post("/inbox/sign-in", [("token", world.agentToken)])
+            #expect(page.location == "/inbox")
+            for _ in 0..<50 { #expect(try await browser.get("/inbox").status == .ok) }
+            let anonymous = Browser(browser.client)
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<50 { statuses.append(try await anonymous.get("/inbox/sign-in").status) }
+            #expect(statuses.contains(.tooManyRequests))
         }
     }
 }

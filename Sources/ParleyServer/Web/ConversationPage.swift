@@ -7,7 +7,7 @@ import ParleyStore
 extension WebInterface {
     func registerConversationPage(on router: Router<ParleyRequestContext>) {
         router.get("/inbox/conversations/:number") { request, context in
-            guard let session = try await inboxSession(request) else { return Self.redirect("/inbox/sign-in") }
+            guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let number = try context.parameters.require("number", as: Int.self)
             let form = FormData(encoded: request.uri.query ?? "")
             guard let html = try await conversationPage(number, view: InboxView(form), session: session, error: form.text("error")) else {
@@ -16,7 +16,7 @@ extension WebInterface {
             return Self.page(html)
         }
         router.post("/inbox/conversations/:number/:action") { request, context in
-            guard let session = try await inboxSession(request) else { return Self.redirect("/inbox/sign-in") }
+            guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let number = try context.parameters.require("number", as: Int.self)
             let action = try context.parameters.require("action")
             let form = try await Self.form(request, context: context)

@@ -79,14 +79,6 @@ struct WebInterface: Sendable {
 
     // MARK: Sessions
 
-    func inboxSession(_ request: Request) async throws -> WebSession? {
-        try await WebSession.resolve(request.cookies[WebSession.inboxCookie]?.value, kinds: [.webSession], store: store, now: clock.now())
-    }
-
-    func widgetSession(_ request: Request) async throws -> WebSession? {
-        try await WebSession.resolve(request.cookies[WebSession.widgetCookie]?.value, kinds: [.session], store: store, now: clock.now())
-    }
-
     /// The live-update stream of a page (from now, or after `Last-Event-ID` when the browser reconnects).
     func liveUpdates(_ request: Request, session: WebSession?) async throws -> Response {
         guard let session else { throw APIError.unauthenticated }
@@ -126,18 +118,18 @@ struct WebInterface: Sendable {
         }
         router.post("/inbox/sign-out") { request, context in
             let form = try await Self.form(request, context: context)
-            if let session = try await inboxSession(request) {
+            if let session = context.webSession {
                 try session.checkForm(form)
                 try await store.revokeToken(hash: TokenSecret.hash(session.token))
             }
             return Self.redirect("/inbox/sign-in", cookie: WebSession.cookie(
                 name: WebSession.inboxCookie, value: "", path: "/inbox", maxAge: 0, secure: secureCookies, embeddable: false))
         }
-        router.get("/inbox/events") { request, _ in
-            try await liveUpdates(request, session: try await inboxSession(request))
+        router.get("/inbox/events") { request, context in
+            try await liveUpdates(request, session: context.webSession)
         }
-        router.get("/inbox") { request, _ in
-            guard let session = try await inboxSession(request) else { return Self.redirect("/inbox/sign-in") }
+        router.get("/inbox") { request, context in
+            guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let form = FormData(encoded: request.uri.query ?? "")
             return Self.page(try await inboxPage(InboxView(form), session: session, error: form.text("error")))
         }
@@ -151,9 +143,13 @@ struct WebInterface: Sendable {
                   let user = try await store.object(DevUser.self, number: number), user.state == .active else { return nil }
             return user
         }
-        guard let email = form.text("email")?.lowercased(), let password = form["password"], !password.isEmpty,
-              let user = try await store.find(DevUser.self, key: "email", value: email).first, user.state == .active,
-              let hash = try await store.passwordHash(of: user.number) else { return nil }
+        guard let email = form.text("email")?.lowercased(), let password = form["password"], !password.isEmpty else { return nil }
+        guard let user = try await store.find(DevUser.self, key: "email", value: email).first, user.state == .active,
+              let hash = try await store.passwordHash(of: user.number) else {
+            // As slow as a wrong password, so that timing does not tell which emails have accounts.
+            _ = PasswordHash.verify(password, against: PasswordHash.decoy)
+            return nil
+        }
         return PasswordHash.verify(password, against: hash) ? user : nil
     }
 

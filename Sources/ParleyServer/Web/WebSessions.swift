@@ -9,6 +9,8 @@ import ParleyStore
 public enum PasswordHash {
     public static let rounds = 600_000
     public static let minimumLength = 10
+    /// A hash no password matches, checked when there is no account, to take as long as a real check.
+    static let decoy = (try? make("no account has this password \(UInt64.random(in: 0...UInt64.max))")) ?? ""
 
     public static func make(_ password: String, rounds: Int = PasswordHash.rounds) throws -> String {
         guard password.count >= minimumLength else {

@@ -7,7 +7,7 @@ import ParleyStore
 /// The token is exchanged for an HttpOnly cookie at once, so it leaves the address bar.
 extension WebInterface {
     func registerWidget(on router: Router<ParleyRequestContext>) {
-        router.get("/widget") { request, _ in
+        router.get("/widget") { request, context in
             let query = FormData(encoded: request.uri.query ?? "")
             if let token = query.text("token") {
                 guard let session = try await WebSession.resolve(token, kinds: [.session], store: store, now: clock.now()) else {
@@ -19,14 +19,14 @@ extension WebInterface {
                 return Self.redirect("/widget", cookie: WebSession.cookie(
                     name: WebSession.widgetCookie, value: token, path: "/widget", maxAge: lifetime, secure: secureCookies, embeddable: true))
             }
-            guard let session = try await widgetSession(request) else { return signedOut() }
+            guard let session = context.webSession else { return signedOut() }
             return Self.page(try await widgetHome(session, error: query.text("error")), embeddable: true)
         }
-        router.get("/widget/events") { request, _ in
-            try await liveUpdates(request, session: try await widgetSession(request))
+        router.get("/widget/events") { request, context in
+            try await liveUpdates(request, session: context.webSession)
         }
         router.get("/widget/conversations/:number") { request, context in
-            guard let session = try await widgetSession(request) else { return signedOut() }
+            guard let session = context.webSession else { return signedOut() }
             let number = try context.parameters.require("number", as: Int.self)
             let query = FormData(encoded: request.uri.query ?? "")
             guard let html = try await widgetConversation(number, session: session, error: query.text("error")) else {
@@ -35,7 +35,7 @@ extension WebInterface {
             return Self.page(html, embeddable: true)
         }
         router.post("/widget/conversations") { request, context in
-            guard let session = try await widgetSession(request) else { return signedOut() }
+            guard let session = context.webSession else { return signedOut() }
             let form = try await Self.form(request, context: context)
             try session.checkForm(form)
             do {
@@ -51,7 +51,7 @@ extension WebInterface {
             }
         }
         router.post("/widget/conversations/:number/:action") { request, context in
-            guard let session = try await widgetSession(request) else { return signedOut() }
+            guard let session = context.webSession else { return signedOut() }
             let number = try context.parameters.require("number", as: Int.self)
             let action = try context.parameters.require("action")
             let form = try await Self.form(request, context: context)
