@@ -46,6 +46,9 @@ final class SQLiteConnection: @unchecked Sendable {
         sqlite_nio_sqlite3_close_v2(handle)
     }
 
+    /// Whether a transaction is open (SQLite may end one by itself after an I/O error or a full disk).
+    var isInTransaction: Bool { sqlite_nio_sqlite3_get_autocommit(handle) == 0 }
+
     private func failure(_ code: Int32) -> StoreError {
         StoreError(code: code, message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
     }

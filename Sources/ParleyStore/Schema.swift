@@ -114,5 +114,9 @@ enum Schema {
                 WHERE NOT json_extract(new.doc, '$.isDeleted');
         END;
         """),
+        Migration(version: 7, name: "inbox order index", sql: """
+        CREATE INDEX conversations_by_stage_priority_waiting ON conversations
+            (stage, priority, COALESCE(waiting_ms, 9007199254740991), number) WHERE deleted = 0;
+        """),
     ]
 }

@@ -4,8 +4,8 @@ import ParleyCore
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (build with -c release): `parley bench routing`.",
-        subcommands: [RoutingBench.self, WorkflowBench.self])
+        abstract: "Benchmarks (build with -c release): routing, workflow, fill, sqlite.",
+        subcommands: [RoutingBench.self, WorkflowBench.self, FillBench.self, SQLiteBench.self])
 
     struct RoutingBench: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -6,8 +6,9 @@ import NIOHTTP1
 import Synchronization
 
 /// A load generator for a running server: C concurrent clients play the support workflow (a customer
-/// opens a conversation, an agent replies, the customer replies, the agent resolves) for a duration,
-/// then the agent's first inbox page and a conversation with its timeline are timed on their own.
+/// opens a conversation, an agent replies, the customer replies, the agent resolves), for a duration or a
+/// number of workflows; then, on their own, the agent's first inbox page (`needs_response`, by priority then
+/// longest waiting) and a conversation of 50 messages with its timeline are timed.
 struct WorkflowBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
@@ -16,7 +17,12 @@ struct WorkflowBench: AsyncParsableCommand {
     @Option(help: "The server's base URL.") var url = "http://127.0.0.1:8080"
     @Option(help: "An admin token of that server.") var token: String
     @Option(help: "Concurrent clients.") var concurrency = 8
-    @Option(help: "Seconds to run the workflow.") var seconds = 10.0
+    @Option(help: "Seconds to run the workflow (unless --workflows is given).") var seconds = 10.0
+    @Option(help: "Run exactly this many workflows instead of for --seconds (as the peer's workload.py -n does).") var workflows: Int?
+    @Option(help: "Timed reads of each kind (inbox page, conversation + timeline) after the workflows.") var reads = 200
+    @Option(help: "Concurrent clients for the reads.") var readConcurrency = 1
+    @Option(help: "Messages in the conversation whose timeline is read.") var timelineMessages = 50
+    @Option(help: "Phases to run, of: workflow, reads.") var phases = "workflow,reads"
     @Option(help: "The server's process id, to report its CPU time and peak memory (Linux /proc).") var pid: Int?
 
     struct Failure: Error, CustomStringConvertible {
@@ -29,6 +35,7 @@ struct WorkflowBench: AsyncParsableCommand {
             var samples: [String: [Double]] = [:]
             var errors: [String: Int] = [:]
             var workflows = 0
+            var started = 0
         }
 
         private let state = Mutex(State())
@@ -36,6 +43,14 @@ struct WorkflowBench: AsyncParsableCommand {
         func record(_ kind: String, _ seconds: Double) { state.withLock { $0.samples[kind, default: []].append(seconds) } }
         func fail(_ kind: String) { state.withLock { $0.errors[kind, default: 0] += 1 } }
         func completed() { state.withLock { $0.workflows += 1 } }
+        /// Claims one of `limit` workflows; false once all are claimed.
+        func claimWorkflow(of limit: Int) -> Bool {
+            state.withLock { state in
+                guard state.started < limit else { return false }
+                state.started += 1
+                return true
+            }
+        }
         var snapshot: ([String: [Double]], [String: Int], Int) { state.withLock { ($0.samples, $0.errors, $0.workflows) } }
     }
 
@@ -86,61 +101,142 @@ struct WorkflowBench: AsyncParsableCommand {
             customers.append(try await post("auth-tokens.create", ["requested_token_type": "urn:devrev:params:oauth:token-type:session",
                                                                    "rev_info": ["user_id": user]])["access_token"] as? String ?? "")
         }
-        let cpuBefore = pid.flatMap(Self.cpuSeconds)
+        let phaseList = Set(phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let recorder = Recorder()
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        let started = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for customer in customers {
-                group.addTask {
-                    while ContinuousClock.now < deadline {
-                        do {
-                            let (created, t1) = try await Self.call(client, base, "conversations.create",
-                                ["type": "support", "title": "Bench conversation", "messages": [["body": "It does not work"]]], token: customer)
-                            recorder.record("create", t1)
-                            let id = (created["conversation"] as? [String: Any])?["id"] as? String ?? ""
-                            recorder.record("agent reply", try await Self.call(client, base, "timeline-entries.create",
-                                ["type": "timeline_comment", "object": id, "body": "Which version?"], token: agentToken).1)
-                            recorder.record("customer reply", try await Self.call(client, base, "timeline-entries.create",
-                                ["type": "timeline_comment", "object": id, "body": "2.3"], token: customer).1)
-                            recorder.record("resolve", try await Self.call(client, base, "conversations.update",
-                                ["id": id, "stage": ["name": "resolved"], "tags": ["add": [["id": "Resolution", "value": "fixed"]]]], token: agentToken).1)
-                            recorder.completed()
-                        } catch {
-                            recorder.fail("workflow")
+        var report: [String] = []
+        if phaseList.contains("workflow") {
+            let machine = CPUAccount(server: pid)
+            let limit = workflows
+            let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+            /// Whether another workflow should start: by count or by time.
+            @Sendable func another() -> Bool {
+                guard let limit else { return ContinuousClock.now < deadline }
+                return recorder.claimWorkflow(of: limit)
+            }
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for customer in customers {
+                    group.addTask {
+                        while another() {
+                            do {
+                                let (created, t1) = try await Self.call(client, base, "conversations.create",
+                                    ["type": "support", "title": "Bench conversation", "messages": [["body": "It does not work"]]], token: customer)
+                                recorder.record("create", t1)
+                                let id = (created["conversation"] as? [String: Any])?["id"] as? String ?? ""
+                                recorder.record("agent reply", try await Self.call(client, base, "timeline-entries.create",
+                                    ["type": "timeline_comment", "object": id, "body": "Which version?"], token: agentToken).1)
+                                recorder.record("customer reply", try await Self.call(client, base, "timeline-entries.create",
+                                    ["type": "timeline_comment", "object": id, "body": "2.3"], token: customer).1)
+                                recorder.record("resolve", try await Self.call(client, base, "conversations.update",
+                                    ["id": id, "stage": ["name": "resolved"], "tags": ["add": [["id": "Resolution", "value": "fixed"]]]], token: agentToken).1)
+                                recorder.completed()
+                            } catch {
+                                recorder.fail("workflow")
+                            }
                         }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let wall = Self.seconds(started.duration(to: .now))
+            let (samples, errors, done) = recorder.snapshot
+            let requests = ["create", "agent reply", "customer reply", "resolve"].reduce(0) { $0 + (samples[$1]?.count ?? 0) }
+            report.append("workflow phase: \(concurrency) clients, \(String(format: "%.1f", wall)) s against \(base)")
+            report.append("workflows/s \(String(format: "%.1f", Double(done) / wall))   requests/s \(String(format: "%.1f", Double(requests) / wall))   workflows \(done)   errors \(errors.values.reduce(0, +))")
+            report.append(machine.summary(requests: requests))
+            if done == 0 { throw Failure(description: "no workflow completed") }
         }
-        let elapsed = started.duration(to: .now)
-        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let cpuAfter = pid.flatMap(Self.cpuSeconds)
-        // Reads on their own: the inbox's first page, and one conversation with its timeline.
-        let inbox = try await post("conversations.create", ["type": "support", "title": "Inbox probe"], token: customers[0])
-        let probe = (inbox["conversation"] as? [String: Any])?["id"] as? String ?? ""
-        for _ in 0..<200 {
-            recorder.record("inbox page", try await Self.call(client, base, "conversations.list",
-                ["stage": ["name": ["needs_response", "new"]], "sort_by": ["priority:asc"], "limit": 50], token: agentToken).1)
-            recorder.record("conversation + timeline", try await Self.call(client, base, "conversations.get", ["id": probe], token: agentToken).1
-                + (try await Self.call(client, base, "timeline-entries.list", ["object": probe], token: agentToken).1))
+        if phaseList.contains("reads") {
+            // The conversation read: a customer's conversation with `timelineMessages` messages, alternating
+            // customer and agent, as a long support thread is.
+            let probe = try await post("conversations.create", ["type": "support", "title": "Timeline probe",
+                                                                "messages": [["body": "Message 1 of the probe"]]], token: customers[0])
+            let probeID = (probe["conversation"] as? [String: Any])?["id"] as? String ?? ""
+            for index in 1..<max(1, timelineMessages) {
+                _ = try await post("timeline-entries.create", ["type": "timeline_comment", "object": probeID,
+                                                               "body": "Message \(index + 1) of the probe, a reply of ordinary length."],
+                                   token: index % 2 == 1 ? agentToken : customers[0])
+            }
+            let machine = CPUAccount(server: pid)
+            let started = ContinuousClock.now
+            let count = reads
+            let perClient = (count + readConcurrency - 1) / max(readConcurrency, 1)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<max(readConcurrency, 1) {
+                    group.addTask {
+                        for _ in 0..<perClient {
+                            recorder.record("inbox page", try await Self.call(client, base, "conversations.list",
+                                ["stage": ["name": ["needs_response"]], "sort_by": ["priority:asc"], "limit": 50], token: agentToken).1)
+                            recorder.record("conversation + timeline", try await Self.call(client, base, "conversations.get", ["id": probeID], token: agentToken).1
+                                + (try await Self.call(client, base, "timeline-entries.list", ["object": probeID, "limit": 100], token: agentToken).1))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let wall = Self.seconds(started.duration(to: .now))
+            report.append("read phase: \(readConcurrency) clients, \(perClient * max(readConcurrency, 1)) of each read in \(String(format: "%.1f", wall)) s; timeline of \(timelineMessages) messages")
+            report.append(machine.summary(requests: perClient * max(readConcurrency, 1) * 3))
         }
-        let (samples, errors, workflows) = recorder.snapshot
-        let requests = samples.filter { !["inbox page", "conversation + timeline"].contains($0.key) }.values.reduce(0) { $0 + $1.count }
-        print("workflow benchmark: \(concurrency) clients for \(String(format: "%.1f", wall)) s against \(base)")
-        print("workflows/s \(String(format: "%.1f", Double(workflows) / wall))   requests/s \(String(format: "%.1f", Double(requests) / wall))   workflows \(workflows)   errors \(errors.values.reduce(0, +))")
-        print("kind\tcount\tp50 ms\tp99 ms\tmax ms")
+        let (samples, _, _) = recorder.snapshot
+        for line in report { print(line) }
+        print("kind\tcount\tp50 ms\tp90 ms\tp99 ms\tmax ms")
         for kind in ["create", "agent reply", "customer reply", "resolve", "inbox page", "conversation + timeline"] {
             let sorted = (samples[kind] ?? []).sorted()
             guard !sorted.isEmpty else { continue }
             func ms(_ q: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] * 1000) }
-            print("\(kind)\t\(sorted.count)\t\(ms(0.5))\t\(ms(0.99))\t\(String(format: "%.2f", sorted.last! * 1000))")
+            print("\(kind)\t\(sorted.count)\t\(ms(0.5))\t\(ms(0.9))\t\(ms(0.99))\t\(String(format: "%.2f", sorted.last! * 1000))")
         }
-        if let pid, let before = cpuBefore, let after = cpuAfter {
-            print("server cpu \(String(format: "%.2f", after - before)) s (\(String(format: "%.2f", (after - before) / Double(max(requests, 1)) * 1000)) ms/request)   peak rss \(Self.peakMemory(pid) ?? "?")")
+        if let pid { print("server peak rss \(Self.peakMemory(pid) ?? "?")") }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// CPU seconds used during a phase by the server, by this load generator, and by every other process on
+    /// the machine (the machine is shared: other work there slows the server down).
+    struct CPUAccount {
+        var server: Int?
+        var serverBefore: Double?
+        var selfBefore: Double?
+        var machineBefore: Double?
+        var started = ContinuousClock.now
+
+        init(server: Int?) {
+            self.server = server
+            serverBefore = server.flatMap(WorkflowBench.cpuSeconds)
+            selfBefore = WorkflowBench.cpuSeconds(Int(getpid()))
+            machineBefore = WorkflowBench.machineBusySeconds()
         }
-        if workflows == 0 { throw Failure(description: "no workflow completed") }
+
+        func summary(requests: Int) -> String {
+            let wall = WorkflowBench.seconds(started.duration(to: .now))
+            let serverUsed = server.flatMap(WorkflowBench.cpuSeconds).flatMap { after in serverBefore.map { after - $0 } }
+            let selfUsed = WorkflowBench.cpuSeconds(Int(getpid())).flatMap { after in selfBefore.map { after - $0 } } ?? 0
+            let machineUsed = WorkflowBench.machineBusySeconds().flatMap { after in machineBefore.map { after - $0 } }
+            var parts: [String] = []
+            if let serverUsed {
+                parts.append(String(format: "server cpu %.2f s (%.3f ms/request)", serverUsed, serverUsed / Double(max(requests, 1)) * 1000))
+            }
+            parts.append(String(format: "load generator cpu %.2f s", selfUsed))
+            if let machineUsed {
+                let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+                parts.append(String(format: "other processes cpu %.2f s (machine %.0f%% busy over %.1f s)",
+                                    max(0, machineUsed - (serverUsed ?? 0) - selfUsed), 100 * machineUsed / (wall * cores), wall))
+            }
+            return parts.joined(separator: "   ")
+        }
+    }
+
+    /// CPU seconds the whole machine has been busy (all cores), from /proc/stat.
+    static func machineBusySeconds() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return nil }
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 8 else { return nil }
+        // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+        return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]) / 100
     }
 
     static func cpuSeconds(_ pid: Int) -> Double? {

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# A few seconds of the workflow load generator against a real server, so the harness cannot rot.
+# A small run of every benchmark harness, so none can rot: fill a database with 2,000 conversations through
+# the store, serve it, drive a few seconds of the workflow load generator plus the inbox and timeline reads
+# against it, and a few bare SQLite batches. Checks that they run, never how fast.
 # Usage: bench_smoke.sh PATH_TO_PARLEY
 set -euo pipefail
 binary=$1
 workdir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+server=
+trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$workdir"' EXIT
+passed=0
+failed=0
+check() {  # check NAME COMMAND...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); else echo "bench-smoke: $name failed"; failed=$((failed + 1)); fi
+}
+check fill "$binary" bench fill --db "$workdir/parley.sqlite" --conversations 2000 --batch 500 --orgs 20 --customers-per-org 5 --agents 5
+check sqlite "$binary" bench sqlite --batch 1 --batch 32 --rows 64 --directory "$workdir"
 PARLEY_ADMIN_TOKEN=bench "$binary" serve --port "$port" --db "$workdir/parley.sqlite" --log-level error \
   --rate-limit-per-token 100000000 > "$workdir/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$workdir"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.1; done
-if "$binary" bench workflow --url "http://127.0.0.1:$port" --token bench --concurrency 2 --seconds 2 --pid "$server"; then
-  echo "bench-smoke: 1 passed, 0 failed"
-else
-  echo "bench-smoke: 0 passed, 1 failed"
-  exit 1
-fi
+check workflow "$binary" bench workflow --url "http://127.0.0.1:$port" --token bench --concurrency 2 --seconds 2 \
+  --reads 20 --timeline-messages 10 --pid "$server"
+echo "bench-smoke: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
