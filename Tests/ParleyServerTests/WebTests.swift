@@ -293,4 +293,22 @@ struct WebTests {
             #expect(statuses.contains(.tooManyRequests))
         }
     }
+
+    @Test("form bodies decode as browsers encode them; malformed escapes and invalid UTF-8 are kept, not fatal")
+    func formDecoding() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken)
+            let number = try #require(ObjectID.parse(id)).number
+            try await signIn(browser)
+            let csrf = try #require(Browser.csrf(try await browser.get("/inbox/conversations/\(number)")))
+            let page = try await browser.client.execute(
+                uri: "/inbox/conversations/\(number)/reply", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded",
+                          .cookie: "parley_inbox=\(browser.cookies["parley_inbox"] ?? "")"],
+                body: ByteBuffer(string: "_csrf=\(csrf)&visibility=internal&body=50%25+off+%ZZ+caf%C3%A9+%FF+a%2Bb%26c%3Dd")) { $0.status }
+            #expect(page == .seeOther)
+            let entries = try await api.post("timeline-entries.list", #"{"object":"\#(id)"}"#, token: world.agentToken).body["timeline_entries"].array
+            #expect(entries.contains { $0["body"].string == "50% off %ZZ café \u{FFFD} a+b&c=d" }, "\(entries)")
+        }
+    }
 }
