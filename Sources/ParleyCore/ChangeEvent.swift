@@ -39,6 +39,7 @@ public struct ChangeEvent: Hashable, Sendable, Codable {
         case followUpStarted = "follow_up_started"
         case memberAdded = "member_added"
         case tokenIssued = "token_issued"
+        case passwordSet = "password_set"
         case spamScored = "spam_scored"
         case configurationChanged = "configuration_changed"
     }
@@ -91,6 +92,7 @@ public struct ChangeEvent: Hashable, Sendable, Codable {
         case .followUpStarted: return "Follow-up \(show(after)) started"
         case .memberAdded: return "\(show(after)) joined"
         case .tokenIssued: return "Token issued for \(show(after))"
+        case .passwordSet: return "Password set for \(object.displayID)"
         case .spamScored: return "Spam filter: \(field ?? "") — \(show(after))"
         case .configurationChanged: return "\(field ?? "configuration") changed to version \(show(after))"
         }

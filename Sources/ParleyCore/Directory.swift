@@ -205,6 +205,8 @@ public struct Group: DirectoryObject {
     public var description: String?
     public var memberType: String
     public var owner: Int?
+    /// The agents in the group (dev users' numbers), in the order they joined.
+    @EmptyIfAbsent public var members: [Int] = []
     public var createdBy: Actor
     public var createdDate: Date
     public var modifiedBy: Actor
@@ -223,7 +225,9 @@ public struct Group: DirectoryObject {
         self.modifiedDate = at
     }
 
-    public var indexKeys: [IndexKey] { [IndexKey("name", name.lowercased(), unique: true)] }
+    public var indexKeys: [IndexKey] {
+        [IndexKey("name", name.lowercased(), unique: true)] + members.map { IndexKey("member", String($0)) }
+    }
 }
 
 /// A tag; tagging with a value requires the value to be one of `allowedValues` when any are listed.

@@ -86,7 +86,8 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     }
     let webhooks = WebhookDelivery(store: store, clock: clock, logger: logger)
     let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
-                            webhooks: webhooks, testClock: configuration.testClock, rateLimits: configuration.rateLimits)
+                            webhooks: webhooks, testClock: configuration.testClock, rateLimits: configuration.rateLimits,
+                            secureCookies: configuration.tlsCertificate != nil)
     // A connection idle this long is closed, so slow or stalled clients cannot hold connections forever.
     let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))
     var server: HTTPServerBuilder = .http1(configuration: http1)

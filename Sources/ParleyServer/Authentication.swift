@@ -41,6 +41,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
             return RateLimiter.tooManyRequests(failures, now: now, message: "too many failed authentications from this address")
         }
         guard let header = request.headers[.authorization] else {
+            // Inbox and widget pages: a signed-in browser is counted per session, like a token (agents behind
+            // one office address would otherwise share one address's limit).
+            if let session = try await webSession(of: request) {
+                context.webSession = session
+                let verdict = limiter.check("session:\(TokenSecret.hash(session.token))", limit: policy.perToken, at: now)
+                guard verdict.allowed else { return RateLimiter.tooManyRequests(verdict, now: now, message: "too many requests for this session") }
+                return try await next(request, context)
+            }
             let verdict = limiter.check("ip:\(address)", limit: policy.perAddress, at: now)
             guard verdict.allowed else { return RateLimiter.tooManyRequests(verdict, now: now, message: "too many requests from this address") }
             return try await next(request, context)
@@ -48,7 +56,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var token = header.trimmed
         if token.lowercased().hasPrefix("bearer ") { token = String(token.dropFirst(7)).trimmed }
         let hash = TokenSecret.hash(token)
-        guard !token.isEmpty, let stored = try await store.token(hash: hash) else {
+        // A browser session's cookie is not an API token (the API has no CSRF defence; it needs none for bearer tokens).
+        guard !token.isEmpty, let stored = try await store.token(hash: hash), stored.kind != .webSession else {
             _ = limiter.check("fail:\(address)", limit: policy.failedAuthentications, at: now)
             throw APIError.unauthenticated
         }
@@ -75,6 +84,20 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var response = try await next(request, context)
         RateLimiter.headers(verdict, into: &response.headers)
         return response
+    }
+}
+
+extension AuthenticationMiddleware {
+    /// The session a page request's cookie names: the inbox's under /inbox, the widget's under /widget.
+    func webSession(of request: Request) async throws -> WebSession? {
+        let path = request.uri.path
+        if path == "/inbox" || path.hasPrefix("/inbox/") {
+            return try await WebSession.resolve(request.cookies[WebSession.inboxCookie]?.value, kinds: [.webSession], store: store, now: clock.now())
+        }
+        if path == "/widget" || path.hasPrefix("/widget/") {
+            return try await WebSession.resolve(request.cookies[WebSession.widgetCookie]?.value, kinds: [.session], store: store, now: clock.now())
+        }
+        return nil
     }
 }
 

@@ -19,37 +19,10 @@ extension ParleyAPI {
             try await updateConversation(fields, caller: try context.requireCaller(), ifMatch: context.ifMatch)
         }
         router.rpc("conversations.resolution.propose") { fields, context in
-            let caller = try context.requireAgent()
-            let id = try fields.requiredID("id", [.conversation])
-            _ = try await visibleConversation(id, for: caller)
-            guard let body = try fields.string("body"), !body.trimmed.isEmpty else { throw APIError.missing("body") }
-            let now = clock.now()
-            let policy = lifecyclePolicy
-            let draft = CommentDraft(author: caller.actor, body: body, visibility: .external, at: now)
-            let (_, conversation) = try await store.addComment(to: id.number, draft: draft, externalRef: nil) { current in
-                .append(try current.proposingResolution(by: caller.actor, at: now).withTimers(policy, at: now))
-            }
-            return .object(["conversation": try await render(conversation, for: caller)])
+            try await proposeResolution(fields, caller: try context.requireAgent())
         }
         router.rpc("conversations.resolution.confirm") { fields, context in
-            let caller = try context.requireCaller()
-            let id = try fields.requiredID("id", [.conversation])
-            _ = try await visibleConversation(id, for: caller)
-            guard let confirmed = try fields.bool("confirmed") else { throw APIError.missing("confirmed") }
-            let now = clock.now()
-            let policy = lifecyclePolicy
-            let conversation: Conversation
-            if let body = try fields.string("body"), !body.trimmed.isEmpty {
-                let draft = CommentDraft(author: caller.actor, body: body, visibility: .external, at: now)
-                (_, conversation) = try await store.addComment(to: id.number, draft: draft, externalRef: nil) { current in
-                    .append(try current.confirmingResolution(confirmed, by: caller.actor, withMessage: true, at: now).withTimers(policy, at: now))
-                }
-            } else {
-                conversation = try await store.updateConversation(number: id.number) { current in
-                    try current.confirmingResolution(confirmed, by: caller.actor, withMessage: false, at: now).withTimers(policy, at: now)
-                }
-            }
-            return .object(["conversation": try await render(conversation, for: caller)])
+            try await confirmResolution(fields, caller: try context.requireCaller())
         }
         router.rpc("conversations.delete") { fields, context in
             let caller = try context.requireAgent()
@@ -59,13 +32,47 @@ extension ParleyAPI {
         }
     }
 
+    func proposeResolution(_ fields: Fields, caller: Caller) async throws -> JSONValue {
+        guard caller.isAgent else { throw APIError.forbidden("this endpoint is for the support team, not customers") }
+        let id = try fields.requiredID("id", [.conversation])
+        _ = try await visibleConversation(id, for: caller)
+        guard let body = try fields.string("body"), !body.trimmed.isEmpty else { throw APIError.missing("body") }
+        let now = clock.now()
+        let policy = lifecyclePolicy
+        let draft = CommentDraft(author: caller.actor, body: body, visibility: .external, at: now)
+        let (_, conversation) = try await store.addComment(to: id.number, draft: draft, externalRef: nil) { current in
+            .append(try current.proposingResolution(by: caller.actor, at: now).withTimers(policy, at: now))
+        }
+        return .object(["conversation": try await render(conversation, for: caller)])
+    }
+
+    func confirmResolution(_ fields: Fields, caller: Caller) async throws -> JSONValue {
+        let id = try fields.requiredID("id", [.conversation])
+        _ = try await visibleConversation(id, for: caller)
+        guard let confirmed = try fields.bool("confirmed") else { throw APIError.missing("confirmed") }
+        let now = clock.now()
+        let policy = lifecyclePolicy
+        let conversation: Conversation
+        if let body = try fields.string("body"), !body.trimmed.isEmpty {
+            let draft = CommentDraft(author: caller.actor, body: body, visibility: .external, at: now)
+            (_, conversation) = try await store.addComment(to: id.number, draft: draft, externalRef: nil) { current in
+                .append(try current.confirmingResolution(confirmed, by: caller.actor, withMessage: true, at: now).withTimers(policy, at: now))
+            }
+        } else {
+            conversation = try await store.updateConversation(number: id.number) { current in
+                try current.confirmingResolution(confirmed, by: caller.actor, withMessage: false, at: now).withTimers(policy, at: now)
+            }
+        }
+        return .object(["conversation": try await render(conversation, for: caller)])
+    }
+
     func render(_ conversation: Conversation, for caller: Caller) async throws -> JSONValue {
         var wanted = References.Wanted()
         wanted.add(conversation)
         return try await wire(wanted).conversation(conversation, for: caller)
     }
 
-    private func createConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
+    func createConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
         if let type = try fields.string("type"), type != "support" {
             throw APIError.invalidEnum("type", type, allowed: ["support"])
         }
@@ -190,7 +197,7 @@ extension ParleyAPI {
         return listResponse("conversations", page) { wire.conversation($0, for: caller) }
     }
 
-    private func updateConversation(_ fields: Fields, caller: Caller, ifMatch: String?) async throws -> JSONValue {
+    func updateConversation(_ fields: Fields, caller: Caller, ifMatch: String?) async throws -> JSONValue {
         // A precondition on the version the client last saw: `If-Match: <version>` or `"version": n`.
         var expectedVersion = try fields.int("version")
         if let ifMatch {

@@ -8,14 +8,22 @@ public enum DemoData {
         public var agents: [(email: String, token: String)]
         public var customers: [(email: String, token: String)]
 
-        public var summary: String {
+        /// What to print: tokens, and where to try them on the server at `url` (http://host:port).
+        public func summary(url: String) -> String {
             var lines = ["Demo data loaded. Tokens to try (each valid for 30 days):"]
             for (email, token) in agents { lines.append("  agent    \(email): \(token)") }
             for (email, token) in customers { lines.append("  customer \(email): \(token)") }
-            lines.append("Try: curl -H 'Authorization: Bearer <agent token>' 'http://HOST:PORT/conversations.list?stage.name=needs_response'")
+            lines.append("The inbox: \(url)/inbox, sign in as any agent above with the password '\(DemoData.agentPassword)'.")
+            if let customer = customers.first {
+                lines.append("The widget, as \(customer.email): \(url)/widget?token=\(customer.token)")
+            }
+            lines.append("The API: curl -H 'Authorization: Bearer <agent token>' '\(url)/conversations.list?stage.name=needs_response'")
             return lines.joined(separator: "\n")
         }
     }
+
+    /// Every demo agent's inbox password (a demo, not a secret).
+    public static let agentPassword = "parley-demo"
 
     /// Loads the demo into an empty store; returns nil (and changes nothing) if it has conversations.
     public static func load(into store: any ParleyStore, clock: any ParleyClock) async throws -> Tokens? {
@@ -33,13 +41,18 @@ public enum DemoData {
             })
         }
         let billingOwner = agents[1].number, platformOwner = agents[2].number
+        let mayaNumber = agents[0].number
         let billing = try await store.insert(Group.self, actor: .system, at: at(0)) { number in
-            Group(number: number, name: "Billing", description: "Invoices, refunds and plans", memberType: "dev_user",
-                  owner: billingOwner, createdBy: .system, at: at(0))
+            var group = Group(number: number, name: "Billing", description: "Invoices, refunds and plans", memberType: "dev_user",
+                              owner: billingOwner, createdBy: .system, at: at(0))
+            group.members = [billingOwner, mayaNumber]
+            return group
         }
         _ = try await store.insert(Group.self, actor: .system, at: at(0)) { number in
-            Group(number: number, name: "Platform", description: "API, SSO and integrations", memberType: "dev_user",
-                  owner: platformOwner, createdBy: .system, at: at(0))
+            var group = Group(number: number, name: "Platform", description: "API, SSO and integrations", memberType: "dev_user",
+                              owner: platformOwner, createdBy: .system, at: at(0))
+            group.members = [platformOwner]
+            return group
         }
         var customers: [RevUser] = []
         for (index, (orgName, domain, people)) in [
@@ -164,6 +177,7 @@ public enum DemoData {
             try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
                 subject: .devUser(agent.number), kind: .pat, createdDate: now, expiresAt: now.addingTimeInterval(30 * 24 * 3600)))
             agentTokens.append((agent.email, token))
+            try await store.setPasswordHash(try PasswordHash.make(agentPassword), of: agent.number, at: now)
         }
         var customerTokens: [(String, String)] = []
         for customer in customers {

@@ -389,6 +389,57 @@ extension ParleyAPI {
             return listResponse("groups", page, render: wire.group)
         }
 
+        // Members: agents (dev users). A group's members see its conversations under "My groups" in the inbox.
+        router.rpc("groups.members.add") { fields, context in
+            let caller = try context.requireAgent()
+            let group = try fields.requiredID("group", [.group])
+            let member = try await devUser(try fields.requiredID("member", [.devUser]), field: "member").number
+            _ = try await store.update(Group.self, number: group.number, actor: caller.actor, at: clock.now()) { group in
+                var group = group
+                if !group.members.contains(member) { group.members.append(member) }
+                return group
+            }
+            return .object([:])
+        }
+        router.rpc("groups.members.remove") { fields, context in
+            let caller = try context.requireAgent()
+            let groupID = try fields.requiredID("group", [.group])
+            let member = try fields.requiredID("member", [.devUser])
+            _ = try await store.update(Group.self, number: groupID.number, actor: caller.actor, at: clock.now()) { group in
+                guard group.members.contains(member.number) else {
+                    throw DomainError.notFound("\(member.displayID) in \(groupID.displayID)")
+                }
+                var group = group
+                group.members.removeAll { $0 == member.number }
+                return group
+            }
+            return .object([:])
+        }
+        router.rpc("groups.members.list", readable: true) { fields, context in
+            _ = try context.requireAgent()
+            let group = try await object(Group.self, fields, key: "group")
+            // A cursor is the position after which to go on, as the previous page returned it.
+            let limit = try fields.int("limit") ?? 50
+            guard (1...100).contains(limit) else { throw APIError.invalidField("limit", "must be between 1 and 100") }
+            var start = 0
+            if let cursor = try fields.string("cursor") {
+                guard let position = Int(cursor.dropFirst(7)), cursor.hasPrefix("member:"), position >= 0, position <= group.members.count else {
+                    throw APIError.invalidField("cursor", "not a cursor of this list")
+                }
+                start = position
+            }
+            let members = Array(group.members.dropFirst(start).prefix(limit))
+            var wanted = References.Wanted()
+            wanted.devUsers = Set(members)
+            let wire = try await wire(wanted)
+            var response: [String: JSONValue] = [
+                "members": .array(members.map { .object(["member": wire.user(.devUser($0))]) }),
+            ]
+            if start + members.count < group.members.count { response["next_cursor"] = .string("member:\(start + members.count)") }
+            if start > 0 { response["prev_cursor"] = .string("member:\(max(0, start - limit))") }
+            return .object(response)
+        }
+
         router.rpc("tags.create", created: true) { fields, context in
             let caller = try context.requireAgent()
             let name = try fields.requiredString("name").trimmed

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import ParleyCore
 import ParleyStore
+import ServiceLifecycle
 
 extension ParleyAPI {
     func registerEvents(on router: RPCRouter) {
@@ -42,7 +43,7 @@ extension ParleyAPI {
         router.router.get("/events.stream") { request, context in
             let caller = try context.requireCaller()
             let parameters = request.uri.queryParameters
-            var cursor: Int
+            let cursor: Int
             let header: String? = request.headers[.lastEventID]
             let after: String? = parameters["after"].map { String($0) }
             if let resume = Int(header ?? after ?? "") {
@@ -52,34 +53,40 @@ extension ParleyAPI {
             }
             let followText: String? = parameters["follow"].map { String($0) }
             let follow = followText != "false"
-            let store = store
-            var headers = HTTPFields()
-            headers[.contentType] = "text/event-stream; charset=utf-8"
-            headers[.cacheControl] = "no-cache"
-            let start = cursor
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                var cursor = start
-                let renderer = EventRenderer(store: store)
-                var idle = 0
-                try await writer.write(ByteBuffer(string: ": connected\nretry: 2000\n\n"))
-                while !Task.isCancelled {
-                    let events = try await store.outbox(after: cursor, limit: 100)
-                    for event in events {
-                        cursor = event.sequence
-                        guard EventRenderer.isVisible(event, to: caller) else { continue }
-                        let data = try await renderer.payload(event, for: caller).serialized
-                        try await writer.write(ByteBuffer(string: "id: \(event.sequence)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n"))
-                    }
-                    if events.isEmpty {
-                        if !follow { break }
-                        idle += 1
-                        if idle % 60 == 0 { try await writer.write(ByteBuffer(string: ": ping\n\n")) }
-                        try await Task.sleep(for: .milliseconds(250))
-                    }
-                }
-                try await writer.finish(nil)
-            })
+            return eventStream(for: caller, after: cursor, follow: follow)
         }
+    }
+
+    /// Server-sent events of every published conversation change `caller` may see, after `start`
+    /// (shared by `/events.stream` and the inbox's and widget's live updates).
+    func eventStream(for caller: Caller, after start: Int, follow: Bool) -> Response {
+        let store = store
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var cursor = start
+            let renderer = EventRenderer(store: store)
+            var idle = 0
+            try await writer.write(ByteBuffer(string: ": connected\nretry: 2000\n\n"))
+            // A stream ends when the server shuts down, so that open streams do not hold the shutdown up.
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                let events = try await store.outbox(after: cursor, limit: 100)
+                for event in events {
+                    cursor = event.sequence
+                    guard EventRenderer.isVisible(event, to: caller) else { continue }
+                    let data = try await renderer.payload(event, for: caller).serialized
+                    try await writer.write(ByteBuffer(string: "id: \(event.sequence)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n"))
+                }
+                if events.isEmpty {
+                    if !follow { break }
+                    idle += 1
+                    if idle % 60 == 0 { try await writer.write(ByteBuffer(string: ": ping\n\n")) }
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+            }
+            try await writer.finish(nil)
+        })
     }
 
     func renderWebhook(_ webhook: Webhook, withSecret: Bool) -> JSONValue {

@@ -107,7 +107,8 @@ struct ParleyAPI: Sendable {
 
 /// Builds the router with every route and middleware; shared by `parley serve` and the tests.
 func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy, timers: LifecycleTimers,
-                webhooks: WebhookDelivery, testClock: ManualClock?, rateLimits: RateLimitPolicy) -> Router<ParleyRequestContext> {
+                webhooks: WebhookDelivery, testClock: ManualClock?, rateLimits: RateLimitPolicy,
+                secureCookies: Bool = false) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     let catalog = EndpointCatalog()
     router.add(middleware: ErrorMiddleware())
@@ -117,9 +118,11 @@ func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: 
     router.get("/openapi.json") { _, _ in
         JSONResponse.make(status: .ok, catalog.openAPI())
     }
-    router.add(middleware: AuthenticationMiddleware(store: store, clock: clock, limiter: RateLimiter(policy: rateLimits)))
+    let limiter = RateLimiter(policy: rateLimits)
+    router.add(middleware: AuthenticationMiddleware(store: store, clock: clock, limiter: limiter))
     let api = ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy,
                         timers: timers, webhooks: webhooks)
+    WebInterface(api: api, limiter: limiter, secureCookies: secureCookies).register(on: router)
     let rpcRouter = RPCRouter(router: router, catalog: catalog)
     api.register(on: rpcRouter)
     if let testClock { api.registerTestClock(testClock, on: rpcRouter) }

@@ -23,12 +23,15 @@ public struct ParleyRequestContext: RequestContext {
     public var ifMatch: String?
     /// The peer's address.
     public let remoteAddress: SocketAddress?
+    /// The signed-in browser of an inbox or widget page (from its cookie; never used by the API).
+    var webSession: WebSession?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
         caller = nil
         ifMatch = nil
+        webSession = nil
     }
 
     /// Refuses a request larger than DevRev's limit before reading it.

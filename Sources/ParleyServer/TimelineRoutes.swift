@@ -56,7 +56,7 @@ extension ParleyAPI {
         return entry
     }
 
-    private func createComment(_ fields: Fields, caller: Caller) async throws -> JSONValue {
+    func createComment(_ fields: Fields, caller: Caller) async throws -> JSONValue {
         if let type = try fields.string("type"), type != "timeline_comment" {
             throw APIError.invalidEnum("type", type, allowed: ["timeline_comment"])
         }

@@ -83,6 +83,17 @@ public protocol ParleyStore: Sendable {
     /// Every version, newest first.
     func configurationHistory(kind: String) async throws -> [StoredConfiguration]
 
+    // MARK: Inbox
+
+    /// Conversations per stage (not deleted), kept up to date as they change rather than counted.
+    func stageCounts() async throws -> [Stage: Int]
+
+    // MARK: Credentials
+
+    /// A dev user's stored password hash (`pbkdf2-sha256$rounds$salt$hash`), if one was set.
+    func passwordHash(of user: Int) async throws -> String?
+    func setPasswordHash(_ hash: String, of user: Int, at: Date) async throws
+
     // MARK: Settings
 
     func setting(_ name: String) async throws -> String?

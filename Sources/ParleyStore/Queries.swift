@@ -55,11 +55,18 @@ public struct ConversationQuery: Sendable, Equatable {
     public var groups: [Int] = []
     public var tags: [Int] = []
     public var sourceChannels: [String] = []
+    public var priorities: [Priority] = []
+    /// Only conversations nobody owns.
+    public var unassigned = false
     public var isSpam: Bool?
     public var modified = DateRange()
     public var created = DateRange()
     /// Only conversations with one of these members (customers see their own conversations only).
     public var members: [Actor] = []
+    /// Words every matching conversation has in its title or comments (prefixes match: "refu" finds "refund").
+    public var text: String?
+    /// Whether `text` also searches internal notes (agents) or only what customers see.
+    public var searchesNotes = false
     public var sort: ConversationSort = .createdDate(descending: true)
     public var page = PageRequest()
 
@@ -109,6 +116,8 @@ public enum TokenKind: String, Sendable, Codable {
     case pat
     /// A customer session, minted by the host application for its widget.
     case session
+    /// An agent's signed-in browser (the inbox's session cookie); not accepted by the API.
+    case webSession = "web_session"
 }
 
 public struct StoredToken: Sendable, Equatable, Codable {
@@ -167,4 +176,25 @@ public struct OutboxEvent: Sendable, Equatable, Codable {
     public var conversation: Conversation
     public var oldConversation: Conversation?
     public var entry: TimelineEntry?
+}
+
+/// A full-text query made safe for SQLite FTS5: the words of what someone typed, each a quoted prefix,
+/// all required. Operators and punctuation in the input are never interpreted.
+public enum FullTextQuery {
+    /// The FTS5 expression, or nil when the input has no word to search for.
+    public static func expression(_ input: String) -> String? {
+        var words: [String] = []
+        var current = ""
+        for character in input {
+            if character.isLetter || character.isNumber {
+                current.append(character)
+            } else if !current.isEmpty {
+                words.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { words.append(current) }
+        guard !words.isEmpty else { return nil }
+        return words.prefix(16).map { "\"\($0)\"*" }.joined(separator: " ")
+    }
 }

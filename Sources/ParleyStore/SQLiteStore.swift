@@ -735,12 +735,22 @@ public final class SQLiteStore: ParleyStore {
             anyOf("c.rev_org", query.revOrgs.map { .integer(Int64($0)) })
             anyOf("c.grp", query.groups.map { .integer(Int64($0)) })
             anyOf("c.source_channel", query.sourceChannels.map { .text($0) })
+            anyOf("c.priority", query.priorities.map { .integer(Int64($0.rank)) })
+            if query.unassigned {
+                conditions.append("NOT EXISTS (SELECT 1 FROM conversation_owners x WHERE x.conversation = c.number)")
+            }
             exists("conversation_owners", "owner", query.ownedBy.map { .integer(Int64($0)) })
             exists("conversation_tags", "tag", query.tags.map { .integer(Int64($0)) })
             exists("conversation_members", "member", query.members.map { .text($0.description) })
             if let isSpam = query.isSpam {
                 conditions.append("c.is_spam = ?")
                 binds.append(.integer(isSpam ? 1 : 0))
+            }
+            if let text = query.text, !text.isEmpty {
+                // No word to search for matches nothing rather than everything.
+                let notes = query.searchesNotes ? "" : " AND is_note = 0"
+                conditions.append("c.number IN (SELECT conversation FROM conversation_text WHERE conversation_text MATCH ?\(notes))")
+                binds.append(.text(FullTextQuery.expression(text) ?? "\"\""))
             }
             appendRange(query.created, column: "c.created_ms", to: &conditions, &binds)
             appendRange(query.modified, column: "c.modified_ms", to: &conditions, &binds)
@@ -989,6 +999,33 @@ public final class SQLiteStore: ParleyStore {
     public func setSetting(_ name: String, value: String) async throws {
         try await write { db in
             try db.run("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", [.text(name), .text(value)])
+        }
+    }
+
+    // MARK: Inbox and credentials
+
+    public func stageCounts() async throws -> [Stage: Int] {
+        try await read { db in
+            var counts: [Stage: Int] = [:]
+            for row in try db.query("SELECT stage, count FROM stage_counts") {
+                if let stage = row[0].string.flatMap(Stage.init(rawValue:)) { counts[stage] = row[1].int ?? 0 }
+            }
+            return counts
+        }
+    }
+
+    public func passwordHash(of user: Int) async throws -> String? {
+        try await read { db in
+            try db.scalar("SELECT doc FROM credentials WHERE subject = ?", [.text(Actor.devUser(user).description)]).string
+        }
+    }
+
+    public func setPasswordHash(_ hash: String, of user: Int, at: Date) async throws {
+        try await write { [self] db in
+            let subject = Actor.devUser(user)
+            try db.run("INSERT OR REPLACE INTO credentials (subject, doc, modified_ms) VALUES (?, ?, ?)",
+                       [.text(subject.description), .text(hash), Self.ms(at)])
+            try record(db, [ChangeEvent(object: subject.objectID, actor: .system, at: at, kind: .passwordSet, field: "password")])
         }
     }
 }

@@ -69,7 +69,51 @@ enum Schema {
         ALTER TABLE conversations ADD COLUMN external_ref TEXT;
         CREATE UNIQUE INDEX conversations_by_external_ref ON conversations (external_ref) WHERE external_ref IS NOT NULL;
         """),
-        // Version 6 is the web inbox's (web users, sessions, full-text search), landing from another branch.
+        Migration(version: 6, name: "inbox: credentials, stage counters, full-text search", sql: """
+        CREATE TABLE credentials (subject TEXT PRIMARY KEY, doc TEXT NOT NULL, modified_ms INTEGER NOT NULL) WITHOUT ROWID;
+
+        -- Conversations per stage, kept true by triggers in the writing transaction (never counted per request).
+        -- Conversations are saved with INSERT OR REPLACE: the BEFORE INSERT trigger takes the old row out.
+        CREATE TABLE stage_counts (stage TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO stage_counts (stage, count) SELECT stage, count(*) FROM conversations WHERE deleted = 0 GROUP BY stage;
+        CREATE TRIGGER stage_counts_before_save BEFORE INSERT ON conversations BEGIN
+            UPDATE stage_counts SET count = count - 1
+            WHERE stage = (SELECT stage FROM conversations WHERE number = new.number AND deleted = 0);
+        END;
+        CREATE TRIGGER stage_counts_after_save AFTER INSERT ON conversations WHEN new.deleted = 0 BEGIN
+            INSERT INTO stage_counts (stage, count) VALUES (new.stage, 1) ON CONFLICT(stage) DO UPDATE SET count = count + 1;
+        END;
+        CREATE TRIGGER stage_counts_after_delete AFTER UPDATE OF deleted ON conversations
+        WHEN old.deleted = 0 AND new.deleted != 0 BEGIN
+            UPDATE stage_counts SET count = count - 1 WHERE stage = old.stage;
+        END;
+
+        -- Full-text search over titles (rowid -number) and comments (rowid = the entry's number).
+        CREATE VIRTUAL TABLE conversation_text USING fts5(
+            text, conversation UNINDEXED, is_note UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+        INSERT INTO conversation_text (rowid, text, conversation, is_note)
+            SELECT -number, json_extract(doc, '$.title'), number, 0 FROM conversations WHERE deleted = 0;
+        INSERT INTO conversation_text (rowid, text, conversation, is_note)
+            SELECT number, json_extract(doc, '$.body'), conversation, visibility IN ('private', 'internal')
+            FROM timeline_entries WHERE NOT json_extract(doc, '$.isDeleted');
+        CREATE TRIGGER conversation_text_title BEFORE INSERT ON conversations
+        WHEN (SELECT json_extract(doc, '$.title') FROM conversations WHERE number = new.number)
+             IS NOT json_extract(new.doc, '$.title') BEGIN
+            DELETE FROM conversation_text WHERE rowid = -new.number;
+            INSERT INTO conversation_text (rowid, text, conversation, is_note)
+                VALUES (-new.number, json_extract(new.doc, '$.title'), new.number, 0);
+        END;
+        CREATE TRIGGER conversation_text_comment_insert AFTER INSERT ON timeline_entries BEGIN
+            INSERT INTO conversation_text (rowid, text, conversation, is_note)
+                VALUES (new.number, json_extract(new.doc, '$.body'), new.conversation, new.visibility IN ('private', 'internal'));
+        END;
+        CREATE TRIGGER conversation_text_comment_update AFTER UPDATE OF doc ON timeline_entries BEGIN
+            DELETE FROM conversation_text WHERE rowid = old.number;
+            INSERT INTO conversation_text (rowid, text, conversation, is_note)
+                SELECT new.number, json_extract(new.doc, '$.body'), new.conversation, new.visibility IN ('private', 'internal')
+                WHERE NOT json_extract(new.doc, '$.isDeleted');
+        END;
+        """),
         Migration(version: 7, name: "inbox order index", sql: """
         CREATE INDEX conversations_by_stage_priority_waiting ON conversations
             (stage, priority, COALESCE(waiting_ms, 9007199254740991), number) WHERE deleted = 0;

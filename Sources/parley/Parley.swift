@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Logging
 import ParleyCore
@@ -16,7 +19,7 @@ struct Parley: AsyncParsableCommand {
 
         The first start creates an admin and prints its token once, unless PARLEY_ADMIN_TOKEN is set.
         """,
-        subcommands: [Serve.self, Migrate.self, Routing.self, Bench.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Routing.self, Bench.self])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -75,12 +78,13 @@ struct Serve: AsyncParsableCommand {
         }
         if demo {
             if let demoTokens = try await DemoData.load(into: server.store, clock: SystemClock()) {
-                print(demoTokens.summary)
+                print(demoTokens.summary(url: "\(tlsCert == nil ? "http" : "https")://\(host):\(port)"))
             } else {
                 print("--demo: the database already has conversations; left as it is.")
             }
         }
         print("Parley listening on \(tlsCert == nil ? "http" : "https")://\(host):\(port) (database \(database))")
+        fflush(nil)  // what was printed reaches a pipe or a log now, not at exit
         try await server.application.runService()
     }
 }

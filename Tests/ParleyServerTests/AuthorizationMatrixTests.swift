@@ -82,6 +82,13 @@ struct AuthorizationMatrixTests {
         Row(path: "groups.get", allowed: team, success: .ok) { f in #"{"id":"\#(try await f.created("groups.create", #"{"name":"G \#(unique())"}"#, "group"))"}"# },
         Row(path: "groups.list", allowed: team, success: .ok) { _ in "{}" },
         Row(path: "groups.update", allowed: team, success: .ok) { f in #"{"id":"\#(try await f.created("groups.create", #"{"name":"G \#(unique())"}"#, "group"))","description":"y"}"# },
+        Row(path: "groups.members.add", allowed: team, success: .ok) { f in #"{"group":"\#(try await f.created("groups.create", #"{"name":"G \#(unique())"}"#, "group"))","member":"\#(f.world.agent)"}"# },
+        Row(path: "groups.members.remove", allowed: team, success: .ok) { f in
+            let group = try await f.created("groups.create", #"{"name":"G \#(unique())"}"#, "group")
+            _ = try await f.api.post("groups.members.add", #"{"group":"\#(group)","member":"\#(f.world.agent)"}"#, token: adminToken)
+            return #"{"group":"\#(group)","member":"\#(f.world.agent)"}"#
+        },
+        Row(path: "groups.members.list", allowed: team, success: .ok) { f in #"{"group":"\#(try await f.created("groups.create", #"{"name":"G \#(unique())"}"#, "group"))"}"# },
         Row(path: "tags.create", allowed: team, success: .created) { _ in #"{"name":"T \#(unique())"}"# },
         Row(path: "tags.get", allowed: team, success: .ok) { _ in #"{"id":"TAG-1"}"# },
         Row(path: "tags.list", allowed: team, success: .ok) { _ in "{}" },

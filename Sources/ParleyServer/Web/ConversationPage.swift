@@ -1,0 +1,251 @@
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+/// The inbox's conversation page and its forms: reply or note, stage changes the machine allows from here,
+/// owner, group, priority, tags.
+extension WebInterface {
+    func registerConversationPage(on router: Router<ParleyRequestContext>) {
+        router.get("/inbox/conversations/:number") { request, context in
+            guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
+            let number = try context.parameters.require("number", as: Int.self)
+            let form = FormData(encoded: request.uri.query ?? "")
+            guard let html = try await conversationPage(number, view: InboxView(form), session: session, error: form.text("error")) else {
+                return Self.page(pages.message(title: "Not found", text: "There is no conversation CONV-\(number)."), status: .notFound)
+            }
+            return Self.page(html)
+        }
+        router.post("/inbox/conversations/:number/:action") { request, context in
+            guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
+            let number = try context.parameters.require("number", as: Int.self)
+            let action = try context.parameters.require("action")
+            let form = try await Self.form(request, context: context)
+            try session.checkForm(form)
+            let back = "/inbox/conversations/\(number)?\(InboxView(form).query())"
+            do {
+                try await perform(action, on: number, form: form, caller: session.caller)
+            } catch {
+                return Self.back(back, error: error)
+            }
+            return Self.redirect(action == "reply" || action == "stage" ? back : back + "#details")
+        }
+    }
+
+    /// One form's change, through the API's operations (the same validation and transactions).
+    private func perform(_ action: String, on number: Int, form: FormData, caller: Caller) async throws {
+        let id = JSONValue.string(ObjectID(.conversation, number).don)
+        switch action {
+        case "reply":
+            guard let body = form.text("body") else { throw APIError.missing("body") }
+            if form["propose"] == "on" {
+                _ = try await api.proposeResolution(Fields(["id": id, "body": .string(body)]), caller: caller)
+            } else {
+                let visibility = form["visibility"] == "internal" ? "internal" : "external"
+                _ = try await api.createComment(Fields(["object": id, "body": .string(body), "visibility": .string(visibility)]),
+                                                caller: caller)
+            }
+        case "stage":
+            guard let stage = form.text("stage") else { throw APIError.missing("stage") }
+            var fields: [String: JSONValue] = ["id": id, "stage": .object(["name": .string(stage)])]
+            if let resolution = form.text("resolution") {
+                fields["tags"] = .object(["add": .array([.object(["id": .string(ObjectID(.tag, SystemTag.resolution.rawValue).displayID), "value": .string(resolution)])])])
+            }
+            if let version = form.text("version").flatMap(Int.init) { fields["version"] = .int(version) }
+            _ = try await api.updateConversation(Fields(fields), caller: caller, ifMatch: nil)
+        case "update":
+            var fields: [String: JSONValue] = ["id": id]
+            if let owner = form["owner"] {
+                fields["owned_by"] = .array(owner.isEmpty ? [] : [.string(owner)])
+            }
+            if let group = form["group"] { fields["group"] = group.isEmpty ? .null : .string(group) }
+            if let priority = form.text("priority") { fields["priority"] = .string(priority) }
+            if let tag = form.text("add_tag") {
+                fields["tags"] = .object(["add": .array([.object(["id": .string(tag)])])])
+            } else if let tag = form.text("remove_tag") {
+                fields["tags"] = .object(["remove": .array([.object(["id": .string(tag)])])])
+            }
+            _ = try await api.updateConversation(Fields(fields), caller: caller, ifMatch: nil)
+        default:
+            throw APIError.notFound("action '\(action)'")
+        }
+    }
+
+    private func conversationPage(_ number: Int, view: InboxView, session: WebSession, error: String?) async throws -> HTML? {
+        guard let conversation = try await store.conversation(number: number) else { return nil }
+        let pages = pages
+        var timelineQuery = TimelineQuery(conversation: number, viewer: session.caller.actor)
+        timelineQuery.includeEvents = true
+        timelineQuery.page = PageRequest(limit: 500)
+        let items = try await store.listTimeline(timelineQuery).items
+        var wanted = References.Wanted()
+        wanted.add(conversation)
+        wanted.add(session.caller.actor)
+        for item in items {
+            switch item {
+            case .comment(let entry): wanted.add(entry.author)
+            case .event(_, let event): wanted.add(event.actor)
+            }
+        }
+        let references = try await References.load(wanted, from: store)
+        let dependencies = try await api.dependencies(of: conversation.id)
+        let everyone = try await store.list(DevUser.self, query: DirectoryQuery()).items
+        let people = everyone.filter { $0.state == .active }
+        let allTags = try await store.list(Tag.self, query: DirectoryQuery()).items
+        let tagList = allTags.filter { !$0.isSystem }
+        // Events name people by id; the page shows their names.
+        var names: [String: String] = [:]
+        for person in everyone { names[person.id.displayID] = person.displayName }
+        for tag in allTags { names[tag.id.displayID] = tag.name }
+        for (number, user) in references.revUsers { names[ObjectID(.revUser, number).displayID] = user.displayName ?? user.email }
+        let groups = try await store.list(Group.self, query: DirectoryQuery()).items
+        // Previous and next in the view the agent came from.
+        let neighbours = try await store.listConversations(try await query(for: view, session: session, limit: 200)).items.map(\.number)
+        let position = neighbours.firstIndex(of: number)
+        let next = position.flatMap { $0 + 1 < neighbours.count ? neighbours[$0 + 1] : nil }
+            ?? (position == nil ? neighbours.first : nil)
+        let previous = position.flatMap { $0 > 0 ? neighbours[$0 - 1] : nil }
+        let viewQuery = view.query()
+        let csrf = pages.csrfField(session)
+        let base = "/inbox/conversations/\(number)"
+
+        let sorted = items.sorted { lhs, rhs in
+            func at(_ item: TimelineItem) -> Date {
+                switch item { case .comment(let e): e.createdDate; case .event(_, let e): e.at }
+            }
+            return at(lhs) < at(rhs)
+        }
+        let timeline = HTML.join(sorted.map { item -> HTML in
+            switch item {
+            case .comment(let entry):
+                if entry.isDeleted { return "<div class=\"event\">\(pages.name(entry.author, references)) deleted a message</div>" }
+                let kind = entry.visibility.isNote ? "note" : (entry.author.isCustomer ? "customer" : "agent")
+                return """
+                <article class="entry \(kind)" data-entry="\(entry.id.don)" data-visibility="\(entry.visibility.rawValue)">
+                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))</div>
+                  <div class="body">\(entry.body)</div></article>
+                """
+            case .event(_, let event):
+                guard event.kind != .commentAdded else { return .empty }
+                let summary = event.summary.replacing(/(DEVU|REVU|TAG)-[0-9]+/) { match in names[String(match.output.0)] ?? String(match.output.0) }
+                return "<div class=\"event\">\(summary) · \(pages.ago(event.at))</div>"
+            }
+        })
+
+        var stageForms: [HTML] = []
+        for stage in StageMachine.allowedNextStages(from: conversation.stage) {
+            switch (conversation.stage, stage) {
+            case (.suspended, .new):
+                stageForms.append(stageButton(base, csrf, viewQuery, stage, label: "Approve (not spam)", primary: true))
+            case (.suspended, .archived):
+                stageForms.append(stageButton(base, csrf, viewQuery, stage, label: "Discard", danger: true))
+            case (_, .suspended):
+                stageForms.append(stageButton(base, csrf, viewQuery, stage, label: "Mark as spam", danger: true))
+            case (_, .resolved):
+                let choices = HTML.join(SystemTag.resolution.allowedValues.map { "<option value=\"\($0)\">\($0.split(separator: "_").joined(separator: " "))</option>" })
+                stageForms.append("""
+                <form method="post" action="\(base)/stage?\(viewQuery)" data-form="resolve">\(csrf)<input type="hidden" name="stage" value="resolved">
+                  <select id="resolve-resolution" name="resolution" aria-label="Resolution">\(choices)</select>
+                  <button class="primary" type="submit">Resolve</button></form>
+                """)
+            default:
+                stageForms.append(stageButton(base, csrf, viewQuery, stage, label: "Move to \(stage.displayName)"))
+            }
+        }
+        let ownerOptions = HTML.join(people.map { person -> HTML in
+            "<option value=\"\(person.id.displayID)\"\(conversation.ownedBy.first == person.number ? HTML.trusted(" selected") : .empty)>\(person.displayName)</option>"
+        })
+        let groupOptions = HTML.join(groups.map { group -> HTML in
+            "<option value=\"\(group.id.displayID)\"\(conversation.group == group.number ? HTML.trusted(" selected") : .empty)>\(group.name)</option>"
+        })
+        let priorityOptions = HTML.join(Priority.allCases.map { priority -> HTML in
+            "<option value=\"\(priority.rawValue)\"\(conversation.priority == priority ? HTML.trusted(" selected") : .empty)>\(priority.rawValue.uppercased())</option>"
+        })
+        let tagChips = HTML.join(conversation.tags.map { value -> HTML in
+            let tag = references.tags[value.tag]
+            let label = tag.map { t in value.value.map { "\(t.name): \($0)" } ?? t.name } ?? "TAG-\(value.tag)"
+            guard let tag, !tag.isSystem else { return "<span class=\"badge\" title=\"kept by the server\">\(label)</span>" }
+            return """
+            <form method="post" action="\(base)/update?\(viewQuery)">\(csrf)<input type="hidden" name="remove_tag" value="\(tag.id.displayID)">
+            <span class="badge">\(label) <button type="submit" aria-label="Remove \(label)">×</button></span></form>
+            """
+        })
+        let addTag: HTML = tagList.isEmpty ? .empty : """
+            <form method="post" action="\(base)/update?\(viewQuery)">\(csrf)<select name="add_tag" aria-label="Add a tag">
+            \(HTML.join(tagList.map { "<option value=\"\($0.id.displayID)\">\($0.name)</option>" }))</select><button type="submit">Add tag</button></form>
+            """
+        let dependencyList: HTML = dependencies.isEmpty ? "<span class=\"muted\">none</span>"
+            : HTML.join(dependencies.map { work -> HTML in "<div>\(work.id.displayID) \(work.title) <span class=\"badge\">\(work.isClosed ? "done" : "open")</span></div>" })
+        let metrics = conversation.metrics
+        let firstResponse = conversation.timeToInitialResponseSeconds.map { pages.duration($0) } ?? "not yet"
+        let proposal: HTML = conversation.resolutionCheck?.awaitingConfirmation == true
+            ? "<div class=\"proposal\">Waiting for the customer to confirm the proposed resolution.</div>" : .empty
+        let navigation: HTML = """
+            <a rel="up" href="/inbox?\(viewQuery)">← \(view.title)</a>
+            \(previous.map { p -> HTML in " · <a rel=\"prev\" href=\"/inbox/conversations/\(p)?\(viewQuery)\">Previous</a>" } ?? .empty)
+            \(next.map { n -> HTML in " · <a rel=\"next\" href=\"/inbox/conversations/\(n)?\(viewQuery)\">Next</a>" } ?? .empty)
+            """
+        let me = pages.name(session.caller.actor, references)
+        let body: HTML = """
+        <header class="top"><a class="brand" href="/inbox">Parley</a>
+          <form class="search" method="get" action="/inbox" role="search"><input type="hidden" name="view" value="all">
+            <input id="search" type="search" name="q" placeholder="Search titles and messages  ( / )"></form>
+          <span class="who">\(me)</span>
+          <form method="post" action="/inbox/sign-out">\(csrf)<button type="submit">Sign out</button></form></header>
+        <main>
+          <p class="small">\(navigation)</p>
+          \(pages.flash(error))
+          <div id="summary" data-live>
+            <h1>\(conversation.title.isEmpty ? "(no title)" : conversation.title)</h1>
+            <p><span class="badge stage" id="stage" data-stage="\(conversation.stage.rawValue)">\(conversation.stage.displayName)</span>
+               \(pages.priority(conversation.priority)) <span class="muted small">\(conversation.id.displayID) · via \(conversation.sourceChannel)</span></p>
+          </div>
+          <div class="conversation">
+            <section>
+              <div class="timeline" id="timeline" data-live>\(timeline)\(proposal)</div>
+              <form class="reply" id="reply" method="post" action="\(base)/reply?\(viewQuery)">\(csrf)
+                <label for="reply-body" class="small muted">Reply to the customer, or leave a note for the team</label>
+                <textarea id="reply-body" name="body" required></textarea>
+                <div class="row">
+                  <label><input type="radio" name="visibility" value="external" checked> Public reply</label>
+                  <label><input type="radio" name="visibility" value="internal"> Internal note</label>
+                  <label><input type="checkbox" name="propose"> Propose this as the resolution</label>
+                  <button class="primary" type="submit">Send</button>
+                </div>
+              </form>
+            </section>
+            <aside class="details" id="details">
+              <div><h3>Stage</h3><div id="stage-actions" data-live>\(HTML.join(stageForms, separator: " "))</div></div>
+              <div><h3>Assignment</h3>
+                <form method="post" action="\(base)/update?\(viewQuery)">\(csrf)
+                  <select name="owner" aria-label="Owner"><option value="">Unassigned</option>\(ownerOptions)</select>
+                  <select name="group" aria-label="Group"><option value="">No group</option>\(groupOptions)</select>
+                  <select name="priority" aria-label="Priority">\(priorityOptions)</select>
+                  <button type="submit">Save</button></form></div>
+              <div><h3>Tags</h3><div id="tags" data-live>\(tagChips)</div>\(addTag)</div>
+              <div id="facts" data-live><h3>Details</h3><dl>
+                <dt>Customer org</dt><dd>\(conversation.revOrg.flatMap { references.revOrgs[$0]?.displayName } ?? "Unidentified")</dd>
+                <dt>Routing</dt><dd>\(conversation.routing.summary)</dd>
+                <dt>First response</dt><dd>\(firstResponse)</dd>
+                <dt>In this stage</dt><dd>\(pages.duration(pages.now.timeIntervalSince(conversation.stageEnteredAt)))</dd>
+                <dt>Reopened</dt><dd>\(metrics.reopenCount) times</dd>
+                <dt>Created</dt><dd>\(pages.ago(conversation.createdDate))</dd>
+                <dt>Depends on</dt><dd>\(dependencyList)</dd>
+              </dl></div>
+              <p class="small muted">Keys: <kbd>r</kbd> reply · <kbd>e</kbd> resolve · <kbd>n</kbd>/<kbd>p</kbd> next/previous · <kbd>u</kbd> back</p>
+            </aside>
+          </div>
+        </main>
+        """
+        return pages.document(title: conversation.title, body: body, eventsURL: "/inbox/events", watching: conversation.id.don,
+                              shortcuts: true)
+    }
+
+    private func stageButton(_ base: String, _ csrf: HTML, _ viewQuery: String, _ stage: Stage, label: String,
+                             primary: Bool = false, danger: Bool = false) -> HTML {
+        let style: HTML = primary ? " class=\"primary\"" : (danger ? " class=\"danger\"" : .empty)
+        return """
+        <form method="post" action="\(base)/stage?\(viewQuery)" data-form="stage-\(stage.rawValue)">\(csrf)<input type="hidden" name="stage" value="\(stage.rawValue)">
+        <button\(style) type="submit">\(label)</button></form>
+        """
+    }
+}

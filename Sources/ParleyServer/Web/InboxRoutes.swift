@@ -1,0 +1,288 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ParleyCore
+import ParleyStore
+
+/// The agents' inbox (`/inbox`) and the customers' widget (`/widget`), served by the same process as the API.
+/// Pages are plain HTML forms (post, then redirect); every change goes through the API's own operations
+/// (`ParleyAPI`), so the web adds no second path into the domain.
+struct WebInterface: Sendable {
+    let api: ParleyAPI
+    let limiter: RateLimiter
+    /// Served over TLS: cookies are `Secure`, and the widget's may be sent inside another site's page.
+    let secureCookies: Bool
+
+    var store: any ParleyStore { api.store }
+    var clock: any ParleyClock { api.clock }
+    var pages: WebPages { WebPages(now: clock.now()) }
+
+    func register(on router: Router<ParleyRequestContext>) {
+        router.get("/") { _, _ in Self.redirect("/inbox") }
+        router.get("/assets/parley.css") { _, _ in Self.asset(WebAssets.stylesheet, type: "text/css; charset=utf-8") }
+        router.get("/assets/parley.js") { _, _ in Self.asset(WebAssets.pageScript, type: "text/javascript; charset=utf-8") }
+        router.get("/widget.js") { _, _ in Self.asset(WebAssets.embedScript, type: "text/javascript; charset=utf-8") }
+        registerInbox(on: router)
+        registerConversationPage(on: router)
+        registerWidget(on: router)
+    }
+
+    // MARK: Responses
+
+    static func asset(_ text: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "public, max-age=300"
+        headers[.xContentTypeOptions] = "nosniff"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A page: never cached, no referrer, scripts and styles from this server only; the inbox cannot be framed,
+    /// the widget can (it is made to be embedded).
+    static func page(_ html: HTML, status: HTTPResponse.Status = .ok, embeddable: Bool = false) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.referrerPolicy] = "no-referrer"
+        headers[.contentSecurityPolicy] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            + "form-action 'self'; base-uri 'none'; frame-ancestors " + (embeddable ? "*" : "'none'")
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html.description)))
+    }
+
+    static func redirect(_ location: String, cookie: Cookie? = nil) -> Response {
+        var response = Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+        if let cookie { response.setCookie(cookie) }
+        return response
+    }
+
+    /// The request's form body (or query, for GET), at most 1 MiB; refuses a cross-site POST by its Origin.
+    static func form(_ request: Request, context: ParleyRequestContext) async throws -> FormData {
+        if request.method == .post, let origin = request.headers[.origin], origin != "null" {
+            let host = request.head.authority ?? ""
+            let originHost = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+            guard originHost == host else { throw APIError.forbidden("cross-site form submissions are refused") }
+        }
+        var encoded = request.uri.query ?? ""
+        if request.method == .post {
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            encoded = String(buffer: body)
+        }
+        return FormData(encoded: encoded)
+    }
+
+    /// Where to go back to after a failed form, with the error shown there.
+    static func back(_ path: String, error: any Error) -> Response {
+        let message = APIError(error).message
+        return redirect(path + (path.contains("?") ? "&" : "?") + "error=" + FormData.encode(message))
+    }
+
+    // MARK: Sessions
+
+    /// The live-update stream of a page (from now, or after `Last-Event-ID` when the browser reconnects).
+    func liveUpdates(_ request: Request, session: WebSession?) async throws -> Response {
+        guard let session else { throw APIError.unauthenticated }
+        var start = try await store.latestOutboxSequence()
+        if let resume = request.headers[.lastEventID].flatMap({ Int($0) }) { start = resume }
+        return api.eventStream(for: session.caller, after: start, follow: true)
+    }
+
+    // MARK: Inbox
+
+    private func registerInbox(on router: Router<ParleyRequestContext>) {
+        router.get("/inbox/sign-in") { request, _ in
+            let query = FormData(encoded: request.uri.query ?? "")
+            return Self.page(pages.signIn(error: query.text("error"), email: query.text("email")))
+        }
+        router.post("/inbox/sign-in") { request, context in
+            let form = try await Self.form(request, context: context)
+            let address = context.clientAddress
+            let now = Date()
+            if limiter.check("fail:\(address)", limit: limiter.policy.failedAuthentications, at: now, counting: false).remaining == 0 {
+                return Self.page(pages.signIn(error: "Too many failed sign-ins from this address; wait a minute.", email: form.text("email")),
+                                 status: .tooManyRequests)
+            }
+            guard let user = try await signIn(form) else {
+                _ = limiter.check("fail:\(address)", limit: limiter.policy.failedAuthentications, at: now)
+                return Self.page(pages.signIn(error: "That email and password (or token) did not match an active agent.",
+                                              email: form.text("email")), status: .unauthorized)
+            }
+            let token = TokenSecret.generate(prefix: "parley_web_")
+            let started = clock.now()
+            try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
+                subject: .devUser(user.number), kind: .webSession, createdDate: started,
+                expiresAt: started.addingTimeInterval(WebSession.inboxLifetime)))
+            return Self.redirect("/inbox", cookie: WebSession.cookie(
+                name: WebSession.inboxCookie, value: token, path: "/inbox", maxAge: Int(WebSession.inboxLifetime),
+                secure: secureCookies, embeddable: false))
+        }
+        router.post("/inbox/sign-out") { request, context in
+            let form = try await Self.form(request, context: context)
+            if let session = context.webSession {
+                try session.checkForm(form)
+                try await store.revokeToken(hash: TokenSecret.hash(session.token))
+            }
+            return Self.redirect("/inbox/sign-in", cookie: WebSession.cookie(
+                name: WebSession.inboxCookie, value: "", path: "/inbox", maxAge: 0, secure: secureCookies, embeddable: false))
+        }
+        router.get("/inbox/events") { request, context in
+            try await liveUpdates(request, session: context.webSession)
+        }
+        router.get("/inbox") { request, context in
+            guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
+            let form = FormData(encoded: request.uri.query ?? "")
+            return Self.page(try await inboxPage(InboxView(form), session: session, error: form.text("error")))
+        }
+    }
+
+    /// The agent an email and password, or a personal access token, sign in as.
+    private func signIn(_ form: FormData) async throws -> DevUser? {
+        if let token = form.text("token") {
+            guard let stored = try await store.token(hash: TokenSecret.hash(token)), stored.kind == .pat, !stored.revoked,
+                  stored.expiresAt.map({ $0 > clock.now() }) ?? true, case .devUser(let number) = stored.subject,
+                  let user = try await store.object(DevUser.self, number: number), user.state == .active else { return nil }
+            return user
+        }
+        guard let email = form.text("email")?.lowercased(), let password = form["password"], !password.isEmpty else { return nil }
+        guard let user = try await store.find(DevUser.self, key: "email", value: email).first, user.state == .active,
+              let hash = try await store.passwordHash(of: user.number) else {
+            // As slow as a wrong password, so that timing does not tell which emails have accounts.
+            _ = PasswordHash.verify(password, against: PasswordHash.decoy)
+            return nil
+        }
+        return PasswordHash.verify(password, against: hash) ? user : nil
+    }
+
+    func query(for view: InboxView, session: WebSession, limit: Int = 50) async throws -> ConversationQuery {
+        var query = ConversationQuery()
+        if let stage = view.stage { query.stages = [stage] } else { query.excludedStages = [.suspended] }
+        query.sort = .priority(descending: false)
+        query.page = PageRequest(cursor: view.cursor, limit: limit)
+        query.text = view.search
+        query.searchesNotes = true
+        switch view.scope {
+        case .all: break
+        case .mine:
+            if case .devUser(let me) = session.caller.actor { query.ownedBy = [me] }
+        case .groups:
+            // Groups the agent is a member of (groups.members.add) or owns.
+            if case .devUser(let me) = session.caller.actor {
+                let memberOf = try await store.find(Group.self, key: "member", value: String(me)).map(\.number)
+                let owned = try await store.list(Group.self, query: DirectoryQuery()).items.filter { $0.owner == me }.map(\.number)
+                query.groups = Array(Set(memberOf + owned)).sorted()
+            }
+            if query.groups.isEmpty { query.groups = [-1] }
+        case .unassigned:
+            query.unassigned = true
+        }
+        if let owner = view.owner.flatMap({ ObjectID.parse($0, as: [.devUser]) }) { query.ownedBy = [owner.number] }
+        if let group = view.group.flatMap({ ObjectID.parse($0, as: [.group]) }) { query.groups = [group.number] }
+        if let org = view.org {
+            // A customer org by id or by its name (as typed in the filter); an unknown one matches nothing.
+            if let id = ObjectID.parse(org, as: [.revOrg]) {
+                query.revOrgs = [id.number]
+            } else {
+                let named = try await store.find(RevOrg.self, key: "display_name", value: org).map(\.number)
+                query.revOrgs = named.isEmpty ? [-1] : named
+            }
+        }
+        if let tag = view.tag.flatMap({ ObjectID.parse($0, as: [.tag]) }) { query.tags = [tag.number] }
+        if let priority = view.priority.flatMap(Priority.init(rawValue:)) { query.priorities = [priority] }
+        if let channel = view.channel { query.sourceChannels = [channel] }
+        return query
+    }
+
+    private func inboxPage(_ view: InboxView, session: WebSession, error: String?) async throws -> HTML {
+        let pages = pages
+        let page = try await store.listConversations(try await query(for: view, session: session))
+        let counts = try await store.stageCounts()
+        var wanted = References.Wanted()
+        page.items.forEach { wanted.add($0) }
+        wanted.add(session.caller.actor)
+        let references = try await References.load(wanted, from: store)
+        var hundred = DirectoryQuery()
+        hundred.page = PageRequest(limit: 100)
+        let people = try await store.list(DevUser.self, query: hundred).items
+        let groups = try await store.list(Group.self, query: hundred).items
+        // Orgs can be many: the filter is a text box (a name or an id) suggesting the first hundred.
+        let orgs = try await store.list(RevOrg.self, query: hundred).items
+        let tagList = try await store.list(Tag.self, query: hundred).items
+
+        let stageLinks = HTML.join(InboxView.stages.map { stage -> HTML in
+            let current: HTML = view.stage == stage && view.search == nil ? " class=\"current\" aria-current=\"page\"" : .empty
+            return "<a\(current) href=\"/inbox?\(view.query(view: stage.rawValue, keepFilters: false))\" data-stage=\"\(stage.rawValue)\"><span>\(stage.displayName)</span><span class=\"count\" id=\"count-\(stage.rawValue)\">\(counts[stage] ?? 0)</span></a>"
+        })
+        let scopeLinks = HTML.join(InboxView.Scope.allCases.map { scope -> HTML in
+            let label = ["all": "Everyone's", "mine": "Mine", "groups": "My groups", "unassigned": "Unassigned"][scope.rawValue] ?? scope.rawValue
+            let current: HTML = view.scope == scope ? " class=\"current\"" : .empty
+            return "<a\(current) href=\"/inbox?\(view.query(scope: scope))\">\(label)</a>"
+        })
+        func options(_ name: String, _ label: String, _ selected: String?, _ values: [(String, String)]) -> HTML {
+            let items = HTML.join(values.map { value, text -> HTML in
+                "<option value=\"\(value)\"\(selected == value ? HTML.trusted(" selected") : .empty)>\(text)</option>"
+            })
+            return "<select name=\"\(name)\" aria-label=\"\(label)\"><option value=\"\">\(label): any</option>\(items)</select>"
+        }
+        let filters: HTML = """
+        <form class="filters" method="get" action="/inbox">
+          <input type="hidden" name="view" value="\(view.stage?.rawValue ?? "all")"><input type="hidden" name="scope" value="\(view.scope.rawValue)">
+          \(view.search.map { q -> HTML in "<input type=\"hidden\" name=\"q\" value=\"\(q)\">" } ?? .empty)
+          \(options("owner", "Owner", view.owner, people.map { ($0.id.displayID, $0.displayName) }))
+          \(options("group", "Group", view.group, groups.map { ($0.id.displayID, $0.name) }))
+          <input type="search" name="org" list="orgs" placeholder="Customer org" aria-label="Customer org" value="\(view.org)">
+          <datalist id="orgs">\(HTML.join(orgs.map { "<option value=\"\($0.displayName)\">" }))</datalist>
+          \(options("tag", "Tag", view.tag, tagList.map { ($0.id.displayID, $0.name) }))
+          \(options("priority", "Priority", view.priority, Priority.allCases.map { ($0.rawValue, $0.rawValue.uppercased()) }))
+          \(options("channel", "Channel", view.channel, ["widget", "email", "api", "portal", "slack"].map { ($0, $0) }))
+          <button type="submit">Filter</button> <a href="/inbox?\(view.query(keepFilters: false))">Clear</a>
+        </form>
+        """
+        let rows = HTML.join(page.items.map { conversation -> HTML in
+            let href = "/inbox/conversations/\(conversation.number)?\(view.query())"
+            let owners = conversation.ownedBy.map { pages.name(.devUser($0), references) }.joined(separator: ", ")
+            let org = conversation.revOrg.flatMap { references.revOrgs[$0]?.displayName } ?? "Unidentified"
+            let waiting: HTML = conversation.waitingSince.map { "waiting \(pages.duration(pages.now.timeIntervalSince($0)))" } ?? "updated \(pages.ago(conversation.modifiedDate))"
+            let reply: HTML = conversation.stage == .needsResponse
+                ? "<a class=\"button primary\" data-action=\"reply\" href=\"/inbox/conversations/\(conversation.number)?\(view.query())#reply\">Reply</a>"
+                : .empty
+            return """
+            <tr data-href="\(href)" data-conversation="\(conversation.id.displayID)" data-stage="\(conversation.stage.rawValue)">
+              <td>\(pages.priority(conversation.priority))</td>
+              <td class="title"><a href="\(href)">\(conversation.title.isEmpty ? "(no title)" : conversation.title)</a>
+                <div class="small muted">\(conversation.id.displayID) · \(conversation.stage.displayName)\(conversation.tags.isEmpty ? HTML.empty : " · \(pages.tags(conversation, references))")</div></td>
+              <td class="optional">\(org)</td><td class="optional">\(owners.isEmpty ? "Unassigned" : owners)</td>
+              <td class="optional small muted">\(waiting)</td><td class="actions">\(reply)</td>
+            </tr>
+            """
+        })
+        let list: HTML = page.items.isEmpty
+            ? "<div class=\"empty\">Nothing here. \(view.stage == .needsResponse ? "Every customer has an answer." : "")</div>"
+            : """
+            <table class="list"><thead><tr><th>Pri</th><th>Conversation</th><th class="optional">Org</th><th class="optional">Owner</th>
+            <th class="optional">Waiting</th><th></th></tr></thead><tbody>\(rows)</tbody></table>
+            """
+        let more: HTML = page.nextCursor.map { "<p><a rel=\"next\" href=\"/inbox?\(view.query(cursor: $0))\">Older →</a></p>" } ?? .empty
+        let me = pages.name(session.caller.actor, references)
+        let body: HTML = """
+        <header class="top"><a class="brand" href="/inbox">Parley</a>
+          <form class="search" method="get" action="/inbox" role="search"><input type="hidden" name="view" value="all">
+            <input id="search" type="search" name="q" placeholder="Search titles and messages  ( / )" value="\(view.search)"></form>
+          <span class="who">\(me)</span>
+          <form method="post" action="/inbox/sign-out">\(pages.csrfField(session))<button type="submit">Sign out</button></form></header>
+        <div class="layout">
+          <nav class="views" id="views" data-live><h2>Stages</h2>\(stageLinks)<h2>Whose</h2>\(scopeLinks)</nav>
+          <main>
+            <h1>\(view.title)</h1>\(pages.flash(error))\(filters)
+            <div id="list" data-live>\(list)\(more)</div>
+            <p class="small muted">Keys: <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>o</kbd> open · <kbd>r</kbd> reply · <kbd>/</kbd> search</p>
+          </main>
+        </div>
+        """
+        return pages.document(title: view.title, body: body, eventsURL: "/inbox/events", shortcuts: true)
+    }
+}
+
+extension HTTPField.Name {
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+}

@@ -1,0 +1,192 @@
+/// The inbox's and widget's stylesheet and scripts: plain CSS and JavaScript kept here, served by the
+/// binary itself (no build step, nothing fetched at run time). Pages work without the scripts.
+enum WebAssets {
+    static let stylesheet = #"""
+    :root { --ink: #1f2328; --muted: #656d76; --line: #d8dee4; --paper: #ffffff; --wash: #f6f8fa; --accent: #0b57d0;
+            --accent-wash: #e8f0fe; --note: #fff8c5; --note-line: #e3c04a; --danger: #b42318; --ok: #1a7f37; }
+    * { box-sizing: border-box; }
+    body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--wash); }
+    a { color: var(--accent); text-decoration: none; } a:hover { text-decoration: underline; }
+    header.top { display: flex; gap: 1rem; align-items: center; padding: .6rem 1rem; background: var(--paper); border-bottom: 1px solid var(--line); flex-wrap: wrap; }
+    header.top .brand { font-weight: 700; color: var(--ink); }
+    header.top form.search { flex: 1; min-width: 12rem; display: flex; }
+    header.top form.search input { flex: 1; }
+    header.top .who { color: var(--muted); font-size: .9rem; }
+    input, select, textarea, button { font: inherit; }
+    input[type=text], input[type=search], input[type=email], input[type=password], select, textarea {
+        border: 1px solid var(--line); border-radius: 6px; padding: .35rem .5rem; background: var(--paper); color: var(--ink); }
+    textarea { width: 100%; min-height: 6rem; resize: vertical; }
+    button, .button { display: inline-block; border: 1px solid var(--line); border-radius: 6px; padding: .35rem .8rem; background: var(--paper);
+        color: var(--ink); cursor: pointer; line-height: 1.3; }
+    button.primary, .button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
+    button.danger { color: var(--danger); }
+    button:hover, .button:hover { filter: brightness(.96); text-decoration: none; }
+    .layout { display: grid; grid-template-columns: 14rem 1fr; min-height: calc(100vh - 3.2rem); }
+    nav.views { background: var(--paper); border-right: 1px solid var(--line); padding: .8rem 0; }
+    nav.views a { display: flex; justify-content: space-between; padding: .3rem 1rem; color: var(--ink); }
+    nav.views a.current { background: var(--accent-wash); font-weight: 600; }
+    nav.views .count { color: var(--muted); font-variant-numeric: tabular-nums; }
+    nav.views h2 { font-size: .75rem; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); margin: 1rem 1rem .3rem; }
+    main { padding: 1rem 1.2rem; min-width: 0; }
+    h1 { font-size: 1.3rem; margin: 0 0 .6rem; }
+    form.filters { display: flex; flex-wrap: wrap; gap: .4rem; margin-bottom: .8rem; align-items: center; }
+    table.list { width: 100%; border-collapse: collapse; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
+    table.list th, table.list td { padding: .5rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle; }
+    table.list th { font-size: .8rem; color: var(--muted); font-weight: 600; background: var(--wash); }
+    table.list tr.selected td { background: var(--accent-wash); }
+    table.list td.title a { color: var(--ink); font-weight: 600; }
+    table.list td.actions { text-align: right; white-space: nowrap; }
+    .muted { color: var(--muted); } .small { font-size: .85rem; }
+    .badge { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .78rem; border: 1px solid var(--line); background: var(--wash); white-space: nowrap; }
+    .badge.p0 { background: #ffebe9; border-color: #ffcecb; color: var(--danger); } .badge.p1 { background: #fff1e5; border-color: #ffd8b5; }
+    .badge.stage { background: var(--accent-wash); border-color: #c2d7fb; }
+    .flash { padding: .5rem .8rem; border-radius: 6px; margin-bottom: .8rem; background: #ffebe9; border: 1px solid #ffcecb; }
+    .flash.ok { background: #dafbe1; border-color: #aceebb; }
+    .empty { padding: 2rem; text-align: center; color: var(--muted); background: var(--paper); border: 1px dashed var(--line); border-radius: 8px; }
+    .conversation { display: grid; grid-template-columns: 1fr 18rem; gap: 1rem; align-items: start; }
+    .timeline { display: flex; flex-direction: column; gap: .6rem; }
+    .entry { background: var(--paper); border: 1px solid var(--line); border-radius: 8px; padding: .6rem .8rem; max-width: 46rem; }
+    .entry .meta { font-size: .8rem; color: var(--muted); margin-bottom: .25rem; }
+    .entry .body { white-space: pre-wrap; overflow-wrap: anywhere; }
+    .entry.agent { background: var(--accent-wash); border-color: #c2d7fb; align-self: flex-end; }
+    .entry.note { background: var(--note); border-color: var(--note-line); align-self: flex-end; }
+    .entry.note .meta::before { content: "Internal note · "; font-weight: 600; color: #7d5e00; }
+    .event { font-size: .8rem; color: var(--muted); text-align: center; }
+    aside.details { background: var(--paper); border: 1px solid var(--line); border-radius: 8px; padding: .8rem; display: flex; flex-direction: column; gap: .7rem; }
+    aside.details h3 { font-size: .75rem; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); margin: 0 0 .2rem; }
+    aside.details dl { display: grid; grid-template-columns: auto 1fr; gap: .2rem .6rem; margin: 0; font-size: .9rem; }
+    aside.details dt { color: var(--muted); }
+    aside.details form { display: flex; gap: .3rem; flex-wrap: wrap; }
+    .reply { margin-top: 1rem; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; padding: .8rem; }
+    .reply .row { display: flex; gap: .8rem; align-items: center; margin-top: .5rem; flex-wrap: wrap; }
+    .signin { max-width: 24rem; margin: 10vh auto; background: var(--paper); border: 1px solid var(--line); border-radius: 10px; padding: 1.4rem; }
+    .signin label { display: block; margin: .6rem 0 .2rem; } .signin input { width: 100%; }
+    kbd { border: 1px solid var(--line); border-bottom-width: 2px; border-radius: 4px; padding: 0 .3rem; font-size: .8rem; background: var(--paper); }
+    .widget { max-width: 40rem; margin: 0 auto; padding: 1rem; }
+    .widget .card { background: var(--paper); border: 1px solid var(--line); border-radius: 10px; padding: .8rem 1rem; margin-bottom: .6rem; display: block; color: var(--ink); }
+    .widget .card:hover { border-color: var(--accent); text-decoration: none; }
+    .proposal { background: #dafbe1; border: 1px solid #aceebb; border-radius: 8px; padding: .7rem; display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
+    @media (max-width: 800px) {
+        .layout { grid-template-columns: 1fr; } nav.views { border-right: 0; border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; padding: .3rem; }
+        nav.views h2 { display: none; } nav.views a { padding: .25rem .6rem; gap: .4rem; }
+        .conversation { grid-template-columns: 1fr; }
+        table.list th.optional, table.list td.optional { display: none; }
+    }
+    """#
+
+    /// Live updates and keyboard shortcuts for the inbox (e focuses the resolution, Enter there resolves);
+    /// the widget's live updates.
+    /// Live: an EventSource on the page's `data-events` URL; on a change, the page is fetched again and every
+    /// element with `data-live` is replaced, keeping what is being typed. Without JavaScript, links and forms work.
+    static let pageScript = #"""
+    (function () {
+      "use strict";
+      var body = document.body;
+      var eventsURL = body.getAttribute("data-events");
+      var pending = null;
+      function refresh() {
+        pending = null;
+        fetch(window.location.href, { credentials: "same-origin", headers: { "X-Parley-Live": "1" } })
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) {
+            if (!html) { return; }
+            var next = new DOMParser().parseFromString(html, "text/html");
+            document.querySelectorAll("[data-live]").forEach(function (el) {
+              var fresh = next.getElementById(el.id);
+              if (fresh && el.innerHTML !== fresh.innerHTML) { el.innerHTML = fresh.innerHTML; }
+            });
+            body.setAttribute("data-refreshed", String(Date.now()));
+            markSelection();
+          })
+          .catch(function () {});
+      }
+      if (eventsURL && window.EventSource) {
+        var source = new EventSource(eventsURL, { withCredentials: true });
+        // A page about one conversation (data-watch) refreshes for that conversation's changes only.
+        var watch = body.getAttribute("data-watch");
+        var onChange = function (event) {
+          if (watch && event.data && event.data.indexOf(watch + '"') < 0 && event.data.indexOf(watch + ":") < 0) { return; }
+          if (!pending) { pending = setTimeout(refresh, 120); }
+        };
+        ["conversation_created", "conversation_updated", "conversation_deleted", "timeline_entry_created",
+         "timeline_entry_updated", "timeline_entry_deleted", "message"].forEach(function (type) {
+          source.addEventListener(type, onChange);
+        });
+        source.addEventListener("open", function () { body.setAttribute("data-live-connected", "true"); });
+      }
+
+      // Keyboard shortcuts (inbox only): j/k move, o or Enter opens, r replies, e resolves, / searches, u goes back.
+      var selected = 0;
+      function rows() { return Array.prototype.slice.call(document.querySelectorAll("table.list tbody tr[data-href]")); }
+      function markSelection() {
+        var all = rows();
+        if (!all.length) { return; }
+        selected = Math.max(0, Math.min(selected, all.length - 1));
+        all.forEach(function (row, i) { row.classList.toggle("selected", i === selected); });
+      }
+      if (body.getAttribute("data-shortcuts") !== "inbox") { return; }
+      markSelection();
+      document.addEventListener("keydown", function (event) {
+        var target = event.target;
+        if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+        if (target && target.id === "resolve-resolution" && event.key === "Enter") { target.form.submit(); event.preventDefault(); return; }
+        if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) {
+          if (event.key === "Escape") { target.blur(); }
+          return;
+        }
+        var key = event.key;
+        var all = rows();
+        var go = function (selector) { var link = document.querySelector(selector); if (link) { window.location.href = link.href; } };
+        if (key === "j" && all.length) { selected += 1; markSelection(); all[selected].scrollIntoView({ block: "nearest" }); }
+        else if (key === "k" && all.length) { selected -= 1; markSelection(); all[selected].scrollIntoView({ block: "nearest" }); }
+        else if ((key === "o" || key === "Enter") && all.length) { window.location.href = all[selected].getAttribute("data-href"); }
+        else if (key === "r") {
+          var box = document.getElementById("reply-body");
+          if (box) { box.focus(); } else if (all.length) { window.location.href = all[selected].getAttribute("data-href") + "#reply"; }
+        }
+        else if (key === "e") { var resolve = document.getElementById("resolve-resolution"); if (resolve) { resolve.focus(); } }
+        else if (key === "n") { go("a[rel=next]"); }
+        else if (key === "p") { go("a[rel=prev]"); }
+        else if (key === "u") { go("a[rel=up]"); }
+        else if (key === "/") { var search = document.getElementById("search"); if (search) { search.focus(); } }
+        else { return; }
+        event.preventDefault();
+      });
+      // After the browser has scrolled to #reply (which would otherwise take the focus back).
+      window.addEventListener("load", function () {
+        if (window.location.hash !== "#reply") { return; }
+        setTimeout(function () { var box = document.getElementById("reply-body"); if (box) { box.focus(); } }, 0);
+      });
+    })();
+    """#
+
+    /// The one-line embed: `<script src="https://parley.example/widget.js" data-token="…" async></script>`
+    /// adds a button that opens the widget in an iframe.
+    static let embedScript = #"""
+    (function () {
+      "use strict";
+      var script = document.currentScript;
+      if (!script) { return; }
+      var origin = new URL(script.src).origin;
+      var token = script.getAttribute("data-token") || "";
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = script.getAttribute("data-label") || "Support";
+      button.setAttribute("data-parley-widget", "button");
+      button.style.cssText = "position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:999px;" +
+        "padding:12px 18px;background:#0b57d0;color:#fff;font:600 15px system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.2)";
+      var frame = null;
+      button.addEventListener("click", function () {
+        if (frame) { frame.style.display = frame.style.display === "none" ? "block" : "none"; return; }
+        frame = document.createElement("iframe");
+        frame.title = "Support";
+        frame.setAttribute("data-parley-widget", "frame");
+        frame.src = origin + "/widget?token=" + encodeURIComponent(token);
+        frame.style.cssText = "position:fixed;right:20px;bottom:76px;z-index:2147483000;width:min(400px,calc(100vw - 40px));" +
+          "height:min(600px,calc(100vh - 110px));border:1px solid #d8dee4;border-radius:12px;background:#fff;box-shadow:0 8px 30px rgba(0,0,0,.2)";
+        document.body.appendChild(frame);
+      });
+      document.body.appendChild(button);
+    })();
+    """#
+}

@@ -1,0 +1,104 @@
+import Crypto
+import _CryptoExtras
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+/// Passwords for the inbox's sign-in, stored as `pbkdf2-sha256$<rounds>$<salt hex>$<key hex>`
+/// (OWASP's 600,000 rounds of PBKDF2-HMAC-SHA256, a random 16-byte salt per password).
+public enum PasswordHash {
+    public static let rounds = 600_000
+    public static let minimumLength = 10
+    /// A hash no password matches, checked when there is no account, to take as long as a real check.
+    static let decoy = (try? make("no account has this password \(UInt64.random(in: 0...UInt64.max))")) ?? ""
+
+    public static func make(_ password: String, rounds: Int = PasswordHash.rounds) throws -> String {
+        guard password.count >= minimumLength else {
+            throw APIError.invalidField("password", "must be at least \(minimumLength) characters")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let salt = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let key = try derive(password, salt: salt, rounds: rounds)
+        return "pbkdf2-sha256$\(rounds)$\(hex(salt))$\(hex(key))"
+    }
+
+    /// Whether `password` is the one `stored` was made from (compared in constant time).
+    public static func verify(_ password: String, against stored: String) -> Bool {
+        let parts = stored.split(separator: "$")
+        guard parts.count == 4, parts[0] == "pbkdf2-sha256", let rounds = Int(parts[1]), rounds > 0, rounds <= 10_000_000,
+              let salt = bytes(hex: parts[2]), let expected = bytes(hex: parts[3]),
+              let key = try? derive(password, salt: salt, rounds: rounds), key.count == expected.count else { return false }
+        return zip(key, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    private static func derive(_ password: String, salt: [UInt8], rounds: Int) throws -> [UInt8] {
+        let key = try KDF.Insecure.PBKDF2.deriveKey(from: Array(password.utf8), salt: salt, using: .sha256,
+                                                    outputByteCount: 32, unsafeUncheckedRounds: rounds)
+        return key.withUnsafeBytes { Array($0) }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+
+    private static func bytes(hex text: Substring) -> [UInt8]? {
+        guard text.count % 2 == 0 else { return nil }
+        var result: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
+            result.append(byte)
+            index = next
+        }
+        return result
+    }
+}
+
+/// A signed-in browser: the inbox's agent (cookie `parley_inbox`, path /inbox) or the widget's customer
+/// (cookie `parley_widget`, path /widget). Cookies carry a random token whose SHA-256 the store keeps,
+/// as for API tokens; forms carry a CSRF token derived from it, which another site cannot know.
+struct WebSession: Sendable {
+    static let inboxCookie = "parley_inbox"
+    static let widgetCookie = "parley_widget"
+    static let inboxLifetime: Double = 7 * 24 * 3600
+
+    let token: String
+    let caller: Caller
+
+    /// HMAC-SHA256 of a fixed label under the session token.
+    var csrfToken: String {
+        let code = HMAC<SHA256>.authenticationCode(for: Array("parley-csrf".utf8), using: SymmetricKey(data: Array(token.utf8)))
+        return PasswordHash.hex(Array(code))
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    func checkForm(_ form: FormData) throws(APIError) {
+        guard let sent = form["_csrf"], sent.utf8.count == csrfToken.utf8.count,
+              zip(sent.utf8, csrfToken.utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else {
+            throw APIError(.forbidden, type: "forbidden", message: "the form has expired or did not come from this site: reload the page and try again")
+        }
+    }
+
+    /// The session a cookie names, if it is current and of one of `kinds`, with the caller it stands for.
+    static func resolve(_ token: String?, kinds: Set<TokenKind>, store: any ParleyStore, now: Date) async throws -> WebSession? {
+        guard let token, !token.isEmpty, let stored = try await store.token(hash: TokenSecret.hash(token)),
+              kinds.contains(stored.kind), !stored.revoked else { return nil }
+        if let expiry = stored.expiresAt, expiry <= now { return nil }
+        switch stored.subject {
+        case .devUser(let number):
+            guard let user = try await store.object(DevUser.self, number: number), user.state == .active else { return nil }
+            return WebSession(token: token, caller: Caller(actor: stored.subject, role: user.role == .admin ? .admin : .agent))
+        case .revUser(let number):
+            guard try await store.object(RevUser.self, number: number) != nil else { return nil }
+            return WebSession(token: token, caller: Caller(actor: stored.subject, role: .customer))
+        case .system:
+            return nil
+        }
+    }
+
+    /// A cookie for `value`: HttpOnly, SameSite, Secure when served over TLS. A widget embedded in another
+    /// site's page needs `SameSite=None`, which browsers accept only with `Secure` (so only over HTTPS).
+    static func cookie(name: String, value: String, path: String, maxAge: Int?, secure: Bool, embeddable: Bool) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: secure, httpOnly: true,
+               sameSite: embeddable && secure ? .none : .lax)
+    }
+}

@@ -1,0 +1,314 @@
+import Hummingbird
+import HummingbirdTesting
+import Foundation
+import Logging
+import ParleyCore
+import ParleyServer
+import ParleyStore
+import Testing
+
+/// A browser's view of the server: cookies kept between requests, forms posted as browsers post them.
+final class Browser: @unchecked Sendable {
+    struct Page {
+        var status: HTTPResponse.Status
+        var headers: HTTPFields
+        var html: String
+        var location: String? { headers[.location] }
+    }
+
+    let client: any TestClientProtocol
+    var cookies: [String: String] = [:]
+
+    init(_ client: any TestClientProtocol) { self.client = client }
+
+    func get(_ path: String) async throws -> Page { try await send(path, method: .get, body: nil) }
+
+    func post(_ path: String, _ form: [(String, String)], origin: String? = nil) async throws -> Page {
+        let body = form.map { "\(percentEncoded($0.0))=\(percentEncoded($0.1))" }.joined(separator: "&")
+        return try await send(path, method: .post, body: body, origin: origin)
+    }
+
+    /// The CSRF token of the first form on a page.
+    static func csrf(_ page: Page) -> String? {
+        guard let range = page.html.range(of: "name=\"_csrf\" value=\"") else { return nil }
+        return String(page.html[range.upperBound...].prefix { $0 != "\"" })
+    }
+
+    private func send(_ path: String, method: HTTPRequest.Method, body: String?, origin: String? = nil) async throws -> Page {
+        var headers: HTTPFields = [:]
+        if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+        if body != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
+        if let origin { headers[.origin] = origin }
+        let page = try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+            Page(status: response.status, headers: response.headers, html: String(buffer: response.body))
+        }
+        for cookie in page.headers[values: .setCookie] {
+            let pair = cookie.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+            let value = pair.count > 1 ? String(pair[1]) : ""
+            if value.isEmpty || cookie.contains("Max-Age=0") { cookies[String(pair[0])] = nil } else { cookies[String(pair[0])] = value }
+        }
+        return page
+    }
+
+    private func percentEncoded(_ text: String) -> String {
+        text.utf8.map { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): String(UnicodeScalar(byte))
+            default: "%" + String(byte, radix: 16, uppercase: true).leftPadded2
+            }
+        }.joined()
+    }
+}
+
+private extension String {
+    var leftPadded2: String { count < 2 ? "0" + self : self }
+}
+
+/// Runs `body` with a server whose agent maya@support.test has the password "correct horse battery".
+private func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(),
+                           _ body: @Sendable (API, Browser, World) async throws -> Void) async throws {
+    var configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning)
+    configuration.rateLimits = rateLimits
+    let server = try await buildApplication(configuration, clock: ManualClock(Date(timeIntervalSince1970: 1_750_000_000)))
+    do {
+        try await server.application.test(.router) { client in
+            let api = API(client: client)
+            let world = try await World.make(api)
+            let maya = try #require(try await server.store.find(DevUser.self, key: "email", value: "maya@support.test").first)
+            try await server.store.setPasswordHash(try PasswordHash.make("correct horse battery", rounds: 1_000), of: maya.number, at: Date())
+            try await body(api, Browser(client), world)
+        }
+    } catch {
+        try await server.close()
+        throw error
+    }
+    try await server.close()
+}
+
+private func signIn(_ browser: Browser) async throws {
+    let page = try await browser.post("/inbox/sign-in", [("email", "Maya@support.test"), ("password", "correct horse battery")])
+    #expect(page.status == .seeOther)
+    #expect(page.location == "/inbox")
+}
+
+@Suite("Web inbox and widget")
+struct WebTests {
+    @Test("sign-in: a wrong password is refused, a right one sets an HttpOnly SameSite cookie; sign-out ends the session")
+    func signInAndOut() async throws {
+        try await withWebServer { _, browser, _ in
+            #expect(try await browser.get("/inbox").location == "/inbox/sign-in")
+            let wrong = try await browser.post("/inbox/sign-in", [("email", "maya@support.test"), ("password", "not the password")])
+            #expect(wrong.status == .unauthorized)
+            #expect(browser.cookies.isEmpty)
+            let page = try await browser.post("/inbox/sign-in", [("email", "maya@support.test"), ("password", "correct horse battery")])
+            let cookie = try #require(page.headers[.setCookie])
+            #expect(cookie.contains("HttpOnly"))
+            #expect(cookie.contains("SameSite=Lax"))
+            #expect(cookie.contains("Path=/inbox"))
+            let inbox = try await browser.get("/inbox")
+            #expect(inbox.status == .ok)
+            #expect(inbox.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
+            #expect(inbox.html.contains("Needs response"))
+            let csrf = try #require(Browser.csrf(inbox))
+            let session = try #require(browser.cookies["parley_inbox"])
+            #expect(try await browser.post("/inbox/sign-out", [("_csrf", csrf)]).location == "/inbox/sign-in")
+            browser.cookies["parley_inbox"] = session
+            #expect(try await browser.get("/inbox").location == "/inbox/sign-in", "a signed-out session is gone for good")
+        }
+    }
+
+    @Test("a personal access token signs in too; the web session cookie is not an API token")
+    func tokenSignIn() async throws {
+        try await withWebServer { api, browser, world in
+            let page = try await browser.post("/inbox/sign-in", [("token", world.agentToken)])
+            #expect(page.location == "/inbox")
+            let session = try #require(browser.cookies["parley_inbox"])
+            #expect(try await api.post("conversations.list", token: session).status == .unauthorized)
+            // A customer's session token does not open the inbox.
+            let customer = Browser(browser.client)
+            #expect(try await customer.post("/inbox/sign-in", [("token", world.aliceToken)]).status == .unauthorized)
+        }
+    }
+
+    @Test("Needs response lists Reply buttons; a reply from the page moves the conversation to Waiting on user")
+    func replyFromInbox() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "Refund please", message: "Charged twice")
+            _ = try await api.comment(world.agentToken, on: id, "Looking")
+            _ = try await api.comment(world.aliceToken, on: id, "Any news?")
+            try await signIn(browser)
+            let inbox = try await browser.get("/inbox?view=needs_response")
+            #expect(inbox.html.contains("data-action=\"reply\""))
+            #expect(inbox.html.contains("Refund please"))
+            let number = try #require(ObjectID.parse(id)).number
+            let page = try await browser.get("/inbox/conversations/\(number)")
+            let csrf = try #require(Browser.csrf(page))
+            let sent = try await browser.post("/inbox/conversations/\(number)/reply", [("_csrf", csrf), ("body", "Refunded today"), ("visibility", "external")])
+            #expect(sent.status == .seeOther)
+            #expect(try await api.stage(of: id) == "waiting_on_user")
+            // An internal note stays out of the customer's widget.
+            _ = try await browser.post("/inbox/conversations/\(number)/reply", [("_csrf", csrf), ("body", "Secret note"), ("visibility", "internal")])
+            #expect(try await browser.get("/inbox/conversations/\(number)").html.contains("Secret note"))
+            let widget = Browser(browser.client)
+            #expect(try await widget.get("/widget?token=\(world.aliceToken)").location == "/widget")
+            let thread = try await widget.get("/widget/conversations/\(number)")
+            #expect(thread.html.contains("Refunded today"))
+            #expect(!thread.html.contains("Secret note"))
+        }
+    }
+
+    @Test("forms without this session's CSRF token, or from another origin, are refused")
+    func csrf() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken)
+            let number = try #require(ObjectID.parse(id)).number
+            try await signIn(browser)
+            let page = try await browser.get("/inbox/conversations/\(number)")
+            let csrf = try #require(Browser.csrf(page))
+            let missing = try await browser.post("/inbox/conversations/\(number)/reply", [("body", "Hello")])
+            #expect(missing.status == .forbidden)
+            let forged = try await browser.post("/inbox/conversations/\(number)/reply", [("_csrf", String(csrf.reversed())), ("body", "Hello")])
+            #expect(forged.status == .forbidden)
+            let crossSite = try await browser.post("/inbox/conversations/\(number)/reply", [("_csrf", csrf), ("body", "Hello")],
+                                                   origin: "https://evil.example")
+            #expect(crossSite.status == .forbidden)
+            #expect(try await api.stage(of: id) == "new", "nothing was posted")
+        }
+    }
+
+    @Test("HTML and script in titles and messages render as text")
+    func escaping() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "<img src=x onerror=alert(1)>", message: "<script>alert('x')</script>")
+            let number = try #require(ObjectID.parse(id)).number
+            try await signIn(browser)
+            let inbox = try await browser.get("/inbox?view=new")
+            #expect(inbox.html.contains("&lt;img src=x onerror=alert(1)&gt;"))
+            #expect(!inbox.html.contains("<img src=x"))
+            let page = try await browser.get("/inbox/conversations/\(number)")
+            #expect(page.html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"))
+            #expect(!page.html.contains("<script>alert"))
+            let error = try await browser.get("/inbox?error=%3Cb%3Ehi%3C%2Fb%3E")
+            #expect(error.html.contains("&lt;b&gt;hi&lt;/b&gt;"))
+        }
+    }
+
+    @Test("the widget: a session token becomes a cookie; Yes answers a proposal; resolved conversations still show; a reply reopens")
+    func widget() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "Export fails")
+            let number = try #require(ObjectID.parse(id)).number
+            let widget = Browser(browser.client)
+            #expect(try await widget.get("/widget?token=not-a-token").status == .unauthorized)
+            let exchange = try await widget.get("/widget?token=\(world.aliceToken)")
+            #expect(exchange.location == "/widget")
+            #expect(exchange.headers[.setCookie]?.contains("Path=/widget") == true)
+            #expect(try await widget.get("/widget").html.contains("Export fails"))
+            // The agent proposes a resolution; the widget asks; Yes resolves.
+            let proposed = try await api.post("conversations.resolution.propose", #"{"id":"\#(id)","body":"Fixed in 2.1"}"#, token: world.agentToken)
+            #expect(proposed.status == .ok)
+            var thread = try await widget.get("/widget/conversations/\(number)")
+            #expect(thread.html.contains("Yes, that solved it"))
+            let csrf = try #require(Browser.csrf(thread))
+            let answered = try await widget.post("/widget/conversations/\(number)/resolution", [("_csrf", csrf), ("confirmed", "yes")])
+            #expect(answered.location == "/widget/conversations/\(number)")
+            // The answer goes back to the team (needs_response, confirmed), who resolve it.
+            #expect(try await api.stage(of: id) == "needs_response")
+            let resolved = try await api.post("conversations.update",
+                #"{"id":"\#(id)","stage":{"name":"resolved"},"tags":{"add":[{"id":"TAG-6","value":"fixed"}]}}"#, token: world.agentToken)
+            #expect(resolved.status == .ok, "\(resolved.body)")
+            let home = try await widget.get("/widget")
+            #expect(home.html.contains("Export fails"))
+            #expect(home.html.contains("data-state=\"resolved\""))
+            thread = try await widget.get("/widget/conversations/\(number)")
+            #expect(thread.html.contains("Writing again reopens it"))
+            _ = try await widget.post("/widget/conversations/\(number)/reply", [("_csrf", csrf), ("body", "It broke again")])
+            #expect(try await api.stage(of: id) == "needs_response")
+            // Another customer cannot open it.
+            let bob = Browser(browser.client)
+            _ = try await bob.get("/widget?token=\(world.bobToken)")
+            #expect(try await bob.get("/widget/conversations/\(number)").status == .notFound)
+            // Starting a conversation from the widget.
+            let started = try await widget.post("/widget/conversations", [("_csrf", csrf), ("title", "New question"), ("body", "How do I invite a colleague?")])
+            #expect(started.location?.hasPrefix("/widget/conversations/") == true)
+        }
+    }
+
+    @Test("search finds messages; the org filter takes a name; stage counts show")
+    func searchAndCounts() async throws {
+        try await withWebServer { api, browser, world in
+            _ = try await api.conversation(world.aliceToken, title: "Invoice question", message: "The VAT number is wrong")
+            _ = try await api.conversation(world.bobToken, title: "Login loops", message: "Redirects forever")
+            try await signIn(browser)
+            let results = try await browser.get("/inbox?view=all&q=vat")
+            #expect(results.html.contains("Invoice question"))
+            #expect(!results.html.contains("Login loops"))
+            _ = try await api.conversation(world.carolToken, title: "Globex export", message: "CSV is empty")
+            let inbox = try await browser.get("/inbox?view=new")
+            #expect(inbox.html.contains("id=\"count-new\">3<"))
+            let globex = try await browser.get("/inbox?view=new&org=Globex")
+            #expect(globex.html.contains("Globex export"))
+            #expect(!globex.html.contains("Login loops"))
+            #expect(try await browser.get("/inbox?view=new&org=Nobody+Inc").html.contains("Nothing here"))
+        }
+    }
+
+    @Test("group members: add, list with cursors, remove; My groups shows the groups' conversations")
+    func groupMembers() async throws {
+        try await withWebServer { api, browser, world in
+            let group = try #require(try await api.post("groups.create", #"{"name":"Billing"}"#, token: world.agentToken).body["group"]["id"].string)
+            #expect(try await api.post("groups.members.add", #"{"group":"\#(group)","member":"\#(world.agent)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("groups.members.add", #"{"group":"\#(group)","member":"\#(world.otherAgent)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("groups.members.add", #"{"group":"\#(group)","member":"\#(world.agent)"}"#, token: world.agentToken).status == .ok,
+                    "adding a member twice is harmless")
+            let first = try await api.post("groups.members.list", #"{"group":"\#(group)","limit":1}"#, token: world.agentToken)
+            #expect(first.body["members"].array.map { $0["member"]["id"].string } == [world.agent])
+            let cursor = try #require(first.body["next_cursor"].string)
+            let second = try await api.post("groups.members.list", #"{"group":"\#(group)","limit":1,"cursor":"\#(cursor)"}"#, token: world.agentToken)
+            #expect(second.body["members"].array.map { $0["member"]["id"].string } == [world.otherAgent])
+            #expect(second.body["next_cursor"].isNull)
+            #expect(try await api.post("groups.members.list", #"{"group":"\#(group)","cursor":"nonsense"}"#, token: world.agentToken).status == .badRequest)
+            #expect(try await api.post("groups.members.remove", #"{"group":"\#(group)","member":"\#(world.otherAgent)"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("groups.members.remove", #"{"group":"\#(group)","member":"\#(world.otherAgent)"}"#, token: world.agentToken).status == .notFound)
+
+            let inGroup = try await api.conversation(world.aliceToken, title: "Refund for March")
+            _ = try await api.conversation(world.bobToken, title: "Login loops")
+            #expect(try await api.post("conversations.update", #"{"id":"\#(inGroup)","group":"\#(group)"}"#, token: world.agentToken).status == .ok)
+            try await signIn(browser)
+            let mine = try await browser.get("/inbox?view=new&scope=groups")
+            #expect(mine.html.contains("Refund for March"))
+            #expect(!mine.html.contains("Login loops"))
+        }
+    }
+
+    @Test("a signed-in browser is rate-limited per session, not per address (agents may share an office address)")
+    func sessionRateLimit() async throws {
+        try await withWebServer(rateLimits: RateLimitPolicy(perToken: 6000, perAddress: 40)) { _, browser, world in
+            let page = try await browser.post("/inbox/sign-in", [("token", world.agentToken)])
+            #expect(page.location == "/inbox")
+            for _ in 0..<50 { #expect(try await browser.get("/inbox").status == .ok) }
+            let anonymous = Browser(browser.client)
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<50 { statuses.append(try await anonymous.get("/inbox/sign-in").status) }
+            #expect(statuses.contains(.tooManyRequests))
+        }
+    }
+
+    @Test("form bodies decode as browsers encode them; malformed escapes and invalid UTF-8 are kept, not fatal")
+    func formDecoding() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken)
+            let number = try #require(ObjectID.parse(id)).number
+            try await signIn(browser)
+            let csrf = try #require(Browser.csrf(try await browser.get("/inbox/conversations/\(number)")))
+            let page = try await browser.client.execute(
+                uri: "/inbox/conversations/\(number)/reply", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded",
+                          .cookie: "parley_inbox=\(browser.cookies["parley_inbox"] ?? "")"],
+                body: ByteBuffer(string: "_csrf=\(csrf)&visibility=internal&body=50%25+off+%ZZ+caf%C3%A9+%FF+a%2Bb%26c%3Dd")) { $0.status }
+            #expect(page == .seeOther)
+            let entries = try await api.post("timeline-entries.list", #"{"object":"\#(id)"}"#, token: world.agentToken).body["timeline_entries"].array
+            #expect(entries.contains { $0["body"].string == "50% off %ZZ café \u{FFFD} a+b&c=d" }, "\(entries)")
+        }
+    }
+}

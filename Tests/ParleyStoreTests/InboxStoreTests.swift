@@ -1,0 +1,86 @@
+import ParleyCore
+@testable import ParleyStore
+import Testing
+
+private let t0 = Date(timeIntervalSince1970: 1_760_000_000)
+
+@Suite("Inbox storage: stage counters and full-text search")
+struct InboxStoreTests {
+    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
+        let store = try SQLiteStore(path: "/tmp/parley-inbox-\(UUID().uuidString).sqlite", now: t0)
+        do { try await body(store) } catch {
+            try await store.close()
+            throw error
+        }
+        try await store.close()
+    }
+
+    private func open(_ store: SQLiteStore, _ title: String, message: String) async throws -> Conversation {
+        try await store.createConversation(actor: .revUser(1), at: t0) { number in
+            try Conversation.open(number: number, draft: ConversationDraft(title: title, messages: [message]),
+                                  routing: RoutingDecision(owners: [3], record: RoutingRecord(reason: .orgDefaultOwner)),
+                                  by: .revUser(1), at: t0)
+        }
+    }
+
+    private func comment(_ store: SQLiteStore, _ conversation: Conversation, _ body: String, _ visibility: Visibility,
+                         by author: Actor = .devUser(3)) async throws -> TimelineEntry {
+        try await store.addComment(to: conversation.number, draft: CommentDraft(author: author, body: body, visibility: visibility, at: t0 + 60),
+                                   externalRef: nil) { current in
+            guard case .append(let decision) = try current.receivingComment(by: author, visibility: visibility, at: t0 + 60) else {
+                throw DomainError.conflict("unexpected follow-up")
+            }
+            return .append(decision)
+        }.0
+    }
+
+    private func search(_ store: SQLiteStore, _ text: String, notes: Bool = false) async throws -> [Int] {
+        var query = ConversationQuery()
+        query.text = text
+        query.searchesNotes = notes
+        return try await store.listConversations(query).items.map(\.number).sorted()
+    }
+
+    @Test("stage counts follow every create, stage change and delete")
+    func stageCounts() async throws {
+        try await withStore { store in
+            let a = try await open(store, "A", message: "one")
+            let b = try await open(store, "B", message: "two")
+            _ = try await open(store, "C", message: "three")
+            #expect(try await store.stageCounts()[.new] == 3)
+            _ = try await comment(store, a, "We are on it", .external)
+            _ = try await store.updateConversation(number: b.number) { current in
+                try current.applying(ConversationChange(stage: .suspended), by: .devUser(3), at: t0 + 90)
+            }
+            var counts = try await store.stageCounts()
+            #expect(counts[.new] == 1)
+            #expect(counts[.waitingOnUser] == 1)
+            #expect(counts[.suspended] == 1)
+            try await store.deleteConversation(number: b.number, actor: .devUser(3), at: t0 + 100) { _ in }
+            counts = try await store.stageCounts()
+            #expect(counts[.suspended] == 0)
+            #expect(counts.values.reduce(0, +) == 2)
+        }
+    }
+
+    @Test("search finds title words and message words by prefix; notes only for agents; edits re-index")
+    func search() async throws {
+        try await withStore { store in
+            let refund = try await open(store, "Refund for order 1234", message: "I was charged twice")
+            let login = try await open(store, "Cannot sign in", message: "The password reset mail never arrives")
+            _ = try await comment(store, login, "Customer is on the legacy SSO plan", .internal)
+            #expect(try await search(store, "refu") == [refund.number])
+            #expect(try await search(store, "charged") == [refund.number])
+            #expect(try await search(store, "password mail") == [login.number])
+            #expect(try await search(store, "legacy").isEmpty, "internal notes are not searched for customers")
+            #expect(try await search(store, "legacy", notes: true) == [login.number])
+            #expect(try await search(store, "\"; DROP TABLE conversations; --").isEmpty)
+            #expect(try await search(store, "*()").isEmpty, "no words: nothing matches")
+            _ = try await store.updateConversation(number: refund.number) { current in
+                try current.applying(ConversationChange(title: "Double charge"), by: .devUser(3), at: t0 + 120)
+            }
+            #expect(try await search(store, "refund").isEmpty)
+            #expect(try await search(store, "double") == [refund.number])
+        }
+    }
+}

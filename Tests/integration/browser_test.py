@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""The inbox and the widget in a real browser (Debian's chromium + chromedriver, driven by Selenium),
+against a real `parley serve`:
+
+  sign in with a password → Needs response lists the conversation with a Reply button → reply → the
+  conversation moves to Waiting on user → the customer replies in the widget (embedded by /widget.js in
+  a host page on another port) → the agent's open page updates live, without a reload → resolve → the
+  widget still lists it as resolved → the customer's reply reopens it, live again → an HTML/script payload
+  renders as text → the same sign-in and reply work with JavaScript off.
+
+Usage: browser_test.py path/to/parley [--screenshots DIR]
+"""
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ADMIN = "browser-test-admin-token"
+PASSWORD = "correct horse battery"
+PAYLOAD = "<script>window.__pwned = 1</script><b>bold?</b> <img src=x onerror=\"window.__pwned = 2\">"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port, path, body, token=ADMIN):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def browser(javascript=True):
+    options = Options()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,860", "--disable-gpu"]:
+        options.add_argument(argument)
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    return webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+
+
+def wait(driver, condition, what, seconds=20):
+    try:
+        return WebDriverWait(driver, seconds).until(condition)
+    except TimeoutException:
+        raise AssertionError(f"timed out waiting for {what}; page: {driver.current_url}\n{driver.page_source[:2000]}")
+
+
+def wait_until_up(base):
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{base} did not start")
+
+
+def stage_badge(driver):
+    return driver.find_element(By.ID, "stage").get_attribute("data-stage")
+
+
+def main():
+    binary = sys.argv[1]
+    shots = sys.argv[sys.argv.index("--screenshots") + 1] if "--screenshots" in sys.argv else None
+    work = tempfile.mkdtemp(prefix="parley-browser-")
+    db = os.path.join(work, "parley.sqlite")
+    port, host_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([binary, "serve", "--port", str(port), "--db", db, "--log-level", "error"],
+                              env=dict(os.environ, PARLEY_ADMIN_TOKEN=ADMIN), stdout=subprocess.DEVNULL)
+    host = None
+    drivers = []
+    try:
+        wait_until_up(base)
+        # The team and a customer, through the API.
+        maya = call(port, "dev-users.create", {"email": "maya@support.test", "display_name": "Maya"})["dev_user"]["id"]
+        agent_token = call(port, "auth-tokens.create", {"requested_token_type": "urn:devrev:params:oauth:token-type:pat",
+                                                        "act_as": maya})["access_token"]
+        account = call(port, "accounts.create", {"display_name": "Acme", "domains": ["acme.test"], "owned_by": [maya]},
+                       agent_token)["account"]["id"]
+        org = call(port, "rev-orgs.get", {"account": account}, agent_token)["rev_org"]["id"]
+        alice = call(port, "rev-users.create", {"display_name": "Alice", "email": "alice@acme.test", "rev_org": org},
+                     agent_token)["rev_user"]["id"]
+        customer_token = call(port, "auth-tokens.create", {"requested_token_type": "urn:devrev:params:oauth:token-type:session",
+                                                           "rev_info": {"user_id": alice}})["access_token"]
+        subprocess.run([binary, "users", "set-password", "--db", db, "--email", "maya@support.test"],
+                       input=PASSWORD + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
+        # A conversation waiting for an answer (customer → agent → customer), with a hostile message.
+        conversation = call(port, "conversations.create", {"type": "support", "title": "Export to CSV fails",
+                                                           "messages": [{"body": PAYLOAD}]}, customer_token)["conversation"]
+        number = conversation["display_id"].split("-")[1]
+        call(port, "timeline-entries.create", {"object": conversation["id"], "body": "Which browser do you use?"}, agent_token)
+        call(port, "timeline-entries.create", {"object": conversation["id"], "body": "Firefox 128"}, customer_token)
+        other = call(port, "conversations.create", {"type": "support", "title": "Invoice address",
+                                                    "messages": [{"body": "Please change our invoice address"}]}, customer_token)
+        call(port, "timeline-entries.create", {"object": other["conversation"]["id"], "body": "Sure, what is it?"}, agent_token)
+        call(port, "timeline-entries.create", {"object": other["conversation"]["id"], "body": "1 Main St"}, customer_token)
+
+        # The host application's page, embedding the widget with the one-line snippet.
+        page = (f'<!doctype html><html><head><title>Acme app</title></head><body><h1>Acme app</h1>'
+                f'<script src="{base}/widget.js" data-token="{customer_token}" async></script></body></html>')
+
+        class Host(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(page.encode())
+
+            def log_message(self, *args):
+                pass
+
+        host = http.server.ThreadingHTTPServer(("127.0.0.1", host_port), Host)
+        threading.Thread(target=host.serve_forever, daemon=True).start()
+
+        checks = []
+
+        def check(name):
+            checks.append(name)
+            print(f"  ok  {name}")
+
+        agent = browser()
+        drivers.append(agent)
+        agent.get(base + "/inbox")
+        wait(agent, EC.presence_of_element_located((By.NAME, "email")), "the sign-in form")
+        agent.find_element(By.NAME, "email").send_keys("maya@support.test")
+        agent.find_element(By.NAME, "password").send_keys(PASSWORD)
+        agent.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+        wait(agent, EC.presence_of_element_located((By.CSS_SELECTOR, "table.list")), "the inbox list")
+        assert agent.find_element(By.TAG_NAME, "h1").text == "Needs response"
+        rows = agent.find_elements(By.CSS_SELECTOR, "table.list tbody tr")
+        assert len(rows) == 2, f"two conversations need a response, saw {len(rows)}"
+        assert all(row.find_elements(By.CSS_SELECTOR, "a[data-action=reply]") for row in rows), "every row has a Reply button"
+        assert agent.find_element(By.ID, "count-needs_response").text == "2"
+        check("sign in with email and password; Needs response lists both conversations, each with a Reply button")
+        if shots:
+            agent.save_screenshot(os.path.join(shots, "inbox.png"))
+
+        # Keyboard: j moves the selection, r opens the reply box of the selected conversation.
+        agent.find_element(By.TAG_NAME, "body").send_keys("j")
+        assert "selected" in rows[1].get_attribute("class")
+        agent.find_element(By.TAG_NAME, "body").send_keys("k")
+        target = agent.find_element(By.CSS_SELECTOR, f"tr[data-conversation='CONV-{number}'] a[data-action=reply]")
+        target.click()
+        wait(agent, EC.presence_of_element_located((By.ID, "reply-body")), "the conversation page")
+        wait(agent, lambda d: d.switch_to.active_element.get_attribute("id") == "reply-body", "Reply to land in the reply box")
+        assert stage_badge(agent) == "needs_response"
+
+        # The hostile payload is text: visible as typed, no element made from it, no script ran.
+        first = agent.find_elements(By.CSS_SELECTOR, "article.entry .body")[0]
+        assert first.text == PAYLOAD, first.text
+        assert not first.find_elements(By.CSS_SELECTOR, "b, img, script")
+        assert agent.execute_script("return window.__pwned === undefined")
+        check("an HTML/script payload in a message renders as text, and runs nothing")
+
+        agent.find_element(By.ID, "reply-body").send_keys("Fixed in today's release, please try again.")
+        agent.find_element(By.CSS_SELECTOR, "#reply button[type=submit]").click()
+        wait(agent, lambda d: stage_badge(d) == "waiting_on_user", "Waiting on user after the reply")
+        check("reply from the conversation page; the conversation moves to Waiting on user")
+
+        # The customer, in the host application's page, opens the widget and answers.
+        customer = browser()
+        drivers.append(customer)
+        customer.get(f"http://127.0.0.1:{host_port}/")
+        wait(customer, EC.element_to_be_clickable((By.CSS_SELECTOR, "button[data-parley-widget=button]")), "the widget button").click()
+        frame = wait(customer, EC.presence_of_element_located((By.CSS_SELECTOR, "iframe[data-parley-widget=frame]")), "the widget frame")
+        customer.switch_to.frame(frame)
+        wait(customer, EC.presence_of_element_located((By.CSS_SELECTOR, f"a.card[data-conversation='CONV-{number}']")),
+             "the conversation in the widget").click()
+        wait(customer, EC.presence_of_element_located((By.ID, "reply-body")), "the widget's thread")
+        thread = customer.find_element(By.ID, "thread").text
+        assert "Fixed in today's release" in thread
+        if shots:
+            customer.switch_to.default_content()
+            customer.save_screenshot(os.path.join(shots, "widget.png"))
+            customer.switch_to.frame(frame)
+
+        agent.execute_script("window.__notReloaded = true")
+        customer.find_element(By.ID, "reply-body").send_keys("Still failing on large exports")
+        customer.find_element(By.CSS_SELECTOR, "form.reply button[type=submit]").click()
+        wait(customer, lambda d: "Still failing on large exports" in d.find_element(By.ID, "thread").text, "the customer's reply")
+        wait(agent, lambda d: stage_badge(d) == "needs_response", "the agent's page to update live to Needs response")
+        wait(agent, lambda d: "Still failing on large exports" in d.find_element(By.ID, "timeline").text, "the new message, live")
+        assert agent.execute_script("return window.__notReloaded === true"), "updated without a reload"
+        check("the customer replies in the widget; the agent's open page updates live, without a reload")
+
+        agent.find_element(By.ID, "reply-body").send_keys("Found it: exports over 10k rows timed out. Fixed.")
+        agent.find_element(By.CSS_SELECTOR, "#reply button[type=submit]").click()
+        wait(agent, lambda d: stage_badge(d) == "waiting_on_user", "Waiting on user")
+        Select(agent.find_element(By.ID, "resolve-resolution")).select_by_value("fixed")
+        agent.find_element(By.CSS_SELECTOR, "form[data-form=resolve] button").click()
+        wait(agent, lambda d: stage_badge(d) == "resolved", "Resolved")
+        check("resolve with a resolution")
+        if shots:
+            agent.save_screenshot(os.path.join(shots, "conversation.png"))
+
+        customer.find_element(By.LINK_TEXT, "← All conversations").click()
+        card = wait(customer, EC.presence_of_element_located((By.CSS_SELECTOR, f"a.card[data-conversation='CONV-{number}']")), "the card")
+        assert card.find_element(By.CSS_SELECTOR, "[data-state]").get_attribute("data-state") == "resolved"
+        check("the widget still lists the resolved conversation, as resolved")
+        card.click()
+        wait(customer, EC.presence_of_element_located((By.ID, "status")), "the thread")
+        assert customer.find_element(By.ID, "status").get_attribute("data-stage") == "resolved"
+        customer.find_element(By.ID, "reply-body").send_keys("Sorry, one more question about this")
+        customer.find_element(By.CSS_SELECTOR, "form.reply button[type=submit]").click()
+        wait(customer, lambda d: d.find_element(By.ID, "status").get_attribute("data-stage") == "needs_response", "reopened")
+        wait(agent, lambda d: stage_badge(d) == "needs_response", "the agent's page to show the reopened conversation live")
+        check("the customer's reply in the widget reopens it; the agent sees it live")
+
+        # The inbox list updates live too: the count of Needs response follows.
+        agent.get(base + "/inbox?view=needs_response")
+        wait(agent, lambda d: d.find_element(By.ID, "count-needs_response").text == "2", "count 2")
+        agent.execute_script("window.__notReloaded = true")
+        call(port, "timeline-entries.create", {"object": other["conversation"]["id"], "body": "Done, updated."}, agent_token)
+        wait(agent, lambda d: d.find_element(By.ID, "count-needs_response").text == "1", "the count to drop live")
+        assert len(agent.find_elements(By.CSS_SELECTOR, "table.list tbody tr")) == 1
+        assert agent.execute_script("return window.__notReloaded === true")
+        check("the inbox's counts and rows update live")
+
+        # Search.
+        search = agent.find_element(By.ID, "search")
+        search.send_keys("invoice")
+        search.submit()
+        wait(agent, lambda d: "Search: invoice" in d.find_element(By.TAG_NAME, "h1").text, "search results")
+        titles = [a.text for a in agent.find_elements(By.CSS_SELECTOR, "td.title a")]
+        assert titles == ["Invoice address"], titles
+        check("full-text search")
+
+        # Without JavaScript: sign in and reply with plain forms.
+        plain = browser(javascript=False)
+        drivers.append(plain)
+        plain.get(base + "/inbox/sign-in")
+        plain.find_element(By.NAME, "email").send_keys("maya@support.test")
+        plain.find_element(By.NAME, "password").send_keys(PASSWORD)
+        plain.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+        wait(plain, EC.presence_of_element_located((By.CSS_SELECTOR, "a[data-action=reply]")), "a Reply button without JS").click()
+        wait(plain, EC.presence_of_element_located((By.ID, "reply-body")), "the page without JS")
+        plain.find_element(By.ID, "reply-body").send_keys("Answer sent without JavaScript")
+        plain.find_element(By.CSS_SELECTOR, "#reply button[type=submit]").click()
+        wait(plain, lambda d: stage_badge(d) == "waiting_on_user", "the reply without JS")
+        check("without JavaScript, sign-in, Reply and the reply form work as plain links and forms")
+        print(f"browser test: {len(checks)} checks passed")
+    finally:
+        for driver in drivers:
+            try:
+                driver.quit()
+            except Exception:
+                pass
+        if host:
+            host.shutdown()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
