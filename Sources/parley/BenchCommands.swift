@@ -4,8 +4,8 @@ import ParleyCore
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (build with -c release): routing, workflow, fill, sqlite, store.",
-        subcommands: [RoutingBench.self, WorkflowBench.self, FillBench.self, SQLiteBench.self, StoreBench.self])
+        abstract: "Benchmarks (build with -c release): routing, workflow, fill, sqlite, store, reads.",
+        subcommands: [RoutingBench.self, WorkflowBench.self, FillBench.self, SQLiteBench.self, StoreBench.self, ReadsBench.self])
 
     struct RoutingBench: ParsableCommand {
         static let configuration = CommandConfiguration(
