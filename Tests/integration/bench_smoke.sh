@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A small run of every benchmark harness, so none can rot: fill a database with 2,000 conversations through
 # the store, serve it, drive a few seconds of the workflow load generator plus the inbox and timeline reads
-# against it, and a few bare SQLite batches. Checks that they run, never how fast.
+# against it, the store's reads (inbox, timeline, search) and a few bare SQLite batches. Checks that they run, never how fast.
 # Usage: bench_smoke.sh PATH_TO_PARLEY
 set -euo pipefail
 binary=$1
@@ -16,6 +16,7 @@ check() {  # check NAME COMMAND...
   if "$@"; then passed=$((passed + 1)); else echo "bench-smoke: $name failed"; failed=$((failed + 1)); fi
 }
 check fill "$binary" bench fill --db "$workdir/parley.sqlite" --conversations 2000 --batch 500 --orgs 20 --customers-per-org 5 --agents 5
+check reads "$binary" bench reads --db "$workdir/parley.sqlite" --iterations 5
 check sqlite "$binary" bench sqlite --batch 1 --batch 32 --rows 64 --directory "$workdir"
 PARLEY_ADMIN_TOKEN=bench "$binary" serve --port "$port" --db "$workdir/parley.sqlite" --log-level error \
   --rate-limit-per-token 100000000 > "$workdir/server.log" 2>&1 &
