@@ -26,6 +26,13 @@ struct Keyset {
 
     /// Rows strictly after (forward) or before (backward) the position `values`.
     func condition(after values: [SQLValue], forward: Bool) -> (String, [SQLValue]) {
+        // All columns one way: a row-value comparison, which SQLite turns into an index range (page k costs
+        // what page 1 does); mixed directions need the expanded form.
+        if let first = columns.first, columns.allSatisfy({ $0.descending == first.descending }) {
+            let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+            let greater = first.descending != forward
+            return ("((\(columns.map(\.expression).joined(separator: ", "))) \(greater ? ">" : "<") (\(marks)))", values)
+        }
         var alternatives: [String] = []
         var binds: [SQLValue] = []
         for index in columns.indices {

@@ -749,8 +749,17 @@ public final class SQLiteStore: ParleyStore {
             if let text = query.text, !text.isEmpty {
                 // No word to search for matches nothing rather than everything.
                 let notes = query.searchesNotes ? "" : " AND is_note = 0"
-                conditions.append("c.number IN (SELECT conversation FROM conversation_text WHERE conversation_text MATCH ?\(notes))")
-                binds.append(.text(FullTextQuery.expression(text) ?? "\"\""))
+                // Bounded: the newest matching comments and titles (rowids grow with time; titles are -number),
+                // so a common word costs what a rare one does instead of collecting every match.
+                conditions.append("""
+                    c.number IN (SELECT conversation FROM (SELECT conversation FROM conversation_text
+                                     WHERE conversation_text MATCH ? AND rowid > 0\(notes) ORDER BY rowid DESC LIMIT \(FullTextQuery.commentLimit))
+                                 UNION ALL
+                                 SELECT conversation FROM (SELECT conversation FROM conversation_text
+                                     WHERE conversation_text MATCH ? AND rowid < 0 ORDER BY rowid LIMIT \(FullTextQuery.titleLimit)))
+                    """)
+                let expression = FullTextQuery.expression(text) ?? "\"\""
+                binds += [.text(expression), .text(expression)]
             }
             appendRange(query.created, column: "c.created_ms", to: &conditions, &binds)
             appendRange(query.modified, column: "c.modified_ms", to: &conditions, &binds)
