@@ -8,11 +8,16 @@ enum TokenSecret {
     static func generate(prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return prefix + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return prefix + hex(bytes)
     }
 
-    static func hash(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    static func hash(_ token: String) -> String { hex(Array(SHA256.hash(data: Array(token.utf8)))) }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+
+    /// Equal contents, compared in time that does not depend on where they differ.
+    static func constantTimeEqual(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+        a.count == b.count && zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
 

@@ -66,6 +66,19 @@ public final class SQLiteStore: ParleyStore {
         self.readerThreads.start()
     }
 
+    /// Opens the database at `path` for `body` (a command's work) and closes it, whether `body` returns or throws.
+    public static func using<Result>(path: String, now: Date, _ body: (SQLiteStore) async throws -> Result) async throws -> Result {
+        let store = try SQLiteStore(path: path, now: now)
+        do {
+            let result = try await body(store)
+            try await store.close()
+            return result
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+
     /// Stops the store's threads; the file stays consistent whether or not this runs.
     public func close() async throws {
         let first = closed.withLock { done in

@@ -21,14 +21,7 @@ struct FillBench: AsyncParsableCommand {
     @Option(help: "Seed of the generator: the same seed and counts give the same conversations.") var seed: UInt64 = 7
 
     func run() async throws {
-        let store = try SQLiteStore(path: db, now: Date())
-        do {
-            try await fill(store)
-            try await store.close()
-        } catch {
-            try? await store.close()
-            throw error
-        }
+        try await SQLiteStore.using(path: db, now: Date()) { try await fill($0) }
     }
 
     private func fill(_ store: SQLiteStore) async throws {

@@ -15,14 +15,7 @@ struct ReadsBench: AsyncParsableCommand {
     @Option(help: "Search words (each a search, cycled through).") var search: [String] = ["refund", "password reset", "invoice declined", "webhook timeout"]
 
     func run() async throws {
-        let store = try SQLiteStore(path: db, now: Date())
-        do {
-            try await measure(store)
-            try await store.close()
-        } catch {
-            try? await store.close()
-            throw error
-        }
+        try await SQLiteStore.using(path: db, now: Date()) { try await measure($0) }
     }
 
     private func measure(_ store: SQLiteStore) async throws {

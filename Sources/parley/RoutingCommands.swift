@@ -57,15 +57,16 @@ struct Routing: AsyncParsableCommand {
             var request = RoutingRequest(title: title, body: body, channel: channel)
             var orgText = "unidentified org"
             if let database, let email, let at = email.lastIndex(of: "@") {
-                let store = try SQLiteStore(path: database, now: Date())
                 let domain = String(email[email.index(after: at)...]).lowercased()
-                if let account = try await store.find(Account.self, key: "domain", value: domain).first {
+                let found = try await SQLiteStore.using(path: database, now: Date()) {
+                    try await $0.find(Account.self, key: "domain", value: domain).first
+                }
+                if let account = found {
                     request.revOrg = account.defaultRevOrg
                     request.orgDefaultOwner = account.defaultOwner
                     request.orgCreatedAt = account.createdDate
                     orgText = "\(account.displayName) (\(account.id.displayID), default owner \(account.defaultOwner.map { "DEVU-\($0)" } ?? "none"))"
                 }
-                try await store.close()
             }
             let decision = RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: Date())
             print("org:      \(orgText)")
@@ -84,30 +85,30 @@ struct Routing: AsyncParsableCommand {
 
         func run() async throws {
             let engine = try Routing.load(file)
-            let store = try SQLiteStore(path: database, now: Date())
             var moves: [String: Int] = [:]
             var total = 0, changed = 0
-            var query = ConversationQuery()
-            query.page.limit = 500
-            query.sort = .createdDate(descending: false)
-            var cursor: String?
-            repeat {
-                query.page.cursor = cursor
-                let page = try await store.listConversations(query)
-                for conversation in page.items {
-                    let request = try await RoutingRequest.replaying(conversation, store: store, keepPriority: false)
-                    let decision = RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: conversation.createdDate)
-                    total += 1
-                    let from = conversation.ownedBy.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"
-                    let to = decision.owners.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"
-                    if from != to {
-                        changed += 1
-                        moves["\(from) → \(to) (\(decision.record.summary))", default: 0] += 1
+            try await SQLiteStore.using(path: database, now: Date()) { store in
+                var query = ConversationQuery()
+                query.page.limit = 500
+                query.sort = .createdDate(descending: false)
+                var cursor: String?
+                repeat {
+                    query.page.cursor = cursor
+                    let page = try await store.listConversations(query)
+                    for conversation in page.items {
+                        let request = try await RoutingRequest.replaying(conversation, store: store, keepPriority: false)
+                        let decision = RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: conversation.createdDate)
+                        total += 1
+                        let from = conversation.ownedBy.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"
+                        let to = decision.owners.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"
+                        if from != to {
+                            changed += 1
+                            moves["\(from) → \(to) (\(decision.record.summary))", default: 0] += 1
+                        }
                     }
-                }
-                cursor = page.nextCursor
-            } while cursor != nil
-            try await store.close()
+                    cursor = page.nextCursor
+                } while cursor != nil
+            }
             print("\(total) conversations replayed through \(file); \(changed) would go to a different owner.")
             for (move, count) in moves.sorted(by: { $0.value > $1.value }) { print("  \(count)\t\(move)") }
         }

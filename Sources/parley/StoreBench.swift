@@ -20,14 +20,7 @@ struct StoreBench: AsyncParsableCommand {
         defer {
             if db == nil { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         }
-        let store = try SQLiteStore(path: path, now: Date())
-        do {
-            try await measure(store)
-            try await store.close()
-        } catch {
-            try? await store.close()
-            throw error
-        }
+        try await SQLiteStore.using(path: path, now: Date()) { try await measure($0) }
     }
 
     private func measure(_ store: SQLiteStore) async throws {

@@ -34,18 +34,13 @@ struct SetPassword: AsyncParsableCommand {
         } catch let error as APIError {
             throw ValidationError("The password \(error.message).")
         }
-        let store = try SQLiteStore(path: database, now: Date())
-        do {
+        try await SQLiteStore.using(path: database, now: Date()) { store in
             guard let user = try await store.find(DevUser.self, key: "email", value: email.lowercased()).first else {
                 throw ValidationError("No dev user has the email \(email); create one with dev-users.create first.")
             }
             guard user.state == .active else { throw ValidationError("\(email) is not an active user.") }
             try await store.setPasswordHash(hash, of: user.number, at: Date())
             print("Password set for \(user.displayName) (\(user.id.displayID)); sign in at /inbox.")
-        } catch {
-            try await store.close()
-            throw error
         }
-        try await store.close()
     }
 }

@@ -108,13 +108,8 @@ extension WebInterface {
         let csrf = pages.csrfField(session)
         let base = "/inbox/conversations/\(number)"
 
-        let sorted = items.sorted { lhs, rhs in
-            func at(_ item: TimelineItem) -> Date {
-                switch item { case .comment(let e): e.createdDate; case .event(_, let e): e.at }
-            }
-            return at(lhs) < at(rhs)
-        }
-        let timeline = HTML.join(sorted.map { item -> HTML in
+        // The store lists a timeline oldest first, events before comments at the same time.
+        let timeline = HTML.join(items.map { item -> HTML in
             switch item {
             case .comment(let entry):
                 if entry.isDeleted { return "<div class=\"event\">\(pages.name(entry.author, references)) deleted a message</div>" }
@@ -162,7 +157,7 @@ extension WebInterface {
         })
         let tagChips = HTML.join(conversation.tags.map { value -> HTML in
             let tag = references.tags[value.tag]
-            let label = tag.map { t in value.value.map { "\(t.name): \($0)" } ?? t.name } ?? "TAG-\(value.tag)"
+            let label = pages.tagLabel(value, references)
             guard let tag, !tag.isSystem else { return "<span class=\"badge\" title=\"kept by the server\">\(label)</span>" }
             return """
             <form method="post" action="\(base)/update?\(viewQuery)">\(csrf)<input type="hidden" name="remove_tag" value="\(tag.id.displayID)">

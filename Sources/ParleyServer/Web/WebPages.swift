@@ -72,11 +72,14 @@ struct WebPages {
 
     func priority(_ priority: Priority) -> HTML { "<span class=\"badge \(priority.rawValue)\">\(priority.rawValue.uppercased())</span>" }
 
+    /// "Resolution: fixed", "VIP".
+    func tagLabel(_ value: TagValue, _ references: References) -> String {
+        let name = references.tags[value.tag]?.name ?? "TAG-\(value.tag)"
+        return value.value.map { "\(name): \($0)" } ?? name
+    }
+
     func tags(_ conversation: Conversation, _ references: References) -> HTML {
-        HTML.join(conversation.tags.map { value -> HTML in
-            let name = references.tags[value.tag]?.name ?? "TAG-\(value.tag)"
-            return "<span class=\"badge\">\(value.value.map { "\(name): \($0)" } ?? name)</span>"
-        }, separator: " ")
+        HTML.join(conversation.tags.map { "<span class=\"badge\">\(tagLabel($0, references))</span>" }, separator: " ")
     }
 }
 

@@ -19,7 +19,7 @@ public enum PasswordHash {
         var generator = SystemRandomNumberGenerator()
         let salt = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let key = try derive(password, salt: salt, rounds: rounds)
-        return "pbkdf2-sha256$\(rounds)$\(hex(salt))$\(hex(key))"
+        return "pbkdf2-sha256$\(rounds)$\(TokenSecret.hex(salt))$\(TokenSecret.hex(key))"
     }
 
     /// Whether `password` is the one `stored` was made from (compared in constant time).
@@ -27,8 +27,8 @@ public enum PasswordHash {
         let parts = stored.split(separator: "$")
         guard parts.count == 4, parts[0] == "pbkdf2-sha256", let rounds = Int(parts[1]), rounds > 0, rounds <= 10_000_000,
               let salt = bytes(hex: parts[2]), let expected = bytes(hex: parts[3]),
-              let key = try? derive(password, salt: salt, rounds: rounds), key.count == expected.count else { return false }
-        return zip(key, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+              let key = try? derive(password, salt: salt, rounds: rounds) else { return false }
+        return TokenSecret.constantTimeEqual(key, expected)
     }
 
     private static func derive(_ password: String, salt: [UInt8], rounds: Int) throws -> [UInt8] {
@@ -36,8 +36,6 @@ public enum PasswordHash {
                                                     outputByteCount: 32, unsafeUncheckedRounds: rounds)
         return key.withUnsafeBytes { Array($0) }
     }
-
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
 
     private static func bytes(hex text: Substring) -> [UInt8]? {
         guard text.count % 2 == 0 else { return nil }
@@ -67,13 +65,12 @@ struct WebSession: Sendable {
     /// HMAC-SHA256 of a fixed label under the session token.
     var csrfToken: String {
         let code = HMAC<SHA256>.authenticationCode(for: Array("parley-csrf".utf8), using: SymmetricKey(data: Array(token.utf8)))
-        return PasswordHash.hex(Array(code))
+        return TokenSecret.hex(Array(code))
     }
 
     /// Refuses a form whose CSRF token is not this session's.
     func checkForm(_ form: FormData) throws(APIError) {
-        guard let sent = form["_csrf"], sent.utf8.count == csrfToken.utf8.count,
-              zip(sent.utf8, csrfToken.utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else {
+        guard let sent = form["_csrf"], TokenSecret.constantTimeEqual(sent.utf8, csrfToken.utf8) else {
             throw APIError(.forbidden, type: "forbidden", message: "the form has expired or did not come from this site: reload the page and try again")
         }
     }

@@ -131,7 +131,7 @@ extension WebInterface {
         let entries = try await store.listTimeline(timelineQuery).items.compactMap { item -> TimelineEntry? in
             if case .comment(let entry) = item, !entry.visibility.isNote, !entry.isDeleted { return entry }
             return nil
-        }.sorted { $0.createdDate < $1.createdDate }
+        }
         var wanted = References.Wanted()
         entries.forEach { wanted.add($0.author) }
         let references = try await References.load(wanted, from: store)
