@@ -22,7 +22,7 @@ import time
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -59,7 +59,8 @@ def browser(javascript=True):
 
 def wait(driver, condition, what, seconds=20):
     try:
-        return WebDriverWait(driver, seconds).until(condition)
+        # A form post navigates, and live updates replace regions: an element read mid-change is read again.
+        return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(condition)
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}; page: {driver.current_url}\n{driver.page_source[:2000]}")
 
