@@ -13,6 +13,8 @@ public enum JSONValue: Sendable, Equatable, Decodable {
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
+    /// Text already written (objects `Wire` renders straight to bytes).
+    case raw(JSONText)
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -25,6 +27,12 @@ public enum JSONValue: Sendable, Equatable, Decodable {
     }
 
     static func int(_ value: Int) -> JSONValue { .number(Double(value)) }
+
+    /// The value with written text (`raw`) read back into values, for code that looks inside a response.
+    var expanded: JSONValue {
+        guard case .raw(let text) = self else { return self }
+        return (try? JSONParser.parse(text.bytes)) ?? .null
+    }
     static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .absent }
 
     var typeName: String {
@@ -34,99 +42,15 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         case .number: "number"
         case .string: "string"
         case .array: "array"
-        case .object: "object"
+        case .object, .raw: "object"
         }
     }
 
     /// The JSON text, keys sorted, absent values left out.
     public var serialized: String {
-        var out = ""
-        out.reserveCapacity(256)
-        write(to: &out)
-        return out
-    }
-
-    func write(to out: inout String) {
-        switch self {
-        case .null, .absent: out += "null"
-        case .bool(let v): out += v ? "true" : "false"
-        case .number(let v):
-            if v.rounded() == v, abs(v) < 9e15 { out += String(Int64(v)) } else { out += String(v) }
-        case .string(let v): Self.writeString(v, to: &out)
-        case .array(let values):
-            out += "["
-            for (index, value) in values.enumerated() {
-                if index > 0 { out += "," }
-                value.write(to: &out)
-            }
-            out += "]"
-        case .object(let fields):
-            out += "{"
-            var first = true
-            for key in fields.keys.sorted() {
-                guard let value = fields[key], value != .absent else { continue }
-                if !first { out += "," }
-                first = false
-                Self.writeString(key, to: &out)
-                out += ":"
-                value.write(to: &out)
-            }
-            out += "}"
-        }
-    }
-
-    /// Writes `value` as a JSON string, escaping quotes, backslashes, control characters, U+2028/U+2029 and
-    /// `<`, `>`, `&` (safe inside HTML). Runs of characters that need no escape are copied whole: this is the
-    /// hottest loop of every response.
-    private static func writeString(_ value: String, to out: inout String) {
-        out += "\""
-        let utf8 = value.utf8
-        var pending = utf8.startIndex
-        var index = pending
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            var width = 1
-            let escape: String
-            switch byte {
-            case UInt8(ascii: "\""): escape = "\\\""
-            case UInt8(ascii: "\\"): escape = "\\\\"
-            case UInt8(ascii: "\n"): escape = "\\n"
-            case UInt8(ascii: "\r"): escape = "\\r"
-            case UInt8(ascii: "\t"): escape = "\\t"
-            case UInt8(ascii: "<"): escape = "\\u003c"
-            case UInt8(ascii: ">"): escape = "\\u003e"
-            case UInt8(ascii: "&"): escape = "\\u0026"
-            case 0..<0x20:
-                escape = "\\u00" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
-            default:
-                if byte == 0xE2, let separator = Self.separatorEscape(utf8, at: index) {
-                    escape = separator
-                    width = 3
-                } else {
-                    index = utf8.index(after: index)
-                    continue
-                }
-            }
-            out += value[pending..<index]
-            out += escape
-            index = utf8.index(index, offsetBy: width)
-            pending = index
-        }
-        out += value[pending..<utf8.endIndex]
-        out += "\""
-    }
-
-    /// The escape of U+2028 or U+2029 (E2 80 A8 and E2 80 A9 in UTF-8) if one starts at `index`.
-    private static func separatorEscape(_ utf8: String.UTF8View, at index: String.Index) -> String? {
-        let second = utf8.index(after: index)
-        guard second != utf8.endIndex, utf8[second] == 0x80 else { return nil }
-        let third = utf8.index(after: second)
-        guard third != utf8.endIndex else { return nil }
-        switch utf8[third] {
-        case 0xA8: return "\\u2028"
-        case 0xA9: return "\\u2029"
-        default: return nil
-        }
+        var writer = JSONWriter(capacity: 256)
+        writer.write(self)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 }
 
@@ -134,14 +58,76 @@ enum JSONResponse {
     static func make(status: HTTPResponse.Status, _ value: JSONValue) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
+        var writer = JSONWriter(capacity: 4_096)
+        writer.write(value)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
     }
 }
 
 /// RFC 3339 dates as DevRev writes them (`2023-01-01T12:00:00.000Z`).
 enum Timestamp {
+    /// `yyyy-MM-ddTHH:mm:ss.SSSZ` in UTC, the milliseconds truncated, as Foundation's
+    /// `ISO8601FormatStyle(includingFractionalSeconds: true)` writes it for years 1600…9999 (a test compares
+    /// the two), computed directly: every response writes several of these per object, and the format
+    /// style costs microseconds each.
     static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        // Whole seconds and milliseconds from the reference date, as Foundation splits them (the same
+        // instant measured from 1970 rounds differently in the last bit).
+        let reference = date.timeIntervalSinceReferenceDate
+        let wholeSeconds = reference.rounded(.down)
+        guard wholeSeconds.isFinite, abs(wholeSeconds) < 2.5e11 else {
+            return date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        }
+        let millisecond = min(Int((reference - wholeSeconds) * 1000), 999)
+        let total = Int64(wholeSeconds) + 978_307_200
+        var days = total / 86_400
+        var rest = total % 86_400
+        if rest < 0 {
+            rest += 86_400
+            days -= 1
+        }
+        let (year, month, day) = civil(fromDays: days)
+        // Before 1600 Foundation counts in the Julian calendar; those dates (none that Parley writes) go to it.
+        guard (1600...9999).contains(year) else { return date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }
+        let seconds = Int(rest)
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            func put(_ value: Int, _ width: Int, at position: Int) {
+                var value = value
+                for index in stride(from: position + width - 1, through: position, by: -1) {
+                    buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(month, 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(day, 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(seconds / 3600, 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(seconds / 60 % 60, 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(seconds % 60, 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(millisecond, 3, at: 20)
+            buffer[23] = UInt8(ascii: "Z")
+            return 24
+        }
+    }
+
+    /// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    private static func civil(fromDays days: Int64) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (Int(year), Int(month), Int(day))
     }
 
     static func json(_ date: Date?) -> JSONValue { date.map { .string(format($0)) } ?? .absent }

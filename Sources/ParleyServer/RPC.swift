@@ -24,9 +24,9 @@ struct RPCRouter {
             } else {
                 let value: JSONValue
                 do {
-                    value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer))
+                    value = try buffer.withUnsafeReadableBytes { bytes throws(JSONParser.Failure) in try JSONParser.parse(bytes) }
                 } catch {
-                    throw APIError(.badRequest, type: "parse_error", message: "request body is not valid JSON")
+                    throw APIError(.badRequest, type: "parse_error", message: "request body is not valid JSON: \(error)")
                 }
                 fields = try Fields(value)
             }

@@ -64,33 +64,61 @@ struct Wire {
         ["id": .string(id.don), "display_id": .string(id.displayID)]
     }
 
-    func user(_ actor: Actor) -> JSONValue {
-        var fields = Self.atom(actor.objectID)
-        switch actor {
-        case .devUser(let n):
-            fields["type"] = .string("dev_user")
-            if let user = references.devUsers[n] {
-                fields["display_name"] = .string(user.displayName)
-                fields["full_name"] = .optional(user.fullName)
-                fields["email"] = .string(user.email)
-                fields["state"] = .string(user.state.rawValue)
+    func user(_ actor: Actor) -> JSONValue { Self.rendered { writeUser(actor, into: &$0) } }
+
+    /// Runs `body` on a new writer and wraps what it wrote.
+    static func rendered(capacity: Int = 512, _ body: (inout JSONWriter) -> Void) -> JSONValue {
+        var writer = JSONWriter(capacity: capacity)
+        body(&writer)
+        return .raw(JSONText(bytes: writer.bytes))
+    }
+
+    /// A person (or the system) as DevRev's summary object; keys in sorted order.
+    func writeUser(_ actor: Actor, into w: inout JSONWriter) {
+        let id = actor.objectID
+        w.object { w in
+            switch actor {
+            case .devUser(let n):
+                let user = references.devUsers[n]
+                w.field("display_id", id.displayID)
+                w.field("display_name", user?.displayName)
+                w.field("email", user?.email)
+                w.field("full_name", user?.fullName)
+                w.field("id", id.don)
+                w.field("state", user?.state.rawValue)
+                w.field("type", "dev_user")
+            case .revUser(let n):
+                let user = references.revUsers[n]
+                w.field("display_id", id.displayID)
+                w.field("display_name", user?.displayName)
+                w.field("email", user?.email)
+                w.field("external_ref", user?.externalRef)
+                w.field("full_name", user?.fullName)
+                w.field("id", id.don)
+                if let org = user?.revOrg {
+                    w.key("rev_org")
+                    writeRevOrgSummary(org, into: &w)
+                }
+                w.field("state", user?.state.rawValue)
+                w.field("type", "rev_user")
+            case .system:
+                w.field("display_id", id.displayID)
+                w.field("display_name", "Parley")
+                w.field("id", id.don)
+                w.field("state", "active")
+                w.field("type", "sys_user")
             }
-        case .revUser(let n):
-            fields["type"] = .string("rev_user")
-            if let user = references.revUsers[n] {
-                fields["display_name"] = .optional(user.displayName)
-                fields["full_name"] = .optional(user.fullName)
-                fields["email"] = .optional(user.email)
-                fields["state"] = .string(user.state.rawValue)
-                fields["external_ref"] = .optional(user.externalRef)
-                if let org = user.revOrg { fields["rev_org"] = revOrgSummary(org) }
-            }
-        case .system:
-            fields["type"] = .string("sys_user")
-            fields["display_name"] = .string("Parley")
-            fields["state"] = .string("active")
         }
-        return .object(fields)
+    }
+
+    func writeRevOrgSummary(_ number: Int, into w: inout JSONWriter) {
+        let id = ObjectID(.revOrg, number)
+        w.object { w in
+            w.field("display_id", id.displayID)
+            w.field("display_name", references.revOrgs[number]?.displayName)
+            w.field("id", id.don)
+            w.field("type", "rev_org")
+        }
     }
 
     func devUserSummary(_ number: Int) -> JSONValue { user(.devUser(number)) }
@@ -128,89 +156,167 @@ struct Wire {
     /// A conversation as `viewer` may see it: customers do not see how it was triaged (routing, spam
     /// score, priority, tags).
     func conversation(_ c: Conversation, for viewer: Caller) -> JSONValue {
-        guard case .object(var fields) = conversation(c), !viewer.isAgent else { return conversation(c) }
-        for key in ["routing", "is_spam", "spam", "priority", "tags", "version"] { fields[key] = nil }
-        return .object(fields)
+        Self.rendered(capacity: 2_048) { writeConversation(c, agentView: viewer.isAgent, into: &$0) }
     }
 
     func conversation(_ c: Conversation) -> JSONValue {
-        var fields = Self.atom(c.id)
-        fields["type"] = .string("support")
-        fields["title"] = .string(c.title)
-        fields["description"] = .optional(c.description)
-        fields["stage"] = stage(c.stage)
-        fields["state"] = .string(c.stage.state.rawValue)
-        fields["status"] = .string(c.stage.state == .closed ? "closed" : "open")
-        fields["owned_by"] = .array(c.ownedBy.map(devUserSummary))
-        fields["members"] = .array(c.members.map(user))
-        if let group = c.group { fields["group"] = groupSummary(group) }
-        if let revOrg = c.revOrg {
-            fields["rev_org"] = revOrgSummary(revOrg)
-            fields["rev_orgs"] = .array([revOrgSummary(revOrg)])
+        Self.rendered(capacity: 2_048) { writeConversation(c, agentView: true, into: &$0) }
+    }
+
+    /// DevRev's conversation object, keys in sorted order, written straight to bytes (a list page writes
+    /// fifty of them).
+    func writeConversation(_ c: Conversation, agentView: Bool, into w: inout JSONWriter) {
+        let id = c.id
+        w.object { w in
+            if let account = c.account {
+                let accountID = ObjectID(.account, account)
+                w.key("account")
+                w.object { w in
+                    w.field("display_id", accountID.displayID)
+                    w.field("display_name", references.accounts[account]?.displayName)
+                    w.field("id", accountID.don)
+                }
+            }
+            w.key("created_by")
+            writeUser(c.createdBy, into: &w)
+            w.field("created_date", date: c.createdDate)
+            w.field("description", c.description)
+            w.field("display_id", id.displayID)
+            w.field("external_ref", c.externalRef)
+            if let group = c.group {
+                let groupID = ObjectID(.group, group)
+                w.key("group")
+                w.object { w in
+                    w.field("display_id", groupID.displayID)
+                    w.field("id", groupID.don)
+                    w.field("member_type", references.groups[group]?.memberType)
+                    w.field("name", references.groups[group]?.name)
+                }
+            }
+            w.field("id", id.don)
+            if let followUpOf = c.followUpOf {
+                let original = ObjectID(.conversation, followUpOf)
+                w.key("is_follow_up_of")
+                w.object { w in
+                    w.field("display_id", original.displayID)
+                    w.field("id", original.don)
+                }
+            }
+            if agentView { w.field("is_spam", c.isSpam) }
+            w.field("last_external_message_date", date: c.lastCustomerMessageAt)
+            w.key("members")
+            w.array { w in
+                for member in c.members {
+                    w.element()
+                    writeUser(member, into: &w)
+                }
+            }
+            w.key("metrics")
+            w.object { w in
+                w.key("first_response_at")
+                if let first = c.metrics.firstResponseAt { w.string(Timestamp.format(first)) } else { w.null() }
+                w.field("reopen_count", c.metrics.reopenCount)
+                w.key("time_in_new_seconds")
+                if let seconds = c.timeInNewSeconds { w.number(seconds) } else { w.null() }
+                w.key("time_to_initial_response_seconds")
+                if let seconds = c.timeToInitialResponseSeconds { w.number(seconds) } else { w.null() }
+            }
+            w.key("modified_by")
+            writeUser(c.modifiedBy, into: &w)
+            w.field("modified_date", date: c.modifiedDate)
+            w.key("owned_by")
+            w.array { w in
+                for owner in c.ownedBy {
+                    w.element()
+                    writeUser(.devUser(owner), into: &w)
+                }
+            }
+            if agentView { w.field("priority", c.priority.rawValue) }
+            if let check = c.resolutionCheck {
+                w.key("resolution_check")
+                w.object { w in
+                    w.field("answered_date", date: check.answeredAt)
+                    w.field("awaiting_confirmation", check.awaitingConfirmation)
+                    w.key("customer_confirmed")
+                    if let confirmed = check.confirmed { w.bool(confirmed) } else { w.null() }
+                    w.field("proposed_date", date: check.proposedAt)
+                }
+            }
+            if let revOrg = c.revOrg {
+                w.key("rev_org")
+                writeRevOrgSummary(revOrg, into: &w)
+                w.key("rev_orgs")
+                w.array { w in
+                    w.element()
+                    writeRevOrgSummary(revOrg, into: &w)
+                }
+            }
+            if agentView {
+                w.key("routing")
+                w.object { w in
+                    w.field("keyword", c.routing.keyword)
+                    w.field("priority_reason", c.routing.priorityReason)
+                    w.field("reason", c.routing.reason.rawValue)
+                    w.field("rule", c.routing.rule)
+                }
+            }
+            w.field("source_channel", c.sourceChannel)
+            if agentView, let spam = c.spam {
+                w.key("spam")
+                w.object { w in
+                    w.key("reasons")
+                    w.array { w in
+                        for reason in spam.reasons {
+                            w.element()
+                            w.string(reason)
+                        }
+                    }
+                    w.key("score")
+                    w.number(spam.score)
+                    w.key("threshold")
+                    w.number(spam.threshold)
+                }
+            }
+            w.key("stage")
+            w.object { w in
+                w.field("display_name", c.stage.displayName)
+                w.field("name", c.stage.rawValue)
+                w.field("ordinal", c.stage.ordinal)
+            }
+            w.field("stage_entered_date", date: c.stageEnteredAt)
+            w.field("state", c.stage.state.rawValue)
+            w.field("status", c.stage.state == .closed ? "closed" : "open")
+            if agentView {
+                w.key("tags")
+                w.array { w in
+                    for tag in c.tags {
+                        let tagID = ObjectID(.tag, tag.tag)
+                        w.element()
+                        w.object { w in
+                            w.key("tag")
+                            w.object { w in
+                                w.field("display_id", tagID.displayID)
+                                w.field("id", tagID.don)
+                                w.field("name", references.tags[tag.tag]?.name ?? "TAG-\(tag.tag)")
+                            }
+                            w.field("value", tag.value)
+                        }
+                    }
+                }
+            }
+            w.field("title", c.title)
+            w.field("type", "support")
+            if agentView { w.field("version", c.version) }
         }
-        if let account = c.account { fields["account"] = accountSummary(account) }
-        fields["priority"] = .string(c.priority.rawValue)
-        fields["tags"] = .array(c.tags.map { tag in
-            .object(["tag": tagSummary(tag.tag), "value": .optional(tag.value)])
-        })
-        fields["source_channel"] = .string(c.sourceChannel)
-        fields["is_spam"] = .bool(c.isSpam)
-        fields["created_by"] = user(c.createdBy)
-        fields["created_date"] = Timestamp.json(c.createdDate)
-        fields["modified_by"] = user(c.modifiedBy)
-        fields["modified_date"] = Timestamp.json(c.modifiedDate)
-        fields["stage_entered_date"] = Timestamp.json(c.stageEnteredAt)
-        fields["last_external_message_date"] = Timestamp.json(c.lastCustomerMessageAt)
-        fields["version"] = .int(c.version)
-        fields["external_ref"] = .optional(c.externalRef)
-        fields["metrics"] = .object([
-            "time_to_initial_response_seconds": c.timeToInitialResponseSeconds.map(JSONValue.number) ?? .null,
-            "time_in_new_seconds": c.timeInNewSeconds.map(JSONValue.number) ?? .null,
-            "reopen_count": .int(c.metrics.reopenCount),
-            "first_response_at": c.metrics.firstResponseAt.map { .string(Timestamp.format($0)) } ?? .null,
-        ])
-        var routing: [String: JSONValue] = ["reason": .string(c.routing.reason.rawValue)]
-        routing["rule"] = .optional(c.routing.rule)
-        routing["keyword"] = .optional(c.routing.keyword)
-        routing["priority_reason"] = .optional(c.routing.priorityReason)
-        fields["routing"] = .object(routing)
-        if let check = c.resolutionCheck {
-            fields["resolution_check"] = .object([
-                "awaiting_confirmation": .bool(check.awaitingConfirmation),
-                "proposed_date": Timestamp.json(check.proposedAt),
-                "customer_confirmed": check.confirmed.map(JSONValue.bool) ?? .null,
-                "answered_date": Timestamp.json(check.answeredAt),
-            ])
-        }
-        if let spam = c.spam {
-            fields["spam"] = .object(["score": .number(spam.score), "threshold": .number(spam.threshold),
-                                      "reasons": .array(spam.reasons.map(JSONValue.string))])
-        }
-        if let followUpOf = c.followUpOf {
-            fields["is_follow_up_of"] = .object(Self.atom(ObjectID(.conversation, followUpOf)))
-        }
-        return .object(fields)
     }
 
     func timelineEntry(_ entry: TimelineEntry) -> JSONValue {
-        var fields = Self.atom(entry.id)
-        fields["display_id"] = nil
+        Self.rendered(capacity: 1_024) { writeTimelineEntry(entry, into: &$0) }
+    }
+
+    /// A comment as DevRev's `timeline_comment`, keys in sorted order.
+    func writeTimelineEntry(_ entry: TimelineEntry, into w: inout JSONWriter) {
         let conversation = ObjectID(.conversation, entry.conversation)
-        fields["type"] = .string("timeline_comment")
-        fields["object"] = .string(conversation.don)
-        fields["object_display_id"] = .string(conversation.displayID)
-        fields["object_type"] = .string("conversation")
-        fields["visibility"] = .string(entry.visibility.rawValue)
-        if !entry.isDeleted {
-            fields["body"] = .string(entry.body)
-            fields["body_type"] = .string(entry.bodyType)
-        }
-        fields["is_deleted"] = .bool(entry.isDeleted)
-        fields["external_ref"] = .optional(entry.externalRef)
-        fields["created_by"] = user(entry.author)
-        fields["created_date"] = Timestamp.json(entry.createdDate)
-        fields["modified_by"] = user(entry.modifiedBy)
-        fields["modified_date"] = Timestamp.json(entry.modifiedDate)
         let kind: String
         switch (entry.author, entry.visibility.isNote) {
         case (_, true): kind = "note"
@@ -218,42 +324,77 @@ struct Wire {
         case (.devUser, false): kind = "public_reply"
         case (.system, false): kind = "system_message"
         }
-        fields["comment_kind"] = .string(kind)
-        return .object(fields)
+        w.object { w in
+            if !entry.isDeleted {
+                w.field("body", entry.body)
+                w.field("body_type", entry.bodyType)
+            }
+            w.field("comment_kind", kind)
+            w.key("created_by")
+            writeUser(entry.author, into: &w)
+            w.field("created_date", date: entry.createdDate)
+            w.field("external_ref", entry.externalRef)
+            w.field("id", entry.id.don)
+            w.field("is_deleted", entry.isDeleted)
+            w.key("modified_by")
+            writeUser(entry.modifiedBy, into: &w)
+            w.field("modified_date", date: entry.modifiedDate)
+            w.field("object", conversation.don)
+            w.field("object_display_id", conversation.displayID)
+            w.field("object_type", "conversation")
+            w.field("type", "timeline_comment")
+            w.field("visibility", entry.visibility.rawValue)
+        }
     }
 
     /// A recorded event as a timeline entry of the `events` collection (agents only).
     func timelineEvent(sequence: Int, _ event: ChangeEvent) -> JSONValue {
-        func value(_ v: EventValue?) -> JSONValue {
+        Self.rendered(capacity: 1_024) { writeTimelineEvent(sequence: sequence, event, into: &$0) }
+    }
+
+    func writeTimelineEvent(sequence: Int, _ event: ChangeEvent, into w: inout JSONWriter) {
+        func value(_ v: EventValue?, into w: inout JSONWriter) {
             switch v {
-            case .text(let t)?: .string(t)
-            case .list(let l)?: .array(l.map(JSONValue.string))
-            case .number(let n)?: .int(n)
-            case .flag(let f)?: .bool(f)
-            case nil: .null
+            case .text(let t)?: w.string(t)
+            case .list(let l)?:
+                w.array { w in
+                    for item in l {
+                        w.element()
+                        w.string(item)
+                    }
+                }
+            case .number(let n)?: w.int(n)
+            case .flag(let f)?: w.bool(f)
+            case nil: w.null()
             }
         }
-        var detail: [String: JSONValue] = ["kind": .string(event.kind.rawValue)]
-        detail["field"] = .optional(event.field)
-        // Comment bodies stay in the store's record but are not repeated here: a private note's text
-        // is for its author only, and the comment itself shows the current text.
-        if event.kind != .commentEdited, event.kind != .commentDeleted {
-            detail["before"] = value(event.before)
-            detail["after"] = value(event.after)
+        w.object { w in
+            w.field("body", event.summary)
+            w.field("body_type", "text")
+            w.key("created_by")
+            writeUser(event.actor, into: &w)
+            w.field("created_date", date: event.at)
+            w.key("event")
+            w.object { w in
+                // Comment bodies stay in the store's record but are not repeated here: a private note's text
+                // is for its author only, and the comment itself shows the current text.
+                let showsValues = event.kind != .commentEdited && event.kind != .commentDeleted
+                if showsValues {
+                    w.key("after")
+                    value(event.after, into: &w)
+                    w.key("before")
+                    value(event.before, into: &w)
+                }
+                w.field("field", event.field)
+                w.field("kind", event.kind.rawValue)
+            }
+            w.field("id", "\(event.object.don):event/\(sequence)")
+            w.field("object", event.object.don)
+            w.field("object_display_id", event.object.displayID)
+            w.field("object_type", "conversation")
+            w.field("type", "timeline_change_event")
+            w.field("visibility", "internal")
         }
-        return .object([
-            "id": .string("\(event.object.don):event/\(sequence)"),
-            "type": .string("timeline_change_event"),
-            "object": .string(event.object.don),
-            "object_display_id": .string(event.object.displayID),
-            "object_type": .string("conversation"),
-            "visibility": .string("internal"),
-            "body": .string(event.summary),
-            "body_type": .string("text"),
-            "created_by": user(event.actor),
-            "created_date": Timestamp.json(event.at),
-            "event": .object(detail),
-        ])
     }
 
     func devUser(_ u: DevUser) -> JSONValue {

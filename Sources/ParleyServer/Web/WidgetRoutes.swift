@@ -79,7 +79,7 @@ extension WebInterface {
     }
 
     private static func conversationNumber(in response: JSONValue, key: String, field: String) -> Int? {
-        guard case .object(let outer) = response, case .object(let inner)? = outer[key], case .string(let text)? = inner[field] else { return nil }
+        guard case .object(let outer) = response, case .object(let inner)? = outer[key]?.expanded, case .string(let text)? = inner[field] else { return nil }
         return ObjectID.parse(text, as: [.conversation])?.number
     }
 
