@@ -31,6 +31,11 @@ public final class SQLiteStore: ParleyStore {
     private let decodedDocuments = Mutex<[DocumentKey: DecodedDocument]>([:])
     /// How many decoded documents are kept (each a few KB).
     static let decodedDocumentLimit = 8_192
+    /// Documents the writer stored in the transaction it is running (conversations and comments, with their
+    /// JSON): once it commits they go into `decodedDocuments`, so the next read of a conversation just
+    /// written finds it decoded (a reply reads its conversation first). Dropped with a savepoint or a
+    /// transaction that rolls back. Only the writer thread touches it.
+    private let uncommittedDocuments = Mutex<[(DocumentKey, DecodedDocument)]>([])
     private let committedTransactions = Atomic<Int>(0)
     private let committedWrites = Atomic<Int>(0)
     private let readerThreads: NIOThreadPool
@@ -275,6 +280,7 @@ public final class SQLiteStore: ParleyStore {
                     answers.append { job.reject(error) }
                     break
                 }
+                let documentsBefore = uncommittedDocuments.withLock { $0.count }
                 switch job.run(db) {
                 case .succeeded(let answer):
                     do {
@@ -287,6 +293,7 @@ public final class SQLiteStore: ParleyStore {
                 case .failed(let answer):
                     answers.append(answer)
                     forgetWrittenConversations()
+                    uncommittedDocuments.withLock { $0.removeSubrange(documentsBefore...) }
                     do {
                         try db.run("ROLLBACK TO write_job")
                         try db.run("RELEASE write_job")
@@ -300,17 +307,20 @@ public final class SQLiteStore: ParleyStore {
             }
             if let abandoned {
                 forgetWrittenConversations()
+                uncommittedDocuments.withLock { $0.removeAll() }
                 if db.isInTransaction { try? db.execute("ROLLBACK") }
                 for answer in succeeded { answers.append { answer(abandoned) } }
                 continue
             }
             do {
                 try db.run("COMMIT")
+                publishCommittedDocuments()
                 committedTransactions.add(1, ordering: .relaxed)
                 committedWrites.add(succeeded.count, ordering: .relaxed)
                 for answer in succeeded { answers.append { answer(nil) } }
             } catch {
                 forgetWrittenConversations()
+                uncommittedDocuments.withLock { $0.removeAll() }
                 if db.isInTransaction { try? db.execute("ROLLBACK") }
                 for answer in succeeded { answers.append { answer(error) } }
             }
@@ -368,6 +378,24 @@ public final class SQLiteStore: ParleyStore {
             known[key] = DecodedDocument(json: text, value: object)
         }
         return object
+    }
+
+    /// On the writer, inside a use case: `value` is being stored as `json` under (`kind`, `number`).
+    private func wrote(_ value: some Sendable, json: String, kind: String, number: Int) {
+        uncommittedDocuments.withLock { $0.append((DocumentKey(kind: kind, number: number), DecodedDocument(json: json, value: value))) }
+    }
+
+    /// After a COMMIT: what the transaction stored becomes what readers find decoded.
+    private func publishCommittedDocuments() {
+        let written = uncommittedDocuments.withLock { pending in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        guard !written.isEmpty else { return }
+        decodedDocuments.withLock { known in
+            if known.count + written.count > Self.decodedDocumentLimit { known.removeAll(keepingCapacity: true) }
+            for (key, document) in written { known[key] = document }
+        }
     }
 
     private static func ms(_ date: Date) -> SQLValue { .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
@@ -619,7 +647,10 @@ public final class SQLiteStore: ParleyStore {
                            [.integer(Int64(tag.tag)), number, tag.value.map { .text($0) } ?? .null])
             }
         }
-        if remembered { remember(stored) }
+        if remembered {
+            remember(stored)
+            wrote(conversation, json: stored.json, kind: ObjectKind.conversation.rawValue, number: conversation.number)
+        }
         return stored
     }
 
@@ -658,10 +689,12 @@ public final class SQLiteStore: ParleyStore {
     }
 
     private func insertComment(_ db: SQLiteConnection, _ entry: TimelineEntry) throws {
+        let document = try json(entry)
+        if case .text(let text) = document { wrote(entry, json: text, kind: ObjectKind.comment.rawValue, number: entry.number) }
         try db.run("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, [.integer(Int64(entry.number)), .integer(Int64(entry.conversation)), try json(entry),
+            """, [.integer(Int64(entry.number)), .integer(Int64(entry.conversation)), document,
                   .text(entry.visibility.rawValue), .text(entry.author.description), Self.ms(entry.createdDate),
                   entry.externalRef.map { .text($0) } ?? .null])
     }
