@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ParleyCore", targets: ["ParleyCore"]),
         .library(name: "ParleyStore", targets: ["ParleyStore"]),
         .library(name: "ParleyServer", targets: ["ParleyServer"]),
+        .library(name: "ParleyJSON", targets: ["ParleyJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -29,10 +30,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "ParleyCore", swiftSettings: strict),
+        .target(name: "ParleyJSON", swiftSettings: strict),
         .target(
             name: "ParleyStore",
             dependencies: [
                 "ParleyCore",
+                "ParleyJSON",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -43,6 +46,7 @@ let package = Package(
             dependencies: [
                 "ParleyCore",
                 "ParleyStore",
+                "ParleyJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -78,7 +82,7 @@ let package = Package(
         .testTarget(
             name: "ParleyServerTests",
             dependencies: [
-                "ParleyServer", "ParleyStore", "ParleyCore",
+                "ParleyServer", "ParleyStore", "ParleyCore", "ParleyJSON",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

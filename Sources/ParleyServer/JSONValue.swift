@@ -1,4 +1,5 @@
 import Hummingbird
+import ParleyJSON
 import ParleyCore
 
 /// A JSON document, as requests arrive and responses leave. Requests are read through `Fields`,

@@ -1,4 +1,5 @@
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 
 /// The objects a response names, loaded in one query per kind (no N+1), so that every reference

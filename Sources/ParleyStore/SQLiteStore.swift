@@ -412,7 +412,7 @@ public final class SQLiteStore: ParleyStore {
     private func record(_ db: SQLiteConnection, _ events: [ChangeEvent]) throws {
         for event in events {
             try db.run("INSERT INTO events (object, at_ms, doc) VALUES (?, ?, ?)",
-                       [.text(event.object.don), Self.ms(event.at), try json(event)])
+                       [.text(event.object.don), Self.ms(event.at), .text(StoredDocument.json(event))])
         }
     }
 
@@ -610,7 +610,7 @@ public final class SQLiteStore: ParleyStore {
     private func saveConversation(_ db: SQLiteConnection, _ conversation: Conversation, previous: Conversation?,
                                   remembered: Bool = true) throws -> StoredConversation {
         let number = SQLValue.integer(Int64(conversation.number))
-        let stored = StoredConversation(conversation: conversation, json: String(decoding: try encoder.encode(conversation), as: UTF8.self))
+        let stored = StoredConversation(conversation: conversation, json: StoredDocument.json(conversation))
         try db.run("""
             INSERT OR REPLACE INTO conversations
             (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted, external_ref)
@@ -665,7 +665,7 @@ public final class SQLiteStore: ParleyStore {
     private func publish(_ db: SQLiteConnection, _ kind: OutboxEvent.Kind, _ conversation: StoredConversation,
                          old: StoredConversation? = nil, entry: TimelineEntry? = nil, at: Date) throws {
         var document = "{\"conversation\":" + conversation.json
-        if let entry { document += ",\"entry\":" + String(decoding: try encoder.encode(entry), as: UTF8.self) }
+        if let entry { document += ",\"entry\":" + StoredDocument.json(entry) }
         if let old { document += ",\"oldConversation\":" + old.json }
         document += "}"
         try db.run("INSERT INTO outbox (type, conversation, at_ms, doc) VALUES (?, ?, ?, ?)",
@@ -689,12 +689,12 @@ public final class SQLiteStore: ParleyStore {
     }
 
     private func insertComment(_ db: SQLiteConnection, _ entry: TimelineEntry) throws {
-        let document = try json(entry)
-        if case .text(let text) = document { wrote(entry, json: text, kind: ObjectKind.comment.rawValue, number: entry.number) }
+        let document = StoredDocument.json(entry)
+        wrote(entry, json: document, kind: ObjectKind.comment.rawValue, number: entry.number)
         try db.run("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, [.integer(Int64(entry.number)), .integer(Int64(entry.conversation)), document,
+            """, [.integer(Int64(entry.number)), .integer(Int64(entry.conversation)), .text(document),
                   .text(entry.visibility.rawValue), .text(entry.author.description), Self.ms(entry.createdDate),
                   entry.externalRef.map { .text($0) } ?? .null])
     }
@@ -911,7 +911,7 @@ public final class SQLiteStore: ParleyStore {
                 throw DomainError.notFound(ObjectID(.comment, number).don)
             }
             let (next, event) = try change(current, conversation)
-            try db.run("UPDATE timeline_entries SET doc = ? WHERE number = ?", [try json(next), .integer(Int64(number))])
+            try db.run("UPDATE timeline_entries SET doc = ? WHERE number = ?", [.text(StoredDocument.json(next)), .integer(Int64(number))])
             try record(db, [event])
             return next
         }

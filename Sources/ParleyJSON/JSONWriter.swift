@@ -1,27 +1,19 @@
-import Foundation
-
-/// JSON text that is already written (an object `Wire` rendered straight to bytes), carried inside a
-/// `JSONValue` and copied into the response as it is.
-public struct JSONText: Sendable, Equatable {
-    public let bytes: [UInt8]
-}
-
-/// Writes JSON text straight into bytes: every response goes through it. Objects a `JSONValue` holds are
-/// written with their keys sorted; code that writes fields itself with `key`/`field` writes them in sorted
-/// order (the `Wire` tests check that re-sorting its output changes nothing). Strings escape quotes,
-/// backslashes, control characters, U+2028/U+2029 and `<`, `>`, `&` (safe inside HTML).
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+/// Writes JSON text straight into bytes: every response goes through it (ParleyServer's `Wire`), and so does
+/// every document the store writes. Code that writes fields with `key`/`field` names them in sorted order
+/// (tests re-sort what is written and compare). Strings escape quotes, backslashes, control characters,
+/// U+2028/U+2029 and `<`, `>`, `&` (safe inside HTML).
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
     /// Whether the container being written has no member yet (no comma before the next one).
     private var first = true
 
-    init(capacity: Int = 1_024) {
+    public init(capacity: Int = 1_024) {
         bytes.reserveCapacity(capacity)
     }
 
     // MARK: Structure
 
-    mutating func object(_ body: (inout JSONWriter) -> Void) {
+    public mutating func object(_ body: (inout JSONWriter) -> Void) {
         let outer = first
         bytes.append(UInt8(ascii: "{"))
         first = true
@@ -30,7 +22,7 @@ struct JSONWriter {
         first = outer
     }
 
-    mutating func array(_ body: (inout JSONWriter) -> Void) {
+    public mutating func array(_ body: (inout JSONWriter) -> Void) {
         let outer = first
         bytes.append(UInt8(ascii: "["))
         first = true
@@ -40,12 +32,12 @@ struct JSONWriter {
     }
 
     /// Starts an array element.
-    mutating func element() {
+    public mutating func element() {
         if first { first = false } else { bytes.append(UInt8(ascii: ",")) }
     }
 
     /// Starts an object member named `name` (plain ASCII needing no escape); its value is written next.
-    mutating func key(_ name: StaticString) {
+    public mutating func key(_ name: StaticString) {
         element()
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -53,7 +45,8 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
-    private mutating func dynamicKey(_ name: String) {
+    /// Starts an object member whose name is not known in advance (escaped like any string).
+    public mutating func dynamicKey(_ name: String) {
         element()
         string(name)
         bytes.append(UInt8(ascii: ":"))
@@ -61,42 +54,35 @@ struct JSONWriter {
 
     // MARK: Members
 
-    mutating func field(_ name: StaticString, _ value: String) {
+    public mutating func field(_ name: StaticString, _ value: String) {
         key(name)
         string(value)
     }
 
     /// Leaves the member out when `value` is nil, as DevRev omits unset fields.
-    mutating func field(_ name: StaticString, _ value: String?) {
+    public mutating func field(_ name: StaticString, _ value: String?) {
         guard let value else { return }
         key(name)
         string(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Int) {
+    public mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
         int(value)
     }
 
-    mutating func field(_ name: StaticString, _ value: Bool) {
+    public mutating func field(_ name: StaticString, _ value: Bool) {
         key(name)
         bool(value)
     }
 
-    /// A timestamp, left out when nil.
-    mutating func field(_ name: StaticString, date: Date?) {
-        guard let date else { return }
-        key(name)
-        string(Timestamp.format(date))
-    }
-
     // MARK: Values
 
-    mutating func null() { append("null") }
+    public mutating func null() { append("null") }
 
-    mutating func bool(_ value: Bool) { append(value ? "true" : "false") }
+    public mutating func bool(_ value: Bool) { append(value ? "true" : "false") }
 
-    mutating func int(_ value: Int) {
+    public mutating func int(_ value: Int) {
         if value == 0 {
             bytes.append(UInt8(ascii: "0"))
             return
@@ -115,48 +101,26 @@ struct JSONWriter {
     }
 
     /// Whole numbers as integers, others as Swift writes a `Double` (the shortest text that reads back the same).
-    mutating func number(_ value: Double) {
-        if value.rounded() == value, abs(value) < 9e15 {
+    /// Infinities and NaN, which JSON cannot write, are written as null.
+    public mutating func number(_ value: Double) {
+        if !value.isFinite {
+            null()
+        } else if value.rounded() == value, abs(value) < 9e15 {
             int(Int(value))
         } else {
             bytes.append(contentsOf: String(value).utf8)
         }
     }
 
-    mutating func string(_ value: String) {
+    public mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in writeString(utf8) }
     }
 
-    mutating func raw(_ text: JSONText) { bytes.append(contentsOf: text.bytes) }
+    /// Appends JSON text written elsewhere, as it is.
+    public mutating func raw(_ text: some Sequence<UInt8>) { bytes.append(contentsOf: text) }
 
-    /// Writes `value`; keys of its objects sorted, absent members left out.
-    mutating func write(_ value: JSONValue) {
-        switch value {
-        case .null, .absent: null()
-        case .bool(let v): bool(v)
-        case .number(let v): number(v)
-        case .string(let v): string(v)
-        case .raw(let text): raw(text)
-        case .array(let values):
-            array { writer in
-                for value in values {
-                    writer.element()
-                    writer.write(value)
-                }
-            }
-        case .object(let fields):
-            object { writer in
-                for key in fields.keys.sorted() {
-                    guard let value = fields[key], value != .absent else { continue }
-                    writer.dynamicKey(key)
-                    writer.write(value)
-                }
-            }
-        }
-    }
-
-    private mutating func append(_ text: StaticString) {
+    mutating func append(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 

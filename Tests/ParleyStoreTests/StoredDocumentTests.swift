@@ -1,0 +1,117 @@
+import Foundation
+@testable import ParleyCore
+@testable import ParleyStore
+import Testing
+
+/// The store writes conversations, comments and events by hand (`StoredDocument`); these check that the
+/// text is what `JSONEncoder` writes of the same values and that `JSONDecoder` reads every field back.
+@Suite("Stored documents")
+struct StoredDocumentTests {
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+    private let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        return decoder
+    }()
+
+    private func conversation(at: Date, text: String, full: Bool) -> Conversation {
+        let draft = ConversationDraft(title: "Login \(text)", description: full ? "Since \(text)" : nil, sourceChannel: "email")
+        var c = try! Conversation.open(number: 7, draft: draft, routing: RoutingDecision(owners: [1], record: RoutingRecord(reason: .orgDefaultOwner)),
+                                       by: Actor.revUser(2), at: at).decision.conversation
+        guard full else { return c }
+        c.ownedBy = [1, 99]
+        c.members = [Actor.revUser(2), .devUser(1), .system]
+        c.group = 5
+        c.revOrg = 3
+        c.account = 4
+        c.tags = [TagValue(tag: 6, value: "fixed \(text)"), TagValue(tag: 97)]
+        c.externalRef = "ticket \(text)"
+        c.followUpOf = 3
+        c.lastCustomerMessageAt = at.addingTimeInterval(1)
+        c.lastAgentReplyAt = at.addingTimeInterval(2)
+        c.lastActivityAt = at.addingTimeInterval(3)
+        c.waitingSince = at.addingTimeInterval(4)
+        c.recentMessages = [at, at.addingTimeInterval(0.25)]
+        c.metrics.firstResponseAt = at.addingTimeInterval(61.5)
+        c.metrics.hasBeenInNew = true
+        c.metrics.completedSecondsInNew = 61.5
+        c.metrics.reopenCount = 2
+        c.stage = Stage.waitingOnUser
+        c.priority = .p0
+        c.isSpam = true
+        c.version = 12
+        c.routing = RoutingRecord(reason: .rule, rule: "billing \(text)", keyword: "invoice", priorityReason: "new org")
+        c.spam = SpamAssessment(score: 1.25, threshold: 3, reasons: ["link", text])
+        c.resolutionCheck = ResolutionCheck(awaitingConfirmation: false, proposedAt: at, confirmed: true, answeredAt: at.addingTimeInterval(5))
+        return c
+    }
+
+    private func entry(at: Date, text: String, deleted: Bool) -> TimelineEntry {
+        var entry = TimelineEntry(number: 11, conversation: 7, author: .revUser(2), body: "It \(text)", visibility: .internal,
+                                  externalRef: deleted ? nil : "mail \(text)", at: at)
+        entry.isDeleted = deleted
+        entry.modifiedBy = .devUser(1)
+        return entry
+    }
+
+    private func events(at: Date, text: String) -> [ChangeEvent] {
+        [ChangeEvent(object: ObjectID(.conversation, 7), actor: .devUser(1), at: at, kind: .stageChanged, field: "stage",
+                     before: .text("new \(text)"), after: .text("waiting_on_user")),
+         ChangeEvent(object: ObjectID(.comment, 11, parent: 7), actor: .system, at: at, kind: .fieldChanged, field: "tags",
+                     before: .list([]), after: .list(["a", text])),
+         ChangeEvent(object: ObjectID(.conversation, 7), actor: .revUser(2), at: at, kind: .created, before: .number(-3), after: .flag(true)),
+         ChangeEvent(object: ObjectID(.devUser, 3), actor: .devUser(3), at: at, kind: .passwordSet)]
+    }
+
+    @Test("the text is byte for byte what JSONEncoder writes (whole milliseconds, text needing no escape)")
+    func sameTextAsJSONEncoder() throws {
+        let at = Date(timeIntervalSince1970: 1_767_225_600.125)
+        for full in [false, true] {
+            let c = conversation(at: at, text: "loops since Monday", full: full)
+            #expect(StoredDocument.json(c) == String(decoding: try encoder.encode(c), as: UTF8.self))
+        }
+        for deleted in [false, true] {
+            let e = entry(at: at, text: "plain words", deleted: deleted)
+            #expect(StoredDocument.json(e) == String(decoding: try encoder.encode(e), as: UTF8.self))
+        }
+        for event in events(at: at, text: "plain") {
+            #expect(StoredDocument.json(event) == String(decoding: try encoder.encode(event), as: UTF8.self))
+        }
+    }
+
+    /// What `JSONDecoder` makes of `text`, and of what `JSONEncoder` writes of `value` (a date read back from
+    /// milliseconds is not always the very same Double, with either writer).
+    private func readBack<T: Codable & Equatable>(_ text: String, _ value: T) throws -> (T, T) {
+        (try decoder.decode(T.self, from: Data(text.utf8)), try decoder.decode(T.self, from: try encoder.encode(value)))
+    }
+
+    @Test("JSONDecoder reads back every field as from JSONEncoder's text, whatever the text and the instant")
+    func readsBack() throws {
+        var generator = SystemRandomNumberGenerator()
+        let texts = ["\"quoted\" \\ back/slash", "<b>&amp;</b>", "line\nbreak\ttab\u{01}", "€ 日本 👍🏽 \u{2028}", ""]
+        for index in 0..<200 {
+            let at = Date(timeIntervalSince1970: Double.random(in: 0...4e9, using: &generator))
+            let text = texts[index % texts.count]
+            for full in [false, true] {
+                let c = conversation(at: at, text: text, full: full)
+                let (written, encoded) = try readBack(StoredDocument.json(c), c)
+                #expect(written == encoded)
+                #expect(written.title == c.title && written.spam == c.spam && written.members == c.members)
+            }
+            for deleted in [false, true] {
+                let e = entry(at: at, text: text, deleted: deleted)
+                let (written, encoded) = try readBack(StoredDocument.json(e), e)
+                #expect(written == encoded && written.body == e.body)
+            }
+            for event in events(at: at, text: text) {
+                let (written, encoded) = try readBack(StoredDocument.json(event), event)
+                #expect(written == encoded && written.before == event.before && written.after == event.after)
+            }
+        }
+    }
+}
