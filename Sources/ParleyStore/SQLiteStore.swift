@@ -36,6 +36,11 @@ public final class SQLiteStore: ParleyStore {
     /// written finds it decoded (a reply reads its conversation first). Dropped with a savepoint or a
     /// transaction that rolls back. Only the writer thread touches it.
     private let uncommittedDocuments = Mutex<[(DocumentKey, DecodedDocument)]>([])
+    /// Full-text index changes of the transaction being written, applied after its last savepoint and
+    /// before COMMIT (schema 8): FTS5 flushes what it holds at every savepoint, so indexing inside each use
+    /// case's savepoint wrote one index segment per use case and merged them on later writes. Dropped with a
+    /// savepoint or a transaction that rolls back. Only the writer thread touches it.
+    private let uncommittedTextChanges = Mutex<[TextIndexChange]>([])
     private let committedTransactions = Atomic<Int>(0)
     private let committedWrites = Atomic<Int>(0)
     private let readerThreads: NIOThreadPool
@@ -281,6 +286,7 @@ public final class SQLiteStore: ParleyStore {
                     break
                 }
                 let documentsBefore = uncommittedDocuments.withLock { $0.count }
+                let textChangesBefore = uncommittedTextChanges.withLock { $0.count }
                 switch job.run(db) {
                 case .succeeded(let answer):
                     do {
@@ -294,6 +300,7 @@ public final class SQLiteStore: ParleyStore {
                     answers.append(answer)
                     forgetWrittenConversations()
                     uncommittedDocuments.withLock { $0.removeSubrange(documentsBefore...) }
+                    uncommittedTextChanges.withLock { $0.removeSubrange(textChangesBefore...) }
                     do {
                         try db.run("ROLLBACK TO write_job")
                         try db.run("RELEASE write_job")
@@ -308,11 +315,13 @@ public final class SQLiteStore: ParleyStore {
             if let abandoned {
                 forgetWrittenConversations()
                 uncommittedDocuments.withLock { $0.removeAll() }
+                uncommittedTextChanges.withLock { $0.removeAll() }
                 if db.isInTransaction { try? db.execute("ROLLBACK") }
                 for answer in succeeded { answers.append { answer(abandoned) } }
                 continue
             }
             do {
+                try applyTextChanges(db)
                 try db.run("COMMIT")
                 publishCommittedDocuments()
                 committedTransactions.add(1, ordering: .relaxed)
@@ -321,6 +330,7 @@ public final class SQLiteStore: ParleyStore {
             } catch {
                 forgetWrittenConversations()
                 uncommittedDocuments.withLock { $0.removeAll() }
+                uncommittedTextChanges.withLock { $0.removeAll() }
                 if db.isInTransaction { try? db.execute("ROLLBACK") }
                 for answer in succeeded { answers.append { answer(error) } }
             }
@@ -383,6 +393,28 @@ public final class SQLiteStore: ParleyStore {
     /// On the writer, inside a use case: `value` is being stored as `json` under (`kind`, `number`).
     private func wrote(_ value: some Sendable, json: String, kind: String, number: Int) {
         uncommittedDocuments.withLock { $0.append((DocumentKey(kind: kind, number: number), DecodedDocument(json: json, value: value))) }
+    }
+
+    /// Before a COMMIT, outside every savepoint: the full-text index changes of the whole transaction.
+    private func applyTextChanges(_ db: SQLiteConnection) throws {
+        let changes = uncommittedTextChanges.withLock { pending in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        for change in changes {
+            switch change {
+            case .title(let conversation, let title, let isNew):
+                if !isNew { try db.run("DELETE FROM conversation_text WHERE rowid = ?", [.integer(Int64(-conversation))]) }
+                try db.run("INSERT INTO conversation_text (rowid, text, conversation, is_note) VALUES (?, ?, ?, 0)",
+                           [.integer(Int64(-conversation)), .text(title), .integer(Int64(conversation))])
+            case .comment(let entry, let isNew):
+                if !isNew { try db.run("DELETE FROM conversation_text WHERE rowid = ?", [.integer(Int64(entry.number))]) }
+                guard !entry.isDeleted else { continue }
+                try db.run("INSERT INTO conversation_text (rowid, text, conversation, is_note) VALUES (?, ?, ?, ?)",
+                           [.integer(Int64(entry.number)), .text(entry.body), .integer(Int64(entry.conversation)),
+                            .integer(entry.visibility.isNote ? 1 : 0)])
+            }
+        }
     }
 
     /// After a COMMIT: what the transaction stored becomes what readers find decoded.
@@ -647,6 +679,10 @@ public final class SQLiteStore: ParleyStore {
                            [.integer(Int64(tag.tag)), number, tag.value.map { .text($0) } ?? .null])
             }
         }
+        if previous?.title != conversation.title {
+            let change = TextIndexChange.title(conversation: conversation.number, title: conversation.title, isNew: previous == nil)
+            uncommittedTextChanges.withLock { $0.append(change) }
+        }
         if remembered {
             remember(stored)
             wrote(conversation, json: stored.json, kind: ObjectKind.conversation.rawValue, number: conversation.number)
@@ -691,6 +727,7 @@ public final class SQLiteStore: ParleyStore {
     private func insertComment(_ db: SQLiteConnection, _ entry: TimelineEntry) throws {
         let document = StoredDocument.json(entry)
         wrote(entry, json: document, kind: ObjectKind.comment.rawValue, number: entry.number)
+        uncommittedTextChanges.withLock { $0.append(.comment(entry, isNew: true)) }
         try db.run("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -912,6 +949,7 @@ public final class SQLiteStore: ParleyStore {
             }
             let (next, event) = try change(current, conversation)
             try db.run("UPDATE timeline_entries SET doc = ? WHERE number = ?", [.text(StoredDocument.json(next)), .integer(Int64(number))])
+            uncommittedTextChanges.withLock { $0.append(.comment(next, isNew: false)) }
             try record(db, [event])
             return next
         }
@@ -1124,6 +1162,12 @@ private struct WriteJob: Sendable {
 private struct WriteQueue {
     var jobs: [WriteJob] = []
     var draining = false
+}
+
+/// A change to the full-text index (`conversation_text`: titles at rowid -number, comments at their number).
+private enum TextIndexChange: Sendable {
+    case title(conversation: Int, title: String, isNew: Bool)
+    case comment(TimelineEntry, isNew: Bool)
 }
 
 /// A conversation with the JSON it is stored as.

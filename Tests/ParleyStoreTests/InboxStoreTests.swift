@@ -83,6 +83,17 @@ struct InboxStoreTests {
             }
             #expect(try await search(store, "refund").isEmpty)
             #expect(try await search(store, "double") == [refund.number])
+            let note = try await comment(store, refund, "Card ending 4242 was declined", .internal)
+            #expect(try await search(store, "declined", notes: true) == [refund.number])
+            _ = try await store.updateTimelineEntry(number: note.number) { current, _ in
+                try current.editing(body: "Card ending 4242 was accepted", by: .devUser(3), at: t0 + 130)
+            }
+            #expect(try await search(store, "declined", notes: true).isEmpty, "an edit takes the old words out")
+            #expect(try await search(store, "accepted", notes: true) == [refund.number])
+            _ = try await store.updateTimelineEntry(number: note.number) { current, _ in
+                try current.deleting(by: .devUser(3), at: t0 + 140)
+            }
+            #expect(try await search(store, "accepted", notes: true).isEmpty, "a deleted comment is not found")
         }
     }
 }
