@@ -177,6 +177,11 @@ extension ParleyAPI {
         query.modified = try fields.dateRange("modified_date")
         query.created = try fields.dateRange("created_date")
         query.members = try await actors(try fields.ids("members", [.devUser, .revUser]) ?? [], field: "members")
+        // Parley's addition: full-text search over titles and comments (notes too, for agents), as the inbox does.
+        if let search = try fields.string("search")?.trimmed, !search.isEmpty {
+            query.text = search
+            query.searchesNotes = caller.isAgent
+        }
         if caller.role == .customer {
             query.members = [caller.actor]
         } else if query.isSpam == nil {

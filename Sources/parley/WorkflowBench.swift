@@ -8,7 +8,7 @@ import Synchronization
 /// A load generator for a running server: C concurrent clients play the support workflow (a customer
 /// opens a conversation, an agent replies, the customer replies, the agent resolves), for a duration or a
 /// number of workflows; then, on their own, the agent's first inbox page (`needs_response`, by priority then
-/// longest waiting) and a conversation of 50 messages with its timeline are timed.
+/// longest waiting), a conversation of 50 messages with its timeline and a full-text search are timed.
 struct WorkflowBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
@@ -19,9 +19,10 @@ struct WorkflowBench: AsyncParsableCommand {
     @Option(help: "Concurrent clients.") var concurrency = 8
     @Option(help: "Seconds to run the workflow (unless --workflows is given).") var seconds = 10.0
     @Option(help: "Run exactly this many workflows instead of for --seconds (as the peer's workload.py -n does).") var workflows: Int?
-    @Option(help: "Timed reads of each kind (inbox page, conversation + timeline) after the workflows.") var reads = 200
+    @Option(help: "Timed reads of each kind (inbox page, conversation + timeline, search) after the workflows.") var reads = 200
     @Option(help: "Concurrent clients for the reads.") var readConcurrency = 1
     @Option(help: "Messages in the conversation whose timeline is read.") var timelineMessages = 50
+    @Option(help: "Words the timed full-text search looks for (conversations.list `search`, as an agent).") var search = "refund"
     @Option(help: "Phases to run, of: workflow, reads.") var phases = "workflow,reads"
     @Option(help: "The server's process id, to report its CPU time and peak memory (Linux /proc).") var pid: Int?
 
@@ -164,6 +165,7 @@ struct WorkflowBench: AsyncParsableCommand {
             let machine = CPUAccount(server: pid)
             let started = ContinuousClock.now
             let count = reads
+            let searchWords = search
             let perClient = (count + readConcurrency - 1) / max(readConcurrency, 1)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<max(readConcurrency, 1) {
@@ -173,19 +175,21 @@ struct WorkflowBench: AsyncParsableCommand {
                                 ["stage": ["name": ["needs_response"]], "sort_by": ["priority:asc"], "limit": 50], token: agentToken, decoding: false).1)
                             recorder.record("conversation + timeline", try await Self.call(client, base, "conversations.get", ["id": probeID], token: agentToken, decoding: false).1
                                 + (try await Self.call(client, base, "timeline-entries.list", ["object": probeID, "limit": 100], token: agentToken, decoding: false).1))
+                            recorder.record("search", try await Self.call(client, base, "conversations.list",
+                                ["search": searchWords, "limit": 50], token: agentToken, decoding: false).1)
                         }
                     }
                 }
                 try await group.waitForAll()
             }
             let wall = Self.seconds(started.duration(to: .now))
-            report.append("read phase: \(readConcurrency) clients, \(perClient * max(readConcurrency, 1)) of each read in \(String(format: "%.1f", wall)) s; timeline of \(timelineMessages) messages")
-            report.append(machine.summary(requests: perClient * max(readConcurrency, 1) * 3))
+            report.append("read phase: \(readConcurrency) clients, \(perClient * max(readConcurrency, 1)) of each read in \(String(format: "%.1f", wall)) s; timeline of \(timelineMessages) messages; search '\(searchWords)'")
+            report.append(machine.summary(requests: perClient * max(readConcurrency, 1) * 4))
         }
         let (samples, _, _) = recorder.snapshot
         for line in report { print(line) }
         print("kind\tcount\tp50 ms\tp90 ms\tp99 ms\tmax ms")
-        for kind in ["create", "agent reply", "customer reply", "resolve", "inbox page", "conversation + timeline"] {
+        for kind in ["create", "agent reply", "customer reply", "resolve", "inbox page", "conversation + timeline", "search"] {
             let sorted = (samples[kind] ?? []).sorted()
             guard !sorted.isEmpty else { continue }
             func ms(_ q: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] * 1000) }

@@ -147,6 +147,30 @@ struct ConversationLifeTests {
         }
     }
 
+    @Test("conversations.list searches titles and comments; customers search only what they may see")
+    func search() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            _ = try await api.comment(world.agentToken, on: id, "Customer is on the legacy plan", visibility: "internal")
+            _ = try await api.comment(world.agentToken, on: id, "Which browser do you use?")
+            func found(_ words: String, _ token: String) async throws -> [String] {
+                let reply = try await api.post("conversations.list", #"{"search":"\#(words)"}"#, token: token)
+                #expect(reply.status == .ok)
+                return reply.body["conversations"].array.compactMap { $0["id"].string }
+            }
+            #expect(try await found("browser", world.agentToken) == [id])
+            #expect(try await found("BROWSER", world.aliceToken) == [id])
+            #expect(try await found("legacy", world.agentToken) == [id], "agents search internal notes")
+            #expect(try await found("legacy", world.aliceToken).isEmpty, "customers do not")
+            #expect(try await found("brow", world.agentToken).isEmpty, "whole words unless asked with *")
+            #expect(try await found("brow*", world.agentToken) == [id])
+            #expect(try await found("nothing-like-this", world.agentToken).isEmpty)
+            let query = try await api.get("conversations.list?search=browser", token: world.agentToken)
+            #expect(query.body["conversations"].array.count == 1)
+        }
+    }
+
     @Test("a customer cannot read, list or write another customer's conversation")
     func isolation() async throws {
         try await withServer { api, _ in
