@@ -7,6 +7,12 @@
 extension StringProtocol {
     /// The text without leading and trailing whitespace and newlines.
     public var trimmed: String {
+        // Most text (every request's token, ids, names) starts and ends with a visible ASCII character.
+        let bytes = utf8
+        if let first = bytes.first, (0x21...0x7E).contains(first),
+           (0x21...0x7E).contains(bytes[bytes.index(bytes.endIndex, offsetBy: -1)]) {
+            return String(self)
+        }
         let scalars = unicodeScalars
         guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
         let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
