@@ -101,6 +101,38 @@ struct GroupCommitTests {
         }
     }
 
+    @Test("a bulk job runs in a transaction of its own, between the batches queued around it, with its journal in a file")
+    func bulkJobAlone() async throws {
+        try await withStore { store in
+            let before = store.writeStatistics
+            let tempStores = Shared<[String: Int]>([:])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let released = try await holdWriter(store, until: 4, in: &group)
+                let jobs: [(String, Bool)] = [("first", false), ("bulk", true), ("import", true), ("last", false)]
+                for (index, (name, bulk)) in jobs.enumerated() {
+                    group.addTask {
+                        if name == "import" {
+                            _ = try await store.importConversations(count: 3) { number in
+                                try Conversation.open(number: number, draft: ConversationDraft(title: "I\(number)", messages: ["hello"]),
+                                                      routing: RoutingDecision(owners: [3], record: RoutingRecord(reason: .orgDefaultOwner)),
+                                                      by: .revUser(1), at: t0)
+                            }
+                        } else {
+                            let mode = try await store.write(bulk: bulk) { db in try db.scalar("PRAGMA temp_store").int ?? -1 }
+                            tempStores.update { $0[name] = mode }
+                        }
+                    }
+                    while store.queuedWrites < index + 1, !released.value { try await Task.sleep(for: .milliseconds(1)) }
+                }
+                try await group.waitForAll()
+            }
+            let after = store.writeStatistics
+            #expect(after.transactions - before.transactions == 5, "the holder, first, bulk, import, last: each alone")
+            #expect(tempStores.value == ["first": 2, "bulk": 0, "last": 2], "memory (2) for use cases, the default file (0) for bulk")
+            #expect(try await store.listConversations(ConversationQuery()).items.count == 3)
+        }
+    }
+
     @Test("if SQLite abandons the transaction, the writes that had succeeded in it fail, and later ones commit anew")
     func abandonedTransaction() async throws {
         try await withStore { store in
