@@ -66,8 +66,10 @@ final class SQLiteConnection: @unchecked Sendable {
 
     private func prepared(_ sql: String) throws -> OpaquePointer {
         if let statement = statements[sql] {
+            // Every use binds every parameter again, so the old values need no clearing; and
+            // sqlite3_clear_bindings expires any statement whose plan looked at a bound value (an equality
+            // on a column no index serves does), which then recompiled on every use.
             sqlite_nio_sqlite3_reset(statement)
-            sqlite_nio_sqlite3_clear_bindings(statement)
             return statement
         }
         if statements.count >= 256 {
@@ -83,6 +85,10 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     private func bind(_ values: [SQLValue], to statement: OpaquePointer) throws {
+        // Every parameter gets a value on every use (nothing is left over from the previous one).
+        guard sqlite_nio_sqlite3_bind_parameter_count(statement) == Int32(values.count) else {
+            throw StoreError(code: SQLITE_RANGE, message: "\(values.count) values for \(sqlite_nio_sqlite3_bind_parameter_count(statement)) parameters")
+        }
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let status: Int32

@@ -672,7 +672,10 @@ public final class SQLiteStore: ParleyStore {
                                   remembered: Bool = true) throws -> StoredConversation {
         let number = SQLValue.integer(Int64(conversation.number))
         let stored = StoredConversation(conversation: conversation, json: StoredDocument.json(conversation))
-        try db.run("""
+        if let previous {
+            try updateConversationRow(db, conversation, json: stored.json, previous: previous)
+        } else {
+            try db.run("""
             INSERT OR REPLACE INTO conversations
             (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
@@ -683,6 +686,7 @@ public final class SQLiteStore: ParleyStore {
                   .text(conversation.sourceChannel), .integer(conversation.isSpam ? 1 : 0),
                   Self.ms(conversation.createdDate), Self.ms(conversation.modifiedDate),
                   conversation.waitingSince.map(Self.ms) ?? .null, conversation.externalRef.map { .text($0) } ?? .null])
+        }
         if let due = deadlineOf(conversation) {
             try db.run("INSERT OR REPLACE INTO deadlines (conversation, due_ms) VALUES (?, ?)", [number, Self.ms(due)])
             deadlineWritten(due)
@@ -717,6 +721,34 @@ public final class SQLiteStore: ParleyStore {
             wrote(conversation, json: stored.json, kind: ObjectKind.conversation.rawValue, number: conversation.number)
         }
         return stored
+    }
+
+    /// Updates the row of a stored conversation: its document, and of the columns lists filter and sort on only
+    /// those whose value changes, so that SQLite rewrites only the indexes on them (a reply changes the stage,
+    /// the waiting time and the modification time; never the creation time, the org or the external ref).
+    /// The stage counters follow the stage through a trigger (schema 9).
+    private func updateConversationRow(_ db: SQLiteConnection, _ conversation: Conversation, json: String, previous: Conversation) throws {
+        var assignments = ["doc = ?"]
+        var values: [SQLValue] = [.text(json)]
+        func set(_ column: String, _ value: @autoclosure () -> SQLValue, when changed: Bool) {
+            guard changed else { return }
+            assignments.append("\(column) = ?")
+            values.append(value())
+        }
+        set("stage", .text(conversation.stage.rawValue), when: previous.stage != conversation.stage)
+        set("priority", .integer(Int64(conversation.priority.rank)), when: previous.priority != conversation.priority)
+        set("grp", conversation.group.map { .integer(Int64($0)) } ?? .null, when: previous.group != conversation.group)
+        set("rev_org", conversation.revOrg.map { .integer(Int64($0)) } ?? .null, when: previous.revOrg != conversation.revOrg)
+        set("source_channel", .text(conversation.sourceChannel), when: previous.sourceChannel != conversation.sourceChannel)
+        set("is_spam", .integer(conversation.isSpam ? 1 : 0), when: previous.isSpam != conversation.isSpam)
+        set("created_ms", Self.ms(conversation.createdDate), when: Self.ms(previous.createdDate) != Self.ms(conversation.createdDate))
+        set("modified_ms", Self.ms(conversation.modifiedDate), when: Self.ms(previous.modifiedDate) != Self.ms(conversation.modifiedDate))
+        set("waiting_ms", conversation.waitingSince.map(Self.ms) ?? .null,
+            when: previous.waitingSince.map(Self.ms) != conversation.waitingSince.map(Self.ms))
+        set("external_ref", conversation.externalRef.map { .text($0) } ?? .null, when: previous.externalRef != conversation.externalRef)
+        values.append(.integer(Int64(conversation.number)))
+        let changed = try db.run("UPDATE conversations SET \(assignments.joined(separator: ", ")) WHERE number = ? AND deleted = 0", values)
+        guard changed == 1 else { throw DomainError.notFound(conversation.id.displayID) }
     }
 
     private struct OutboxDocument: Codable {

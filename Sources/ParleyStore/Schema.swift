@@ -125,5 +125,14 @@ enum Schema {
         DROP TRIGGER conversation_text_comment_insert;
         DROP TRIGGER conversation_text_comment_update;
         """),
+        // Stored conversations are updated in place (only the changed columns, so only their indexes are
+        // rewritten) rather than replaced: the stage counters follow the stage on update too.
+        Migration(version: 9, name: "stage counters follow updates", sql: """
+        CREATE TRIGGER stage_counts_after_update AFTER UPDATE OF stage ON conversations
+        WHEN old.deleted = 0 AND new.deleted = 0 AND old.stage IS NOT new.stage BEGIN
+            UPDATE stage_counts SET count = count - 1 WHERE stage = old.stage;
+            INSERT INTO stage_counts (stage, count) VALUES (new.stage, 1) ON CONFLICT(stage) DO UPDATE SET count = count + 1;
+        END;
+        """),
     ]
 }
