@@ -118,6 +118,16 @@ public struct JSONWriter: Sendable {
     }
 
     /// Appends JSON text written elsewhere, as it is.
+    /// An array of strings.
+    public mutating func strings(_ items: some Sequence<String>) {
+        array { w in
+            for item in items {
+                w.element()
+                w.string(item)
+            }
+        }
+    }
+
     public mutating func raw(_ text: some Sequence<UInt8>) { bytes.append(contentsOf: text) }
 
     mutating func append(_ text: StaticString) {

@@ -266,12 +266,7 @@ struct Wire {
                 w.key("spam")
                 w.object { w in
                     w.key("reasons")
-                    w.array { w in
-                        for reason in spam.reasons {
-                            w.element()
-                            w.string(reason)
-                        }
-                    }
+                    w.strings(spam.reasons)
                     w.key("score")
                     w.number(spam.score)
                     w.key("threshold")
@@ -357,13 +352,7 @@ struct Wire {
         func value(_ v: EventValue?, into w: inout JSONWriter) {
             switch v {
             case .text(let t)?: w.string(t)
-            case .list(let l)?:
-                w.array { w in
-                    for item in l {
-                        w.element()
-                        w.string(item)
-                    }
-                }
+            case .list(let l)?: w.strings(l)
             case .number(let n)?: w.int(n)
             case .flag(let f)?: w.bool(f)
             case nil: w.null()

@@ -26,12 +26,7 @@ enum StoredDocument {
             date(c.lastAgentReplyAt, "lastAgentReplyAt", &w)
             date(c.lastCustomerMessageAt, "lastCustomerMessageAt", &w)
             w.key("members")
-            w.array { w in
-                for member in c.members {
-                    w.element()
-                    w.string(member.description)
-                }
-            }
+            w.strings(c.members.lazy.map(\.description))
             w.key("metrics")
             w.object { w in
                 w.key("completedSecondsInNew")
@@ -80,12 +75,7 @@ enum StoredDocument {
                 w.key("spam")
                 w.object { w in
                     w.key("reasons")
-                    w.array { w in
-                        for reason in spam.reasons {
-                            w.element()
-                            w.string(reason)
-                        }
-                    }
+                    w.strings(spam.reasons)
                     w.key("score")
                     w.number(spam.score)
                     w.key("threshold")
@@ -173,13 +163,7 @@ enum StoredDocument {
         case .text(let text): w.string(text)
         case .number(let number): w.int(number)
         case .flag(let flag): w.bool(flag)
-        case .list(let items):
-            w.array { w in
-                for item in items {
-                    w.element()
-                    w.string(item)
-                }
-            }
+        case .list(let items): w.strings(items)
         }
     }
 }
