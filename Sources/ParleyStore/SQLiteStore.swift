@@ -621,9 +621,11 @@ public final class SQLiteStore: ParleyStore {
     public func find<Object: DirectoryObject>(_ type: Object.Type, key: String, value: String) async throws -> [Object] {
         try lookup { [self] db in
             try db.query("""
-                SELECT o.doc FROM object_keys k JOIN objects o ON o.kind = k.kind AND o.number = k.number
+                SELECT o.doc, o.number FROM object_keys k JOIN objects o ON o.kind = k.kind AND o.number = k.number
                 WHERE k.kind = ? AND k.name = ? AND k.value = ? AND o.deleted = 0 ORDER BY o.number
-                """, [.text(Object.kind.rawValue), .text(key), .text(value)]).map { try decode(type, $0[0]) }
+                """, [.text(Object.kind.rawValue), .text(key), .text(value)]).map { row in
+                try decodeDocument(type, kind: Object.kind.rawValue, number: row[1].int ?? 0, row[0])
+            }
         }
     }
 
