@@ -453,9 +453,11 @@ public final class SQLiteStore: ParleyStore {
             return pending
         }
         guard !written.isEmpty else { return }
+        // A bulk import writes tens of thousands: the newest are kept, within the cache's bound.
+        let kept = written.suffix(Self.decodedDocumentLimit)
         decodedDocuments.withLock { known in
-            if known.count + written.count > Self.decodedDocumentLimit { known.removeAll(keepingCapacity: true) }
-            for (key, document) in written { known[key] = document }
+            if known.count + kept.count > Self.decodedDocumentLimit { known.removeAll(keepingCapacity: true) }
+            for (key, document) in kept { known[key] = document }
         }
     }
 
