@@ -14,20 +14,19 @@ public struct JSONWriter: Sendable {
     // MARK: Structure
 
     public mutating func object(_ body: (inout JSONWriter) -> Void) {
-        let outer = first
-        bytes.append(UInt8(ascii: "{"))
-        first = true
-        body(&self)
-        bytes.append(UInt8(ascii: "}"))
-        first = outer
+        container(UInt8(ascii: "{"), UInt8(ascii: "}"), body)
     }
 
     public mutating func array(_ body: (inout JSONWriter) -> Void) {
+        container(UInt8(ascii: "["), UInt8(ascii: "]"), body)
+    }
+
+    private mutating func container(_ open: UInt8, _ close: UInt8, _ body: (inout JSONWriter) -> Void) {
         let outer = first
-        bytes.append(UInt8(ascii: "["))
+        bytes.append(open)
         first = true
         body(&self)
-        bytes.append(UInt8(ascii: "]"))
+        bytes.append(close)
         first = outer
     }
 
@@ -54,11 +53,6 @@ public struct JSONWriter: Sendable {
 
     // MARK: Members
 
-    public mutating func field(_ name: StaticString, _ value: String) {
-        key(name)
-        string(value)
-    }
-
     /// Leaves the member out when `value` is nil, as DevRev omits unset fields.
     public mutating func field(_ name: StaticString, _ value: String?) {
         guard let value else { return }
@@ -69,6 +63,12 @@ public struct JSONWriter: Sendable {
     public mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
         int(value)
+    }
+
+    /// Leaves the member out when `value` is nil.
+    public mutating func field(_ name: StaticString, _ value: Int?) {
+        guard let value else { return }
+        field(name, value)
     }
 
     public mutating func field(_ name: StaticString, _ value: Bool) {
@@ -83,19 +83,15 @@ public struct JSONWriter: Sendable {
     public mutating func bool(_ value: Bool) { append(value ? "true" : "false") }
 
     public mutating func int(_ value: Int) {
-        if value == 0 {
-            bytes.append(UInt8(ascii: "0"))
-            return
-        }
         var magnitude = value.magnitude
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
             var start = 20
-            while magnitude > 0 {
+            repeat {
                 start -= 1
                 digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
                 magnitude /= 10
-            }
+            } while magnitude > 0
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
@@ -117,7 +113,6 @@ public struct JSONWriter: Sendable {
         value.withUTF8 { utf8 in writeString(utf8) }
     }
 
-    /// Appends JSON text written elsewhere, as it is.
     /// An array of strings.
     public mutating func strings(_ items: some Sequence<String>) {
         array { w in
@@ -128,6 +123,7 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Appends JSON text written elsewhere, as it is.
     public mutating func raw(_ text: some Sequence<UInt8>) { bytes.append(contentsOf: text) }
 
     mutating func append(_ text: StaticString) {
@@ -155,10 +151,12 @@ public struct JSONWriter: Sendable {
             case UInt8(ascii: "&"): escape = "\\u0026"
             case 0..<0x20:
                 bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[pending..<index]))
-                let hex = "0123456789abcdef".utf8
                 append("\\u00")
-                bytes.append(hex[hex.index(hex.startIndex, offsetBy: Int(byte >> 4))])
-                bytes.append(hex[hex.index(hex.startIndex, offsetBy: Int(byte & 0xF))])
+                let hex: StaticString = "0123456789abcdef"
+                hex.withUTF8Buffer { digits in
+                    bytes.append(digits[Int(byte >> 4)])
+                    bytes.append(digits[Int(byte & 0xF)])
+                }
                 index += 1
                 pending = index
                 continue

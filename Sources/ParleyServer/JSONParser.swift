@@ -88,17 +88,7 @@ struct JSONParser {
             offset += 1
             skipWhitespace()
             fields[key] = try value(depth: depth)
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ",")?:
-                offset += 1
-                skipWhitespace()
-            case UInt8(ascii: "}")?:
-                offset += 1
-                return .object(fields)
-            case nil: throw failure("unexpected end of text")
-            default: throw failure("expected ',' or '}'")
-            }
+            if try closes(with: UInt8(ascii: "}")) { return .object(fields) }
         }
     }
 
@@ -113,17 +103,23 @@ struct JSONParser {
         }
         while true {
             items.append(try value(depth: depth))
+            if try closes(with: UInt8(ascii: "]")) { return .array(items) }
+        }
+    }
+
+    /// After a member or an element: true past the container's closing bracket, false past a comma.
+    private mutating func closes(with bracket: UInt8) throws(Failure) -> Bool {
+        skipWhitespace()
+        switch current {
+        case UInt8(ascii: ",")?:
+            offset += 1
             skipWhitespace()
-            switch current {
-            case UInt8(ascii: ",")?:
-                offset += 1
-                skipWhitespace()
-            case UInt8(ascii: "]")?:
-                offset += 1
-                return .array(items)
-            case nil: throw failure("unexpected end of text")
-            default: throw failure("expected ',' or ']'")
-            }
+            return false
+        case bracket?:
+            offset += 1
+            return true
+        case nil: throw failure("unexpected end of text")
+        default: throw failure("expected ',' or '\(Character(Unicode.Scalar(bracket)))'")
         }
     }
 

@@ -29,12 +29,13 @@ public enum JSONValue: Sendable, Equatable, Decodable {
 
     static func int(_ value: Int) -> JSONValue { .number(Double(value)) }
 
+    static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .absent }
+
     /// The value with written text (`raw`) read back into values, for code that looks inside a response.
     var expanded: JSONValue {
         guard case .raw(let text) = self else { return self }
         return (try? JSONParser.parse(text.bytes)) ?? .null
     }
-    static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .absent }
 
     var typeName: String {
         switch self {
@@ -48,10 +49,13 @@ public enum JSONValue: Sendable, Equatable, Decodable {
     }
 
     /// The JSON text, keys sorted, absent values left out.
-    public var serialized: String {
-        var writer = JSONWriter(capacity: 256)
+    public var serialized: String { String(decoding: utf8, as: UTF8.self) }
+
+    /// The JSON text as UTF-8 bytes.
+    var utf8: [UInt8] {
+        var writer = JSONWriter(capacity: 4_096)
         writer.write(self)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer.bytes
     }
 }
 
@@ -59,9 +63,7 @@ enum JSONResponse {
     static func make(status: HTTPResponse.Status, _ value: JSONValue) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        var writer = JSONWriter(capacity: 4_096)
-        writer.write(value)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.utf8)))
     }
 }
 

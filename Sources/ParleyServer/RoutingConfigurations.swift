@@ -144,11 +144,11 @@ extension ParleyAPI {
             body["version"] = .int(selected.version)
             body["created_date"] = Timestamp.json(selected.createdDate)
             body["created_by"] = wire.user(selected.actor)
-            body["configuration"] = try JSONDecoder().decode(JSONValue.self, from: Data(selected.document.utf8))
+            body["configuration"] = try JSONParser.parse(Array(selected.document.utf8))
         } else {
             body["version"] = .int(0)
             body["configuration"] = kind == CompiledConfigurations.spamKind
-                ? try JSONDecoder().decode(JSONValue.self, from: Data(try CompiledConfigurations.encode(SpamConfiguration()).utf8))
+                ? try JSONParser.parse(Array(try CompiledConfigurations.encode(SpamConfiguration()).utf8))
                 : .object(["rules": .array([])])
         }
         return .object(body)

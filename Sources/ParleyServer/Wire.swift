@@ -124,34 +124,46 @@ struct Wire {
 
     func devUserSummary(_ number: Int) -> JSONValue { user(.devUser(number)) }
 
-    func revOrgSummary(_ number: Int) -> JSONValue {
-        var fields = Self.atom(ObjectID(.revOrg, number))
-        fields["type"] = .string("rev_org")
-        fields["display_name"] = .optional(references.revOrgs[number]?.displayName)
-        return .object(fields)
+    func revOrgSummary(_ number: Int) -> JSONValue { Self.rendered { writeRevOrgSummary(number, into: &$0) } }
+
+    func accountSummary(_ number: Int) -> JSONValue { Self.rendered { writeAccountSummary(number, into: &$0) } }
+
+    func writeAccountSummary(_ number: Int, into w: inout JSONWriter) {
+        let id = ObjectID(.account, number)
+        w.object { w in
+            w.field("display_id", id.displayID)
+            w.field("display_name", references.accounts[number]?.displayName)
+            w.field("id", id.don)
+        }
     }
 
-    func accountSummary(_ number: Int) -> JSONValue {
-        var fields = Self.atom(ObjectID(.account, number))
-        fields["display_name"] = .optional(references.accounts[number]?.displayName)
-        return .object(fields)
+    func writeGroupSummary(_ number: Int, into w: inout JSONWriter) {
+        let id = ObjectID(.group, number)
+        w.object { w in
+            w.field("display_id", id.displayID)
+            w.field("id", id.don)
+            w.field("member_type", references.groups[number]?.memberType)
+            w.field("name", references.groups[number]?.name)
+        }
     }
 
-    func groupSummary(_ number: Int) -> JSONValue {
-        var fields = Self.atom(ObjectID(.group, number))
-        fields["name"] = .optional(references.groups[number]?.name)
-        fields["member_type"] = .optional(references.groups[number]?.memberType)
-        return .object(fields)
+    func writeTagSummary(_ number: Int, into w: inout JSONWriter) {
+        let id = ObjectID(.tag, number)
+        w.object { w in
+            w.field("display_id", id.displayID)
+            w.field("id", id.don)
+            w.field("name", references.tags[number]?.name ?? "TAG-\(number)")
+        }
     }
 
-    func tagSummary(_ number: Int) -> JSONValue {
-        var fields = Self.atom(ObjectID(.tag, number))
-        fields["name"] = .string(references.tags[number]?.name ?? "TAG-\(number)")
-        return .object(fields)
-    }
-
-    func stage(_ stage: Stage) -> JSONValue {
-        .object(["name": .string(stage.rawValue), "ordinal": .int(stage.ordinal), "display_name": .string(stage.displayName)])
+    /// People as an array of summary objects.
+    func writeUsers(_ actors: some Sequence<Actor>, into w: inout JSONWriter) {
+        w.array { w in
+            for actor in actors {
+                w.element()
+                writeUser(actor, into: &w)
+            }
+        }
     }
 
     /// A conversation as `viewer` may see it: customers do not see how it was triaged (routing, spam
@@ -170,13 +182,8 @@ struct Wire {
         let id = c.id
         w.object { w in
             if let account = c.account {
-                let accountID = ObjectID(.account, account)
                 w.key("account")
-                w.object { w in
-                    w.field("display_id", accountID.displayID)
-                    w.field("display_name", references.accounts[account]?.displayName)
-                    w.field("id", accountID.don)
-                }
+                writeAccountSummary(account, into: &w)
             }
             w.key("created_by")
             writeUser(c.createdBy, into: &w)
@@ -185,14 +192,8 @@ struct Wire {
             w.field("display_id", id.displayID)
             w.field("external_ref", c.externalRef)
             if let group = c.group {
-                let groupID = ObjectID(.group, group)
                 w.key("group")
-                w.object { w in
-                    w.field("display_id", groupID.displayID)
-                    w.field("id", groupID.don)
-                    w.field("member_type", references.groups[group]?.memberType)
-                    w.field("name", references.groups[group]?.name)
-                }
+                writeGroupSummary(group, into: &w)
             }
             w.field("id", id.don)
             if let followUpOf = c.followUpOf {
@@ -206,12 +207,7 @@ struct Wire {
             if agentView { w.field("is_spam", c.isSpam) }
             w.field("last_external_message_date", date: c.lastCustomerMessageAt)
             w.key("members")
-            w.array { w in
-                for member in c.members {
-                    w.element()
-                    writeUser(member, into: &w)
-                }
-            }
+            writeUsers(c.members, into: &w)
             w.key("metrics")
             w.object { w in
                 w.key("first_response_at")
@@ -226,12 +222,7 @@ struct Wire {
             writeUser(c.modifiedBy, into: &w)
             w.field("modified_date", date: c.modifiedDate)
             w.key("owned_by")
-            w.array { w in
-                for owner in c.ownedBy {
-                    w.element()
-                    writeUser(.devUser(owner), into: &w)
-                }
-            }
+            writeUsers(c.ownedBy.lazy.map(Actor.devUser), into: &w)
             if agentView { w.field("priority", c.priority.rawValue) }
             if let check = c.resolutionCheck {
                 w.key("resolution_check")
@@ -286,15 +277,10 @@ struct Wire {
                 w.key("tags")
                 w.array { w in
                     for tag in c.tags {
-                        let tagID = ObjectID(.tag, tag.tag)
                         w.element()
                         w.object { w in
                             w.key("tag")
-                            w.object { w in
-                                w.field("display_id", tagID.displayID)
-                                w.field("id", tagID.don)
-                                w.field("name", references.tags[tag.tag]?.name ?? "TAG-\(tag.tag)")
-                            }
+                            writeTagSummary(tag.tag, into: &w)
                             w.field("value", tag.value)
                         }
                     }

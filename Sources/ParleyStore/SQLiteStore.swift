@@ -31,16 +31,9 @@ public final class SQLiteStore: ParleyStore {
     private let decodedDocuments = Mutex<[DocumentKey: DecodedDocument]>([:])
     /// How many decoded documents are kept (each a few KB).
     static let decodedDocumentLimit = 8_192
-    /// Documents the writer stored in the transaction it is running (conversations and comments, with their
-    /// JSON): once it commits they go into `decodedDocuments`, so the next read of a conversation just
-    /// written finds it decoded (a reply reads its conversation first). Dropped with a savepoint or a
-    /// transaction that rolls back. Only the writer thread touches it.
-    private let uncommittedDocuments = Mutex<[(DocumentKey, DecodedDocument)]>([])
-    /// Full-text index changes of the transaction being written, applied after its last savepoint and
-    /// before COMMIT (schema 8): FTS5 flushes what it holds at every savepoint, so indexing inside each use
-    /// case's savepoint wrote one index segment per use case and merged them on later writes. Dropped with a
-    /// savepoint or a transaction that rolls back. Only the writer thread touches it.
-    private let uncommittedTextChanges = Mutex<[TextIndexChange]>([])
+    /// What the transaction being written leaves for its end (see `Uncommitted`). Only the writer thread
+    /// touches it.
+    private let uncommitted = Mutex(Uncommitted())
     private let committedTransactions = Atomic<Int>(0)
     private let committedWrites = Atomic<Int>(0)
     private let readerThreads: NIOThreadPool
@@ -301,8 +294,7 @@ public final class SQLiteStore: ParleyStore {
                     answers.append { job.reject(error) }
                     break
                 }
-                let documentsBefore = uncommittedDocuments.withLock { $0.count }
-                let textChangesBefore = uncommittedTextChanges.withLock { $0.count }
+                let mark = uncommitted.withLock { $0.mark }
                 switch job.run(db) {
                 case .succeeded(let answer):
                     do {
@@ -315,8 +307,7 @@ public final class SQLiteStore: ParleyStore {
                 case .failed(let answer):
                     answers.append(answer)
                     forgetWrittenConversations()
-                    uncommittedDocuments.withLock { $0.removeSubrange(documentsBefore...) }
-                    uncommittedTextChanges.withLock { $0.removeSubrange(textChangesBefore...) }
+                    uncommitted.withLock { $0.rollBack(to: mark) }
                     do {
                         try db.run("ROLLBACK TO write_job")
                         try db.run("RELEASE write_job")
@@ -329,9 +320,7 @@ public final class SQLiteStore: ParleyStore {
                 }
             }
             if let abandoned {
-                forgetWrittenConversations()
-                uncommittedDocuments.withLock { $0.removeAll() }
-                uncommittedTextChanges.withLock { $0.removeAll() }
+                discardUncommitted()
                 if db.isInTransaction { try? db.execute("ROLLBACK") }
                 for answer in succeeded { answers.append { answer(abandoned) } }
                 continue
@@ -344,9 +333,7 @@ public final class SQLiteStore: ParleyStore {
                 committedWrites.add(succeeded.count, ordering: .relaxed)
                 for answer in succeeded { answers.append { answer(nil) } }
             } catch {
-                forgetWrittenConversations()
-                uncommittedDocuments.withLock { $0.removeAll() }
-                uncommittedTextChanges.withLock { $0.removeAll() }
+                discardUncommitted()
                 if db.isInTransaction { try? db.execute("ROLLBACK") }
                 for answer in succeeded { answers.append { answer(error) } }
             }
@@ -421,14 +408,14 @@ public final class SQLiteStore: ParleyStore {
 
     /// On the writer, inside a use case: `value` is being stored as `json` under (`kind`, `number`).
     private func wrote(_ value: some Sendable, json: String, kind: String, number: Int) {
-        uncommittedDocuments.withLock { $0.append((DocumentKey(kind: kind, number: number), DecodedDocument(json: json, value: value))) }
+        uncommitted.withLock { $0.documents.append((DocumentKey(kind: kind, number: number), DecodedDocument(json: json, value: value))) }
     }
 
     /// Before a COMMIT, outside every savepoint: the full-text index changes of the whole transaction.
     private func applyTextChanges(_ db: SQLiteConnection) throws {
-        let changes = uncommittedTextChanges.withLock { pending in
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
+        let changes = uncommitted.withLock { pending in
+            defer { pending.textChanges.removeAll(keepingCapacity: true) }
+            return pending.textChanges
         }
         for change in changes {
             switch change {
@@ -448,9 +435,9 @@ public final class SQLiteStore: ParleyStore {
 
     /// After a COMMIT: what the transaction stored becomes what readers find decoded.
     private func publishCommittedDocuments() {
-        let written = uncommittedDocuments.withLock { pending in
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
+        let written = uncommitted.withLock { pending in
+            defer { pending.documents.removeAll(keepingCapacity: true) }
+            return pending.documents
         }
         guard !written.isEmpty else { return }
         // A bulk import writes tens of thousands: the newest are kept, within the cache's bound.
@@ -671,6 +658,12 @@ public final class SQLiteStore: ParleyStore {
         writerConversations.withLock { $0.removeAll(keepingCapacity: true) }
     }
 
+    /// The transaction is rolled back: nothing it wrote may be remembered, published or indexed.
+    private func discardUncommitted() {
+        forgetWrittenConversations()
+        uncommitted.withLock { $0 = Uncommitted() }
+    }
+
     @discardableResult
     private func saveConversation(_ db: SQLiteConnection, _ conversation: Conversation, previous: Conversation?,
                                   remembered: Bool = true) throws -> StoredConversation {
@@ -718,7 +711,7 @@ public final class SQLiteStore: ParleyStore {
         }
         if previous?.title != conversation.title {
             let change = TextIndexChange.title(conversation: conversation.number, title: conversation.title, isNew: previous == nil)
-            uncommittedTextChanges.withLock { $0.append(change) }
+            uncommitted.withLock { $0.textChanges.append(change) }
         }
         if remembered {
             remember(stored)
@@ -764,9 +757,9 @@ public final class SQLiteStore: ParleyStore {
     /// Stores an outbox document: the `OutboxDocument` JSON (keys sorted, absent ones left out, as the
     /// encoder writes it), assembled from the conversations' stored JSON rather than encoding them again.
     private func publish(_ db: SQLiteConnection, _ kind: OutboxEvent.Kind, _ conversation: StoredConversation,
-                         old: StoredConversation? = nil, entry: TimelineEntry? = nil, at: Date) throws {
+                         old: StoredConversation? = nil, entryJSON: String? = nil, at: Date) throws {
         var document = "{\"conversation\":" + conversation.json
-        if let entry { document += ",\"entry\":" + StoredDocument.json(entry) }
+        if let entryJSON { document += ",\"entry\":" + entryJSON }
         if let old { document += ",\"oldConversation\":" + old.json }
         document += "}"
         try db.run("INSERT INTO outbox (type, conversation, at_ms, doc) VALUES (?, ?, ?, ?)",
@@ -789,16 +782,19 @@ public final class SQLiteStore: ParleyStore {
         try lookup { db in try db.scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox").int ?? 0 }
     }
 
-    private func insertComment(_ db: SQLiteConnection, _ entry: TimelineEntry) throws {
+    /// Stores a new comment; returns its JSON (the outbox document of its creation carries it).
+    @discardableResult
+    private func insertComment(_ db: SQLiteConnection, _ entry: TimelineEntry) throws -> String {
         let document = StoredDocument.json(entry)
         wrote(entry, json: document, kind: ObjectKind.comment.rawValue, number: entry.number)
-        uncommittedTextChanges.withLock { $0.append(.comment(entry, isNew: true)) }
+        uncommitted.withLock { $0.textChanges.append(.comment(entry, isNew: true)) }
         try db.run("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """, [.integer(Int64(entry.number)), .integer(Int64(entry.conversation)), .text(document),
                   .text(entry.visibility.rawValue), .text(entry.author.description), Self.ms(entry.createdDate),
                   entry.externalRef.map { .text($0) } ?? .null])
+        return document
     }
 
     public func createConversation(actor: Actor, at: Date,
@@ -815,8 +811,8 @@ public final class SQLiteStore: ParleyStore {
             try publish(db, .conversationCreated, stored, at: at)
             for comment in creation.comments {
                 let entry = comment.entry(number: try nextNumber(db, .comment), conversation: conversation.number)
-                try insertComment(db, entry)
-                try publish(db, .timelineEntryCreated, stored, entry: entry, at: at)
+                let entryJSON = try insertComment(db, entry)
+                try publish(db, .timelineEntryCreated, stored, entryJSON: entryJSON, at: at)
             }
             return conversation
         }
@@ -984,13 +980,13 @@ public final class SQLiteStore: ParleyStore {
             }
             var entry = draft.entry(number: try nextNumber(db, .comment), conversation: target.number)
             entry.externalRef = externalRef
-            try insertComment(db, entry)
+            let entryJSON = try insertComment(db, entry)
             if target.number != current.number {
                 try publish(db, .conversationCreated, stored, at: draft.at)
             } else if target != current {
                 try publish(db, .conversationUpdated, stored, old: currentStored, at: draft.at)
             }
-            try publish(db, .timelineEntryCreated, stored, entry: entry, at: draft.at)
+            try publish(db, .timelineEntryCreated, stored, entryJSON: entryJSON, at: draft.at)
             return (entry, target)
         }
     }
@@ -1014,7 +1010,7 @@ public final class SQLiteStore: ParleyStore {
             }
             let (next, event) = try change(current, conversation)
             try db.run("UPDATE timeline_entries SET doc = ? WHERE number = ?", [.text(StoredDocument.json(next)), .integer(Int64(number))])
-            uncommittedTextChanges.withLock { $0.append(.comment(next, isNew: false)) }
+            uncommitted.withLock { $0.textChanges.append(.comment(next, isNew: false)) }
             try record(db, [event])
             return next
         }
@@ -1229,6 +1225,33 @@ private struct WriteJob: Sendable {
 private struct WriteQueue {
     var jobs: [WriteJob] = []
     var draining = false
+}
+
+/// What the transaction being written leaves for its end; rolled back with a use case's savepoint, dropped
+/// with a transaction that rolls back.
+private struct Uncommitted {
+    /// Documents stored (conversations and comments, with their JSON): after COMMIT they go into the readers'
+    /// `decodedDocuments`, so the next read of a conversation just written finds it decoded (a reply reads
+    /// its conversation first).
+    var documents: [(DocumentKey, DecodedDocument)] = []
+    /// Full-text index changes, applied after the last savepoint and before COMMIT (schema 8): FTS5 flushes
+    /// what it holds at every savepoint, so indexing inside each use case's savepoint wrote one index segment
+    /// per use case and merged them on later writes.
+    var textChanges: [TextIndexChange] = []
+
+    struct Mark {
+        var documents: Int
+        var textChanges: Int
+    }
+
+    /// Where a use case starts.
+    var mark: Mark { Mark(documents: documents.count, textChanges: textChanges.count) }
+
+    /// A use case failed: what it added goes.
+    mutating func rollBack(to mark: Mark) {
+        documents.removeSubrange(mark.documents...)
+        textChanges.removeSubrange(mark.textChanges...)
+    }
 }
 
 /// A change to the full-text index (`conversation_text`: titles at rowid -number, comments at their number).

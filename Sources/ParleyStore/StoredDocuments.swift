@@ -14,13 +14,13 @@ enum StoredDocument {
     static func json(_ c: Conversation) -> String {
         var w = JSONWriter(capacity: 1_536)
         w.object { w in
-            optional(c.account, "account", &w)
+            w.field("account", c.account)
             actor(c.createdBy, "createdBy", &w)
             date(c.createdDate, "createdDate", &w)
             w.field("description", c.description)
             w.field("externalRef", c.externalRef)
-            optional(c.followUpOf, "followUpOf", &w)
-            optional(c.group, "group", &w)
+            w.field("followUpOf", c.followUpOf)
+            w.field("group", c.group)
             w.field("isSpam", c.isSpam)
             date(c.lastActivityAt, "lastActivityAt", &w)
             date(c.lastAgentReplyAt, "lastAgentReplyAt", &w)
@@ -62,7 +62,7 @@ enum StoredDocument {
                     date(check.proposedAt, "proposedAt", &w)
                 }
             }
-            optional(c.revOrg, "revOrg", &w)
+            w.field("revOrg", c.revOrg)
             w.key("routing")
             w.object { w in
                 w.field("keyword", c.routing.keyword)
@@ -132,7 +132,7 @@ enum StoredDocument {
             w.object { w in
                 w.field("kind", event.object.kind.rawValue)
                 w.field("number", event.object.number)
-                optional(event.object.parent, "parent", &w)
+                w.field("parent", event.object.parent)
             }
         }
         return String(decoding: w.bytes, as: UTF8.self)
@@ -145,11 +145,6 @@ enum StoredDocument {
         guard let date else { return }
         w.key(name)
         w.number(milliseconds(date))
-    }
-
-    private static func optional(_ number: Int?, _ name: StaticString, _ w: inout JSONWriter) {
-        guard let number else { return }
-        w.field(name, number)
     }
 
     private static func actor(_ actor: Actor, _ name: StaticString, _ w: inout JSONWriter) {
