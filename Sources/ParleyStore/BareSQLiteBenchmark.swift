@@ -35,3 +35,86 @@ public enum BareSQLiteBenchmark {
                       seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }
+
+/// What the store's writer wrote while recording, use case by use case: the statements that change rows
+/// (inserts, updates, deletes, with their values), without the reads, the transactions and the savepoints
+/// around them, and without use cases that rolled back. Replayed by `BareSQLiteBenchmark.replay`.
+public struct RecordedWrites: Sendable {
+    var useCases: [[RecordedStatement]]
+
+    struct RecordedStatement: Sendable {
+        var sql: String
+        var values: [SQLValue]
+    }
+
+    /// Use cases recorded.
+    public var count: Int { useCases.count }
+    /// Statements recorded, over all use cases.
+    public var statements: Int { useCases.reduce(0) { $0 + $1.count } }
+    /// Bytes of text bound to those statements.
+    public var boundTextBytes: Int {
+        useCases.reduce(0) { total, statements in
+            statements.reduce(total) { sum, statement in
+                statement.values.reduce(sum) { if case .text(let text) = $1 { $0 + text.utf8.count } else { $0 } }
+            }
+        }
+    }
+
+    /// Splits the writer's statements at each use case's savepoint; what runs after a batch's last use
+    /// case and before its COMMIT (the search index) stays with that use case.
+    init(_ log: [(sql: String, values: [SQLValue])]) {
+        var useCases: [[RecordedStatement]] = []
+        var current: [RecordedStatement]?
+        for (sql, values) in log {
+            switch sql {
+            case "SAVEPOINT write_job":
+                if let current { useCases.append(current) }
+                current = []
+            case "ROLLBACK TO write_job":
+                current = nil
+            case "BEGIN IMMEDIATE", "COMMIT", "RELEASE write_job":
+                continue
+            default:
+                if sql.hasPrefix("SELECT") { continue }
+                current?.append(RecordedStatement(sql: sql, values: values))
+            }
+        }
+        if let current { useCases.append(current) }
+        self.useCases = useCases
+    }
+}
+
+extension BareSQLiteBenchmark {
+    public struct ReplayResult: Sendable {
+        public var batch: Int
+        public var useCases: Int
+        public var seconds: Double
+        public var useCasesPerSecond: Double { Double(useCases) / seconds }
+    }
+
+    /// Replays `writes` on the database at `path`, which must be as the recording's store was when the
+    /// recording started (a store created afresh, then closed, for a recording started on a fresh store):
+    /// the same statements with the same values on one connection with the store's durability (WAL,
+    /// `synchronous=FULL`), `batch` use cases per transaction, with none of the store's work around them
+    /// (no domain, no JSON, no savepoints, no threads). It is what the store's writes cost SQLite alone.
+    public static func replay(_ writes: RecordedWrites, path: String, batch: Int) throws -> ReplayResult {
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        try db.execute(SQLiteStore.smallJobsTempStore)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var next = 0
+        while next < writes.useCases.count {
+            let end = min(next + max(batch, 1), writes.useCases.count)
+            try db.run("BEGIN IMMEDIATE")
+            for useCase in writes.useCases[next..<end] {
+                for statement in useCase { try db.run(statement.sql, statement.values) }
+            }
+            try db.run("COMMIT")
+            next = end
+        }
+        let elapsed = started.duration(to: clock.now)
+        return ReplayResult(batch: batch, useCases: writes.useCases.count,
+                            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+}

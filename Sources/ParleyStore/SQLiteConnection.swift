@@ -25,6 +25,9 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
+    /// While set, every statement `run` and `query` execute is appended to it with its values (the store's
+    /// writer records what its use cases write, for `parley bench store` to replay it bare).
+    var statementLog: StatementLog?
 
     init(path: String, readOnly: Bool) throws {
         var db: OpaquePointer?
@@ -117,6 +120,7 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Runs a statement that returns no rows; returns the number of rows changed.
     @discardableResult
     func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
+        statementLog?.statements.append((sql, values))
         let statement = try prepared(sql)
         defer { sqlite_nio_sqlite3_reset(statement) }
         try bind(values, to: statement)
@@ -128,6 +132,7 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// Runs a query and returns its rows, each as an array of column values.
     func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
+        statementLog?.statements.append((sql, values))
         let statement = try prepared(sql)
         defer { sqlite_nio_sqlite3_reset(statement) }
         try bind(values, to: statement)
@@ -145,4 +150,9 @@ final class SQLiteConnection: @unchecked Sendable {
     func scalar(_ sql: String, _ values: [SQLValue] = []) throws -> SQLValue {
         try query(sql, values).first?.first ?? .null
     }
+}
+
+/// Statements as a connection ran them, in order (see `SQLiteConnection.statementLog`).
+final class StatementLog {
+    var statements: [(sql: String, values: [SQLValue])] = []
 }

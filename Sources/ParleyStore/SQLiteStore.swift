@@ -184,6 +184,21 @@ public final class SQLiteStore: ParleyStore {
     static let smallJobsTempStore = "PRAGMA temp_store=MEMORY"
     static let bulkJobsTempStore = "PRAGMA temp_store=DEFAULT"
 
+    /// Starts recording every statement the writer runs, with its values, until `stopRecordingWrites`
+    /// (`parley bench store` replays them bare, as the yardstick for the store's overhead).
+    public func startRecordingWrites() {
+        writer.withLock { $0?.statementLog = StatementLog() }
+    }
+
+    /// Stops recording and returns the writes recorded since `startRecordingWrites`, by use case.
+    public func stopRecordingWrites() -> RecordedWrites {
+        let log = writer.withLock { connection -> StatementLog? in
+            defer { connection?.statementLog = nil }
+            return connection?.statementLog
+        }
+        return RecordedWrites(log?.statements ?? [])
+    }
+
     /// Use cases queued for the writer and not yet taken into a transaction.
     var queuedWrites: Int { writeQueue.withLock { $0.jobs.count } }
 

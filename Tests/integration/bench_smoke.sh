@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A small run of every benchmark harness, so none can rot: fill a database with 2,000 conversations through
 # the store, serve it, drive a few seconds of the workflow load generator plus the inbox and timeline reads
-# against it, the store's reads (inbox, timeline, search) and a few bare SQLite batches. Checks that they run, never how fast.
+# against it, the store's reads (inbox, timeline, search), the store's writes with their bare replay and a few bare SQLite batches. Checks that they run, never how fast.
 # Usage: bench_smoke.sh PATH_TO_PARLEY
 set -euo pipefail
 binary=$1
@@ -18,6 +18,7 @@ check() {  # check NAME COMMAND...
 check fill "$binary" bench fill --db "$workdir/parley.sqlite" --conversations 2000 --batch 500 --orgs 20 --customers-per-org 5 --agents 5
 check reads "$binary" bench reads --db "$workdir/parley.sqlite" --iterations 5
 check sqlite "$binary" bench sqlite --batch 1 --batch 32 --rows 64 --directory "$workdir"
+check store "$binary" bench store --concurrency 4 --workflows 40
 PARLEY_ADMIN_TOKEN=bench "$binary" serve --port "$port" --db "$workdir/parley.sqlite" --log-level error \
   --rate-limit-per-token 100000000 > "$workdir/server.log" 2>&1 &
 server=$!
