@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -56,42 +55,57 @@ struct WorkflowBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        guard let target = URL(string: url), target.scheme == "http", let host = target.host else {
+            throw ValidationError("--url must be http://HOST[:PORT] (the load generator speaks plain HTTP/1.1)")
+        }
+        let port = target.port ?? 80
+        let setup = try await BenchConnection.connect(host: host, port: port)
         do {
-            try await measure(client)
-            try await client.shutdown()
+            try await measure(host: host, port: port, setup: setup)
+            await setup.close()
         } catch {
-            try? await client.shutdown()
+            await setup.close()
             throw error
         }
     }
 
-    /// POSTs `body` to `/path`; returns the decoded JSON object (empty unless `decoding`: the load generator
-    /// shares the machine's CPU with the server, so it parses only the answers it reads) and the seconds it took.
-    static func call(_ client: HTTPClient, _ base: String, _ path: String, _ body: [String: Any], token: String,
+    /// POSTs `body` (JSON text) to `/path` on `connection`; returns the decoded JSON object (empty unless
+    /// `decoding`: the load generator shares the machine's CPU with the server, so it parses only the answers
+    /// it reads) and the seconds it took.
+    static func call(_ connection: BenchConnection, _ path: String, _ body: String, token: String,
                      decoding: Bool = true) async throws -> ([String: Any], Double) {
-        var request = HTTPClientRequest(url: "\(base)/\(path)")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: body))))
         let start = ContinuousClock.now
-        let response = try await client.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 16 << 20)
-        let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        guard (200..<300).contains(response.status.code) else {
-            throw Failure(description: "\(path): HTTP \(response.status.code) \(String(buffer: bytes).prefix(200))")
+        let response = try await connection.post("/" + path, body: body, token: token)
+        let seconds = Self.seconds(start.duration(to: .now))
+        guard (200..<300).contains(response.status) else {
+            throw Failure(description: "\(path): HTTP \(response.status) \(String(buffer: response.body).prefix(200))")
         }
         guard decoding else { return ([:], seconds) }
-        let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] ?? [:]
         return (object, seconds)
     }
 
-    func measure(_ client: HTTPClient) async throws {
+    /// The id of the conversation `conversations.create` answered with: the one string in the answer that is a
+    /// conversation's DON (the people in it have other DONs), found without parsing the whole answer.
+    static func conversationID(in body: ByteBuffer) -> String? {
+        let bytes = body.readableBytesView
+        let marker = Array(":conversation/".utf8)
+        guard let found = bytes.firstRange(of: marker) else { return nil }
+        guard let open = bytes[..<found.lowerBound].lastIndex(of: UInt8(ascii: "\"")),
+              let close = bytes[found.upperBound...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return String(decoding: bytes[bytes.index(after: open)..<close], as: UTF8.self)
+    }
+
+    /// JSON text of `object` (setup requests; the timed ones are written as text).
+    static func json(_ object: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    }
+
+    /// Creates the agent, org and customers the clients act as (through `setup`), then runs the phases.
+    func measure(host: String, port: Int, setup: BenchConnection) async throws {
         let base = url, admin = token
         func post(_ path: String, _ body: [String: Any], token: String = admin) async throws -> [String: Any] {
-            try await Self.call(client, base, path, body, token: token).0
+            try await Self.call(setup, path, Self.json(body), token: token).0
         }
         // One agent owning one customer org; one customer per client.
         let run = UUID().uuidString.prefix(6)
@@ -121,24 +135,31 @@ struct WorkflowBench: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for customer in customers {
                     group.addTask {
+                        var connection = try await BenchConnection.connect(host: host, port: port)
                         while another() {
                             do {
-                                let (created, t1) = try await Self.call(client, base, "conversations.create",
-                                    ["type": "support", "title": "Bench conversation", "messages": [["body": "It does not work"]]], token: customer)
-                                recorder.record("create", t1)
-                                let id = (created["conversation"] as? [String: Any])?["id"] as? String ?? ""
-                                recorder.record("agent reply", try await Self.call(client, base, "timeline-entries.create",
-                                    ["type": "timeline_comment", "object": id, "body": "Which version?"], token: agentToken, decoding: false).1)
-                                recorder.record("customer reply", try await Self.call(client, base, "timeline-entries.create",
-                                    ["type": "timeline_comment", "object": id, "body": "2.3"], token: customer, decoding: false).1)
-                                recorder.record("resolve", try await Self.call(client, base, "conversations.update",
-                                    ["id": id, "stage": ["name": "resolved"], "tags": ["add": [["id": "Resolution", "value": "fixed"]]]], token: agentToken,
-                                    decoding: false).1)
+                                let start = ContinuousClock.now
+                                let created = try await connection.post("/conversations.create",
+                                    body: #"{"type":"support","title":"Bench conversation","messages":[{"body":"It does not work"}]}"#, token: customer)
+                                recorder.record("create", Self.seconds(start.duration(to: .now)))
+                                guard (200..<300).contains(created.status), let id = Self.conversationID(in: created.body) else {
+                                    throw Failure(description: "conversations.create: HTTP \(created.status) \(String(buffer: created.body).prefix(200))")
+                                }
+                                recorder.record("agent reply", try await Self.call(connection, "timeline-entries.create",
+                                    #"{"type":"timeline_comment","object":"\#(id)","body":"Which version?"}"#, token: agentToken, decoding: false).1)
+                                recorder.record("customer reply", try await Self.call(connection, "timeline-entries.create",
+                                    #"{"type":"timeline_comment","object":"\#(id)","body":"2.3"}"#, token: customer, decoding: false).1)
+                                recorder.record("resolve", try await Self.call(connection, "conversations.update",
+                                    #"{"id":"\#(id)","stage":{"name":"resolved"},"tags":{"add":[{"id":"Resolution","value":"fixed"}]}}"#,
+                                    token: agentToken, decoding: false).1)
                                 recorder.completed()
                             } catch {
                                 recorder.fail("workflow")
+                                await connection.close()
+                                connection = try await BenchConnection.connect(host: host, port: port)
                             }
                         }
+                        await connection.close()
                     }
                 }
                 try await group.waitForAll()
@@ -167,17 +188,20 @@ struct WorkflowBench: AsyncParsableCommand {
             let count = reads
             let searchWords = search
             let perClient = (count + readConcurrency - 1) / max(readConcurrency, 1)
+            let inbox = #"{"stage":{"name":["needs_response"]},"sort_by":["priority:asc"],"limit":50}"#
+            let conversation = try Self.json(["id": probeID]), timeline = try Self.json(["object": probeID, "limit": 100])
+            let searching = try Self.json(["search": searchWords, "limit": 50])
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<max(readConcurrency, 1) {
                     group.addTask {
+                        let connection = try await BenchConnection.connect(host: host, port: port)
                         for _ in 0..<perClient {
-                            recorder.record("inbox page", try await Self.call(client, base, "conversations.list",
-                                ["stage": ["name": ["needs_response"]], "sort_by": ["priority:asc"], "limit": 50], token: agentToken, decoding: false).1)
-                            recorder.record("conversation + timeline", try await Self.call(client, base, "conversations.get", ["id": probeID], token: agentToken, decoding: false).1
-                                + (try await Self.call(client, base, "timeline-entries.list", ["object": probeID, "limit": 100], token: agentToken, decoding: false).1))
-                            recorder.record("search", try await Self.call(client, base, "conversations.list",
-                                ["search": searchWords, "limit": 50], token: agentToken, decoding: false).1)
+                            recorder.record("inbox page", try await Self.call(connection, "conversations.list", inbox, token: agentToken, decoding: false).1)
+                            recorder.record("conversation + timeline", try await Self.call(connection, "conversations.get", conversation, token: agentToken, decoding: false).1
+                                + (try await Self.call(connection, "timeline-entries.list", timeline, token: agentToken, decoding: false).1))
+                            recorder.record("search", try await Self.call(connection, "conversations.list", searching, token: agentToken, decoding: false).1)
                         }
+                        await connection.close()
                     }
                 }
                 try await group.waitForAll()
