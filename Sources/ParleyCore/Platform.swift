@@ -4,6 +4,15 @@
 @_exported import Foundation
 #endif
 
+extension Date {
+    /// This date truncated to whole milliseconds: the precision the store keeps. Such a date (and one whole
+    /// seconds after it) reads back from the store as the very same `Date`, so what the store's caches hand
+    /// out equals what a later read decodes; the server's clocks give only these.
+    public var wholeMilliseconds: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    }
+}
+
 extension StringProtocol {
     /// The text without leading and trailing whitespace and newlines.
     public var trimmed: String {

@@ -7,13 +7,6 @@ public protocol ParleyClock: Sendable {
     func now() -> Date
 }
 
-extension Date {
-    /// This date truncated to whole milliseconds.
-    public var wholeMilliseconds: Date {
-        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
-    }
-}
-
 /// The wall clock.
 public struct SystemClock: ParleyClock {
     public init() {}

@@ -683,12 +683,14 @@ public final class SQLiteStore: ParleyStore {
     private func saveConversation(_ db: SQLiteConnection, _ conversation: Conversation, previous: Conversation?,
                                   remembered: Bool = true) throws -> StoredConversation {
         let number = SQLValue.integer(Int64(conversation.number))
-        let stored = StoredConversation(conversation: conversation, json: StoredDocument.json(conversation))
+        let stored = StoredConversation(conversation: conversation, json: try StoredDocument.json(conversation))
         if let previous {
             try updateConversationRow(db, conversation, json: stored.json, previous: previous)
         } else {
+            // A plain INSERT: numbers are never reused, and OR REPLACE would silently delete another
+            // conversation holding the same external ref (through its unique index) behind the counters' back.
             try db.run("""
-            INSERT OR REPLACE INTO conversations
+            INSERT INTO conversations
             (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
             """, [number, .text(stored.json), .text(conversation.stage.rawValue),

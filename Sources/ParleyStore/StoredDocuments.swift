@@ -11,7 +11,14 @@ import ParleyJSON
 /// spent a third of its time in `JSONEncoder`; this writes the same text in a pass over the fields.
 /// A new stored field must be added here too: the tests encode a value with every field set both ways.
 enum StoredDocument {
-    static func json(_ c: Conversation) -> String {
+    /// Throws, as `JSONEncoder` does, for a number JSON cannot write (infinity, NaN): the use case fails
+    /// instead of storing a document nothing can read back.
+    static func json(_ c: Conversation) throws -> String {
+        let numbers = [c.metrics.completedSecondsInNew, c.spam?.score ?? 0, c.spam?.threshold ?? 0]
+        if let invalid = numbers.first(where: { !$0.isFinite }) {
+            throw EncodingError.invalidValue(invalid, EncodingError.Context(codingPath: [], debugDescription:
+                "conversation \(c.number): \(invalid) cannot be written as JSON"))
+        }
         var w = JSONWriter(capacity: 1_536)
         w.object { w in
             w.field("account", c.account)

@@ -26,7 +26,7 @@ struct FillBench: AsyncParsableCommand {
 
     private func fill(_ store: SQLiteStore) async throws {
         let started = ContinuousClock.now
-        let now = Date()
+        let now = Date().wholeMilliseconds
         let directory = try await makeDirectory(store, at: now.addingTimeInterval(-days * 86_400 - 3_600))
         let directorySeconds = Self.seconds(since: started)
         FileHandle.standardError.write(Data(String(format: "directory: %d agents, %d orgs, %d customers in %.1f s\n",
@@ -197,7 +197,7 @@ struct ConversationPlan: Sendable {
         let agent = Actor.devUser(customer.org.owner)
         // Spread over the history in number order, a few minutes of jitter.
         let position = Double(number % max(total, 1)) / Double(max(total, 1))
-        var at = start.addingTimeInterval(position * span + Double(generator.next() % 600))
+        var at = start.addingTimeInterval(position * span + Double(generator.next() % 600)).wholeMilliseconds
         let title = Self.text(&generator, words: 4 + Int(generator.next() % 6))
         let first = Self.text(&generator, words: 20 + Int(generator.next() % 120))
         let draft = ConversationDraft(title: title, sourceChannel: Self.channels[Int(generator.next() % UInt64(Self.channels.count))],

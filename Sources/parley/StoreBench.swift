@@ -80,7 +80,7 @@ struct StoreBench: AsyncParsableCommand {
             for _ in 0..<concurrency {
                 group.addTask {
                     for _ in 0..<perTask {
-                        let now = Date()
+                        let now = Date().wholeMilliseconds
                         let conversation = try await store.createConversation(actor: customer, at: now) { number in
                             try Conversation.open(number: number, draft: ConversationDraft(title: "Bench conversation", sourceChannel: "widget",
                                                                                            messages: ["It does not work"]),
@@ -88,7 +88,7 @@ struct StoreBench: AsyncParsableCommand {
                                                   by: customer, at: now)
                         }
                         for (author, body) in [(agent, "Which version?"), (customer, "2.3")] {
-                            let draft = CommentDraft(author: author, body: body, visibility: .external, at: Date())
+                            let draft = CommentDraft(author: author, body: body, visibility: .external, at: Date().wholeMilliseconds)
                             _ = try await store.addComment(to: conversation.number, draft: draft, externalRef: nil) { current in
                                 guard case .append(let decision) = try current.receivingComment(by: author, visibility: .external, at: draft.at) else {
                                     throw DomainError.conflict("archived")
@@ -98,7 +98,7 @@ struct StoreBench: AsyncParsableCommand {
                         }
                         _ = try await store.updateConversation(number: conversation.number) { current in
                             try current.applying(ConversationChange(tags: TagChange(add: [TagValue(tag: SystemTag.resolution.number, value: "fixed")]),
-                                                                    stage: .resolved), by: agent, at: Date())
+                                                                    stage: .resolved), by: agent, at: Date().wholeMilliseconds)
                         }
                     }
                 }

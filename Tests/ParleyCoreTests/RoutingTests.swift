@@ -176,9 +176,17 @@ struct SpamFilterTests {
     }
 
     @Test("bad configurations are refused with the field")
-    func invalid() {
+    func invalid() throws {
         #expect(throws: RoutingConfigurationError.self) { try SpamFilter(SpamConfiguration(rules: [.init(pattern: "(", weight: 1)]), version: 0) }
         #expect(throws: RoutingConfigurationError.self) { try SpamFilter(SpamConfiguration(threshold: 0), version: 0) }
+        // A weight of 1e306 made the score +infinity (it is rounded through score × 1000), which no JSON document can hold.
+        #expect(throws: RoutingConfigurationError.self) { try SpamFilter(SpamConfiguration(rules: [.init(pattern: "buy", weight: 1e306)]), version: 0) }
+        #expect(throws: RoutingConfigurationError.self) { try SpamFilter(SpamConfiguration(rules: [.init(pattern: "buy", weight: -.infinity)]), version: 0) }
+        #expect(throws: RoutingConfigurationError.self) { try SpamFilter(SpamConfiguration(threshold: .nan), version: 0) }
+        #expect(throws: RoutingConfigurationError.self) { try SpamFilter(SpamConfiguration(threshold: 2e6), version: 0) }
+        let largest = try SpamFilter(SpamConfiguration(rules: [.init(pattern: "buy", weight: SpamFilter.largestWeight)],
+                                                       threshold: SpamFilter.largestWeight), version: 0)
+        #expect(largest.assess(title: "buy buy", body: "buy", senderEmail: nil).isSpam)
         #expect(throws: RoutingConfigurationError.self) { try SpamFilter(SpamConfiguration(blockedSenders: ["nobody"]), version: 0) }
     }
 

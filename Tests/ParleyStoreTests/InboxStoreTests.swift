@@ -63,6 +63,30 @@ struct InboxStoreTests {
         }
     }
 
+    @Test("an import whose external ref is taken fails whole; it deletes nothing and the counters stay true")
+    func importWithTakenExternalRef() async throws {
+        try await withStore { store in
+            @Sendable func draft(_ title: String) -> ConversationDraft {
+                var draft = ConversationDraft(title: title, messages: ["m"])
+                draft.externalRef = "ticket-1"
+                return draft
+            }
+            let routing = RoutingDecision(owners: [3], record: RoutingRecord(reason: .orgDefaultOwner))
+            let first = try await store.createConversation(actor: .revUser(1), at: t0) { number in
+                try Conversation.open(number: number, draft: draft("first"), routing: routing, by: .revUser(1), at: t0)
+            }
+            await #expect(throws: StoreError.self) {
+                _ = try await store.importConversations(count: 2) { number in
+                    try Conversation.open(number: number, draft: number == first.number + 2 ? draft("imported") : ConversationDraft(title: "fine", messages: ["m"]),
+                                          routing: routing, by: .revUser(1), at: t0)
+                }
+            }
+            #expect(try await store.conversation(number: first.number)?.title == "first")
+            #expect(try await store.listConversations(ConversationQuery()).items.map(\.title) == ["first"], "the import left nothing behind")
+            #expect(try await store.stageCounts().values.reduce(0, +) == 1)
+        }
+    }
+
     @Test("search finds title and message words (prefixes when asked with *); notes only for agents; edits re-index")
     func search() async throws {
         try await withStore { store in

@@ -73,7 +73,7 @@ struct StoredDocumentTests {
         let at = Date(timeIntervalSince1970: 1_767_225_600.125)
         for full in [false, true] {
             let c = conversation(at: at, text: "loops since Monday", full: full)
-            #expect(StoredDocument.json(c) == String(decoding: try encoder.encode(c), as: UTF8.self))
+            #expect(try StoredDocument.json(c) == String(decoding: try encoder.encode(c), as: UTF8.self))
         }
         for deleted in [false, true] {
             let e = entry(at: at, text: "plain words", deleted: deleted)
@@ -81,6 +81,35 @@ struct StoredDocumentTests {
         }
         for event in events(at: at, text: "plain") {
             #expect(StoredDocument.json(event) == String(decoding: try encoder.encode(event), as: UTF8.self))
+        }
+    }
+
+    @Test("a number JSON cannot hold fails the document, as JSONEncoder does, rather than storing null")
+    func nonFiniteNumbersThrow() throws {
+        let at = Date(timeIntervalSince1970: 1_767_225_600.125)
+        var c = conversation(at: at, text: "buy now", full: true)
+        for score in [Double.infinity, -.infinity, .nan] {
+            c.spam = SpamAssessment(score: score, threshold: 3, reasons: ["matches /buy/"])
+            #expect(throws: EncodingError.self) { try StoredDocument.json(c) }
+            #expect(throws: EncodingError.self) { try encoder.encode(c) }
+        }
+    }
+
+    /// The store's caches hand out the value a use case wrote, not one decoded from its JSON; that is the same
+    /// value only for whole milliseconds, which is what the server's clock gives (and whole seconds added to
+    /// them). A date read back from milliseconds is not always the same Double otherwise.
+    @Test("whole-millisecond instants, and whole seconds after them, read back as the very same Date")
+    func wholeMillisecondsReadBackExactly() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let milliseconds = Int64.random(in: 946_684_800_000...2_524_608_000_000, using: &generator)  // 2000–2050
+            let at = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            for later in [at, at + 60, at + 86_400, at + 7 * 86_400] {
+                let c = conversation(at: later, text: "exact", full: true)
+                #expect(try decoder.decode(Conversation.self, from: Data(try StoredDocument.json(c).utf8)) == c)
+                let e = entry(at: later, text: "exact", deleted: false)
+                #expect(try decoder.decode(TimelineEntry.self, from: Data(StoredDocument.json(e).utf8)) == e)
+            }
         }
     }
 
@@ -99,7 +128,7 @@ struct StoredDocumentTests {
             let text = texts[index % texts.count]
             for full in [false, true] {
                 let c = conversation(at: at, text: text, full: full)
-                let (written, encoded) = try readBack(StoredDocument.json(c), c)
+                let (written, encoded) = try readBack(try StoredDocument.json(c), c)
                 #expect(written == encoded)
                 #expect(written.title == c.title && written.spam == c.spam && written.members == c.members)
             }

@@ -61,13 +61,19 @@ public struct SpamFilter: Sendable {
 
     /// Heuristic weights: fixed, documented in docs/routing.md.
     public static let linkWeight = 1.0, shoutingWeight = 1.0, invisibleWeight = 1.5, punctuationWeight = 0.5
+    /// The largest rule weight and threshold a configuration may set (the default threshold is 3).
+    public static let largestWeight = 1_000_000.0
 
     public init(_ configuration: SpamConfiguration, version: Int) throws(RoutingConfigurationError) {
-        guard configuration.threshold > 0 else {
-            throw RoutingConfigurationError(field: "threshold", message: "must be greater than 0")
+        guard configuration.threshold > 0, configuration.threshold <= Self.largestWeight else {
+            throw RoutingConfigurationError(field: "threshold", message: "must be greater than 0 and at most \(Int(Self.largestWeight))")
         }
         for (index, rule) in configuration.rules.enumerated() {
             guard !rule.pattern.isEmpty else { throw RoutingConfigurationError(field: "rules[\(index)].pattern", message: "must not be empty") }
+            // A score is a sum of weights: bounded weights keep it a finite number that can be stored.
+            guard abs(rule.weight) <= Self.largestWeight else {
+                throw RoutingConfigurationError(field: "rules[\(index)].weight", message: "must be between -\(Int(Self.largestWeight)) and \(Int(Self.largestWeight))")
+            }
             do {
                 _ = try Regex(rule.pattern)
             } catch {
