@@ -444,6 +444,10 @@ public final class SQLiteStore: ParleyStore {
                 try db.run("INSERT INTO conversation_text (rowid, text, conversation, is_note) VALUES (?, ?, ?, ?)",
                            [.integer(Int64(entry.number)), .text(entry.body), .integer(Int64(entry.conversation)),
                             .integer(entry.visibility.isNote ? 1 : 0)])
+            case .removed(let conversation, let comments):
+                for rowid in [-conversation] + comments {
+                    try db.run("DELETE FROM conversation_text WHERE rowid = ?", [.integer(Int64(rowid))])
+                }
             }
         }
     }
@@ -886,6 +890,8 @@ public final class SQLiteStore: ParleyStore {
             try db.run("UPDATE conversations SET deleted = 1, modified_ms = ? WHERE number = ?",
                        [Self.ms(at), .integer(Int64(number))])
             writerConversations.withLock { _ = $0.removeValue(forKey: number) }
+            let comments = try db.query("SELECT number FROM timeline_entries WHERE conversation = ?", [.integer(Int64(number))]).compactMap { $0.first?.int }
+            uncommitted.withLock { $0.textChanges.append(.removed(conversation: number, comments: comments)) }
             try record(db, [ChangeEvent(object: current.conversation.id, actor: actor, at: at, kind: .deleted)])
             try publish(db, .conversationDeleted, current, at: at)
         }
@@ -1275,6 +1281,9 @@ private struct Uncommitted {
 private enum TextIndexChange: Sendable {
     case title(conversation: Int, title: String, isNew: Bool)
     case comment(TimelineEntry, isNew: Bool)
+    /// A deleted conversation leaves the index with its comments: searches read a bounded number of matches,
+    /// which rows nobody can see any more would crowd out.
+    case removed(conversation: Int, comments: [Int])
 }
 
 /// A conversation with the JSON it is stored as.

@@ -63,6 +63,23 @@ struct InboxStoreTests {
         }
     }
 
+    @Test("a deleted conversation leaves the search index with its comments")
+    func deletedConversationLeavesTheIndex() async throws {
+        let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
+        let store = try SQLiteStore(path: path, now: t0)
+        let gone = try await open(store, "Refund for a lost parcel", message: "refund please")
+        _ = try await comment(store, gone, "refund sent", .external)
+        let kept = try await open(store, "Refund twice", message: "charged twice")
+        try await store.deleteConversation(number: gone.number, actor: .devUser(3), at: t0 + 120) { _ in }
+        var query = ConversationQuery()
+        query.text = "refund"
+        #expect(try await store.listConversations(query).items.map(\.number) == [kept.number])
+        try await store.close()
+        let db = try SQLiteConnection(path: path, readOnly: true)
+        #expect(try db.scalar("SELECT count(*) FROM conversation_text WHERE conversation = ?", [.integer(Int64(gone.number))]).int == 0)
+        #expect(try db.scalar("SELECT count(*) FROM conversation_text WHERE conversation = ?", [.integer(Int64(kept.number))]).int == 2)
+    }
+
     @Test("an import whose external ref is taken fails whole; it deletes nothing and the counters stay true")
     func importWithTakenExternalRef() async throws {
         try await withStore { store in
