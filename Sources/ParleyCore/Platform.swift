@@ -5,9 +5,9 @@
 #endif
 
 extension Date {
-    /// This date truncated to whole milliseconds: the precision the store keeps. Such a date (and one whole
-    /// seconds after it) reads back from the store as the very same `Date`, so what the store's caches hand
-    /// out equals what a later read decodes; the server's clocks give only these.
+    /// This date truncated to whole milliseconds: the precision the store keeps, and what the server's clocks
+    /// give. Such a date reads back from the store as the very same `Date` (the store checks every date it
+    /// writes, and keeps the decoded value in its caches for the rare one that does not).
     public var wholeMilliseconds: Date {
         Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
     }

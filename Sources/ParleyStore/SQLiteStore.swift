@@ -687,7 +687,10 @@ public final class SQLiteStore: ParleyStore {
     private func saveConversation(_ db: SQLiteConnection, _ conversation: Conversation, previous: Conversation?,
                                   remembered: Bool = true) throws -> StoredConversation {
         let number = SQLValue.integer(Int64(conversation.number))
-        let stored = StoredConversation(conversation: conversation, json: try StoredDocument.json(conversation))
+        let written = try StoredDocument.document(conversation)
+        // What the caches keep is what a read of this row decodes (see `StoredDocument.Written`).
+        let stored = StoredConversation(conversation: written.readsBackExactly ? conversation : try decoder.decode(Conversation.self, from: Data(written.json.utf8)),
+                                        json: written.json)
         if let previous {
             try updateConversationRow(db, conversation, json: stored.json, previous: previous)
         } else {
@@ -736,7 +739,7 @@ public final class SQLiteStore: ParleyStore {
         }
         if remembered {
             remember(stored)
-            wrote(conversation, json: stored.json, kind: ObjectKind.conversation.rawValue, number: conversation.number)
+            wrote(stored.conversation, json: stored.json, kind: ObjectKind.conversation.rawValue, number: conversation.number)
         }
         return stored
     }
@@ -806,8 +809,10 @@ public final class SQLiteStore: ParleyStore {
     /// Stores a new comment; returns its JSON (the outbox document of its creation carries it).
     @discardableResult
     private func insertComment(_ db: SQLiteConnection, _ entry: TimelineEntry) throws -> String {
-        let document = StoredDocument.json(entry)
-        wrote(entry, json: document, kind: ObjectKind.comment.rawValue, number: entry.number)
+        let written = StoredDocument.document(entry)
+        let document = written.json
+        wrote(written.readsBackExactly ? entry : try decoder.decode(TimelineEntry.self, from: Data(document.utf8)),
+              json: document, kind: ObjectKind.comment.rawValue, number: entry.number)
         uncommitted.withLock { $0.textChanges.append(.comment(entry, isNew: true)) }
         try db.run("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)

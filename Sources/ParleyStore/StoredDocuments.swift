@@ -13,7 +13,19 @@ import ParleyJSON
 enum StoredDocument {
     /// Throws, as `JSONEncoder` does, for a number JSON cannot write (infinity, NaN): the use case fails
     /// instead of storing a document nothing can read back.
-    static func json(_ c: Conversation) throws -> String {
+    /// A document's text, and whether every date in it reads back as the very same `Date`: true for whole
+    /// milliseconds (what the server's clocks give) except, rarely, after arithmetic that crosses a power of
+    /// two of seconds (January 2004, January 2038); the store's caches keep the value decoded from the text
+    /// when it is false, so that they never hold what a read of the database would not give.
+    struct Written {
+        var json: String
+        var readsBackExactly: Bool
+    }
+
+    static func json(_ c: Conversation) throws -> String { try document(c).json }
+
+    static func document(_ c: Conversation) throws -> Written {
+        var exact = true
         let numbers = [c.metrics.completedSecondsInNew, c.spam?.score ?? 0, c.spam?.threshold ?? 0]
         if let invalid = numbers.first(where: { !$0.isFinite }) {
             throw EncodingError.invalidValue(invalid, EncodingError.Context(codingPath: [], debugDescription:
@@ -23,27 +35,27 @@ enum StoredDocument {
         w.object { w in
             w.field("account", c.account)
             actor(c.createdBy, "createdBy", &w)
-            date(c.createdDate, "createdDate", &w)
+            date(c.createdDate, "createdDate", &w, &exact)
             w.field("description", c.description)
             w.field("externalRef", c.externalRef)
             w.field("followUpOf", c.followUpOf)
             w.field("group", c.group)
             w.field("isSpam", c.isSpam)
-            date(c.lastActivityAt, "lastActivityAt", &w)
-            date(c.lastAgentReplyAt, "lastAgentReplyAt", &w)
-            date(c.lastCustomerMessageAt, "lastCustomerMessageAt", &w)
+            date(c.lastActivityAt, "lastActivityAt", &w, &exact)
+            date(c.lastAgentReplyAt, "lastAgentReplyAt", &w, &exact)
+            date(c.lastCustomerMessageAt, "lastCustomerMessageAt", &w, &exact)
             w.key("members")
             w.strings(c.members.lazy.map(\.description))
             w.key("metrics")
             w.object { w in
                 w.key("completedSecondsInNew")
                 w.number(c.metrics.completedSecondsInNew)
-                date(c.metrics.firstResponseAt, "firstResponseAt", &w)
+                date(c.metrics.firstResponseAt, "firstResponseAt", &w, &exact)
                 w.field("hasBeenInNew", c.metrics.hasBeenInNew)
                 w.field("reopenCount", c.metrics.reopenCount)
             }
             actor(c.modifiedBy, "modifiedBy", &w)
-            date(c.modifiedDate, "modifiedDate", &w)
+            date(c.modifiedDate, "modifiedDate", &w, &exact)
             w.field("number", c.number)
             w.key("ownedBy")
             w.array { w in
@@ -58,15 +70,16 @@ enum StoredDocument {
                 for message in c.recentMessages {
                     w.element()
                     w.number(milliseconds(message))
+                    exact = exact && readsBack(message)
                 }
             }
             if let check = c.resolutionCheck {
                 w.key("resolutionCheck")
                 w.object { w in
-                    date(check.answeredAt, "answeredAt", &w)
+                    date(check.answeredAt, "answeredAt", &w, &exact)
                     w.field("awaitingConfirmation", check.awaitingConfirmation)
                     if let confirmed = check.confirmed { w.field("confirmed", confirmed) }
-                    date(check.proposedAt, "proposedAt", &w)
+                    date(check.proposedAt, "proposedAt", &w, &exact)
                 }
             }
             w.field("revOrg", c.revOrg)
@@ -90,7 +103,7 @@ enum StoredDocument {
                 }
             }
             w.field("stage", c.stage.rawValue)
-            date(c.stageEnteredAt, "stageEnteredAt", &w)
+            date(c.stageEnteredAt, "stageEnteredAt", &w, &exact)
             w.key("tags")
             w.array { w in
                 for tag in c.tags {
@@ -103,27 +116,30 @@ enum StoredDocument {
             }
             w.field("title", c.title)
             w.field("version", c.version)
-            date(c.waitingSince, "waitingSince", &w)
+            date(c.waitingSince, "waitingSince", &w, &exact)
         }
-        return String(decoding: w.bytes, as: UTF8.self)
+        return Written(json: String(decoding: w.bytes, as: UTF8.self), readsBackExactly: exact)
     }
 
-    static func json(_ entry: TimelineEntry) -> String {
+    static func json(_ entry: TimelineEntry) -> String { document(entry).json }
+
+    static func document(_ entry: TimelineEntry) -> Written {
+        var exact = true
         var w = JSONWriter(capacity: 512)
         w.object { w in
             actor(entry.author, "author", &w)
             w.field("body", entry.body)
             w.field("bodyType", entry.bodyType)
             w.field("conversation", entry.conversation)
-            date(entry.createdDate, "createdDate", &w)
+            date(entry.createdDate, "createdDate", &w, &exact)
             w.field("externalRef", entry.externalRef)
             w.field("isDeleted", entry.isDeleted)
             actor(entry.modifiedBy, "modifiedBy", &w)
-            date(entry.modifiedDate, "modifiedDate", &w)
+            date(entry.modifiedDate, "modifiedDate", &w, &exact)
             w.field("number", entry.number)
             w.field("visibility", entry.visibility.rawValue)
         }
-        return String(decoding: w.bytes, as: UTF8.self)
+        return Written(json: String(decoding: w.bytes, as: UTF8.self), readsBackExactly: exact)
     }
 
     static func json(_ event: ChangeEvent) -> String {
@@ -131,7 +147,8 @@ enum StoredDocument {
         w.object { w in
             actor(event.actor, "actor", &w)
             value(event.after, "after", &w)
-            date(event.at, "at", &w)
+            w.key("at")
+            w.number(milliseconds(event.at))
             value(event.before, "before", &w)
             w.field("field", event.field)
             w.field("kind", event.kind.rawValue)
@@ -148,10 +165,17 @@ enum StoredDocument {
     /// `JSONEncoder.DateEncodingStrategy.millisecondsSince1970` writes this Double.
     private static func milliseconds(_ date: Date) -> Double { 1000.0 * date.timeIntervalSince1970 }
 
-    private static func date(_ date: Date?, _ name: StaticString, _ w: inout JSONWriter) {
+    private static func date(_ date: Date?, _ name: StaticString, _ w: inout JSONWriter, _ exact: inout Bool) {
         guard let date else { return }
         w.key(name)
         w.number(milliseconds(date))
+        exact = exact && readsBack(date)
+    }
+
+    /// Whether `date` written as milliseconds reads back as the same `Date` (`JSONDecoder`'s
+    /// `millisecondsSince1970` divides what was written by 1,000; the text itself round-trips exactly).
+    private static func readsBack(_ date: Date) -> Bool {
+        Date(timeIntervalSince1970: milliseconds(date) / 1000) == date
     }
 
     private static func actor(_ actor: Actor, _ name: StaticString, _ w: inout JSONWriter) {

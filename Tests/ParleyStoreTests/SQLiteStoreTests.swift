@@ -24,6 +24,36 @@ private func newConversation(_ store: SQLiteStore, title: String, at: Date = t0,
 
 @Suite("SQLite store")
 struct SQLiteStoreTests {
+    @Test("what the caches hand out is what a read of the file decodes, even for dates that do not read back exactly")
+    func cachesHoldWhatTheFileHolds() async throws {
+        // Found in review: the caches kept the value written, and a sub-millisecond date (or whole milliseconds
+        // moved across 2^31 seconds) is not the same Double once written as milliseconds and read back.
+        var instant = t0
+        for step in 1...10_000 where instant == t0 {
+            let candidate = t0.addingTimeInterval(Double(step) * 0.000_123_456_7)
+            if Date(timeIntervalSince1970: 1000 * candidate.timeIntervalSince1970 / 1000) != candidate { instant = candidate }
+        }
+        try #require(instant != t0)
+        let at = instant
+        let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
+        let store = try SQLiteStore(path: path, now: t0)
+        let created = try await newConversation(store, title: "precise", at: at)
+        let comment = try await store.addComment(to: created.number, draft: CommentDraft(author: .devUser(3), body: "hi", visibility: .external, at: at),
+                                                 externalRef: nil) { current in
+            guard case .append(let decision) = try current.receivingComment(by: .devUser(3), visibility: .external, at: at) else { throw DomainError.conflict("no") }
+            return .append(decision)
+        }.0
+        let cached = try #require(try await store.conversation(number: created.number))
+        let cachedEntry = try #require(try await store.timelineEntry(number: comment.number))
+        try await store.close()
+        let reopened = try SQLiteStore(path: path, now: t0)
+        let stored = try #require(try await reopened.conversation(number: created.number))
+        let storedEntry = try #require(try await reopened.timelineEntry(number: comment.number))
+        try await reopened.close()
+        #expect(cached == stored)
+        #expect(cachedEntry == storedEntry)
+    }
+
     @Test("migrations run once, are recorded, and a newer schema is refused")
     func migrations() async throws {
         try await withStore { store, path in

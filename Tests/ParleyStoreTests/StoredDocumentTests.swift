@@ -95,22 +95,36 @@ struct StoredDocumentTests {
         }
     }
 
-    /// The store's caches hand out the value a use case wrote, not one decoded from its JSON; that is the same
-    /// value only for whole milliseconds, which is what the server's clock gives (and whole seconds added to
-    /// them). A date read back from milliseconds is not always the same Double otherwise.
-    @Test("whole-millisecond instants, and whole seconds after them, read back as the very same Date")
-    func wholeMillisecondsReadBackExactly() throws {
+    /// The store's caches keep the value a use case wrote when its dates read back exactly, and the value
+    /// decoded from its text otherwise: `readsBackExactly` must say which, or a cache would hold what a read of
+    /// the database does not give. Whole milliseconds read back exactly, except after arithmetic crossing a
+    /// power of two of seconds (2^30 s is January 2004, 2^31 s January 2038); sub-millisecond instants rarely do.
+    @Test("a document says whether its dates read back as the very same Date, and is right")
+    func readsBackExactlyIsRight() throws {
         var generator = SystemRandomNumberGenerator()
-        for _ in 0..<2_000 {
+        var instants: [Date] = []
+        for _ in 0..<1_000 {
             let milliseconds = Int64.random(in: 946_684_800_000...2_524_608_000_000, using: &generator)  // 2000–2050
-            let at = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-            for later in [at, at + 60, at + 86_400, at + 7 * 86_400] {
+            instants.append(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+            instants.append(Date(timeIntervalSince1970: Double.random(in: 9.5e8...2.5e9, using: &generator)))
+        }
+        for boundary in [1_073_741_824.0, 2_147_483_648.0] {
+            for offset in 0..<200 { instants.append(Date(timeIntervalSince1970: boundary - 7 * 86_400 + Double(offset) * 0.001 - 0.5)) }
+        }
+        var inexact = 0
+        for at in instants {
+            for later in [at, at + 86_400, at + 7 * 86_400] {
                 let c = conversation(at: later, text: "exact", full: true)
-                #expect(try decoder.decode(Conversation.self, from: Data(try StoredDocument.json(c).utf8)) == c)
+                let written = try StoredDocument.document(c)
+                let decoded = try decoder.decode(Conversation.self, from: Data(written.json.utf8))
+                #expect(written.readsBackExactly == (decoded == c))
                 let e = entry(at: later, text: "exact", deleted: false)
-                #expect(try decoder.decode(TimelineEntry.self, from: Data(StoredDocument.json(e).utf8)) == e)
+                let writtenEntry = StoredDocument.document(e)
+                #expect(writtenEntry.readsBackExactly == (try decoder.decode(TimelineEntry.self, from: Data(writtenEntry.json.utf8)) == e))
+                if !written.readsBackExactly { inexact += 1 }
             }
         }
+        #expect(inexact > 0, "the instants include some that do not read back exactly")
     }
 
     /// What `JSONDecoder` makes of `text`, and of what `JSONEncoder` writes of `value` (a date read back from
