@@ -134,5 +134,11 @@ enum Schema {
             INSERT INTO stage_counts (stage, count) VALUES (new.stage, 1) ON CONFLICT(stage) DO UPDATE SET count = count + 1;
         END;
         """),
+        // Lists by priority over several stages (the inbox's "all" view leaves out only suspended spam) read
+        // this in order instead of sorting every conversation of those stages (see `listOrderIndex`).
+        Migration(version: 10, name: "priority order without a stage", sql: """
+        CREATE INDEX conversations_by_priority_waiting ON conversations
+            (priority, COALESCE(waiting_ms, 9007199254740991), number) WHERE deleted = 0;
+        """),
     ]
 }
