@@ -996,17 +996,14 @@ public final class SQLiteStore: ParleyStore {
             guard !query.stages.isEmpty || !query.excludedStages.isEmpty else { return nil }
             index = "conversations_by_modified"
         }
-        var counts: [String: Int] = [:]
-        for row in try db.query("SELECT stage, count FROM stage_counts") {
-            if let stage = row[0].string { counts[stage] = row[1].int ?? 0 }
-        }
+        let counts = try Self.stageCounts(db)
         let total = counts.values.reduce(0, +)
         guard total > 0 else { return nil }
         let asked: Int
         if !query.stages.isEmpty {
-            asked = Set(query.stages).reduce(0) { $0 + (counts[$1.rawValue] ?? 0) }
+            asked = Set(query.stages).reduce(0) { $0 + (counts[$1] ?? 0) }
         } else {
-            asked = total - Set(query.excludedStages).reduce(0) { $0 + (counts[$1.rawValue] ?? 0) }
+            asked = total - Set(query.excludedStages).reduce(0) { $0 + (counts[$1] ?? 0) }
         }
         return Double(asked) >= Self.orderScanShare * Double(total) ? index : nil
     }
@@ -1247,13 +1244,15 @@ public final class SQLiteStore: ParleyStore {
     // MARK: Inbox and credentials
 
     public func stageCounts() async throws -> [Stage: Int] {
-        try lookup { db in
-            var counts: [Stage: Int] = [:]
-            for row in try db.query("SELECT stage, count FROM stage_counts") {
-                if let stage = row[0].string.flatMap(Stage.init(rawValue:)) { counts[stage] = row[1].int ?? 0 }
-            }
-            return counts
+        try lookup { db in try Self.stageCounts(db) }
+    }
+
+    private static func stageCounts(_ db: SQLiteConnection) throws -> [Stage: Int] {
+        var counts: [Stage: Int] = [:]
+        for row in try db.query("SELECT stage, count FROM stage_counts") {
+            if let stage = row[0].string.flatMap(Stage.init(rawValue:)) { counts[stage] = row[1].int ?? 0 }
         }
+        return counts
     }
 
     public func passwordHash(of user: Int) async throws -> String? {
