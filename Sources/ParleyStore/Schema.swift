@@ -135,7 +135,7 @@ enum Schema {
         END;
         """),
         // Lists by priority over several stages (the inbox's "all" view leaves out only suspended spam) read
-        // this in order instead of sorting every conversation of those stages (see `listOrderIndex`).
+        // this in order instead of sorting every conversation of those stages (see `SQLiteStore.listPlan`).
         Migration(version: 10, name: "priority order without a stage", sql: """
         CREATE INDEX conversations_by_priority_waiting ON conversations
             (priority, COALESCE(waiting_ms, 9007199254740991), number) WHERE deleted = 0;

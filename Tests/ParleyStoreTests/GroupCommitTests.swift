@@ -224,6 +224,21 @@ struct MigrationOrderTests {
         #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
     }
 
+    @Test("a list of a few owners' conversations finds them by owner, then sorts them")
+    func ownersListedByOwner() async throws {
+        let path = "/tmp/parley-plan-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        _ = try SQLiteStore.migrate(path: path)
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        let plan = try db.query("""
+            EXPLAIN QUERY PLAN SELECT c.doc, c.priority, COALESCE(c.waiting_ms, 9007199254740991), c.number FROM conversations c NOT INDEXED
+            WHERE c.deleted = 0 AND c.stage IN ('needs_response') AND c.number IN (SELECT conversation FROM conversation_owners WHERE owner IN (52))
+            ORDER BY c.priority ASC, COALESCE(c.waiting_ms, 9007199254740991) ASC, c.number ASC LIMIT 51
+            """).compactMap { $0.last?.string }
+        #expect(plan.contains { $0.contains("INTEGER PRIMARY KEY") }, "\(plan)")
+        #expect(plan.contains { $0.contains("conversation_owners USING PRIMARY KEY (owner=?)") }, "\(plan)")
+    }
+
     /// The plans `listConversations` uses for a common stage, or several, in an order no stage index gives:
     /// found at 1M conversations, `stage=resolved` by creation date sorted 474,000 rows (0.6 s warm, 19 s
     /// cold) and the inbox's "all" view 661 ms.

@@ -63,6 +63,42 @@ struct InboxStoreTests {
         }
     }
 
+    @Test("owner filters list the same conversations in order whether found by owner (few) or along the order (many)")
+    func ownerFilteredLists() async throws {
+        try await withStore { store in
+            var byOwner: [Int: [Int]] = [3: [], 7: []]
+            for index in 0..<60 {
+                let owner = index % 20 == 0 ? 7 : 3
+                let at = t0 + Double(index)
+                let c = try await store.createConversation(actor: .revUser(1), at: at) { number in
+                    try Conversation.open(number: number, draft: ConversationDraft(title: "C\(index)", messages: ["m"]),
+                                          routing: RoutingDecision(owners: [owner], record: RoutingRecord(reason: .orgDefaultOwner)),
+                                          by: .revUser(1), at: at)
+                }
+                byOwner[owner, default: []].append(c.number)
+            }
+            for owner in [7, 3] {
+                for sort in [ConversationSort.createdDate(descending: true), .priority(descending: false)] {
+                    var query = ConversationQuery()
+                    query.ownedBy = [owner]
+                    query.excludedStages = [.suspended]
+                    query.sort = sort
+                    query.page = PageRequest(cursor: nil, limit: 50)
+                    var seen: [Int] = []
+                    while true {
+                        let page = try await store.listConversations(query)
+                        seen += page.items.map(\.number)
+                        guard let next = page.nextCursor else { break }
+                        query.page = PageRequest(cursor: next, limit: 50)
+                    }
+                    let expected = byOwner[owner] ?? []
+                    // Same priority and waiting since creation: the priority order falls back to the number.
+                    #expect(seen == (sort == .priority(descending: false) ? expected : expected.reversed()), "owner \(owner), \(sort)")
+                }
+            }
+        }
+    }
+
     @Test("a deleted conversation leaves the search index with its comments")
     func deletedConversationLeavesTheIndex() async throws {
         let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
