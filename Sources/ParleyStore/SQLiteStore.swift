@@ -698,15 +698,17 @@ public final class SQLiteStore: ParleyStore {
             // conversation holding the same external ref (through its unique index) behind the counters' back.
             try db.run("""
             INSERT INTO conversations
-            (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted, external_ref)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+            (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, deleted, external_ref,
+             unassigned)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
             """, [number, .text(stored.json), .text(conversation.stage.rawValue),
                   .integer(Int64(conversation.priority.rank)),
                   conversation.group.map { .integer(Int64($0)) } ?? .null,
                   conversation.revOrg.map { .integer(Int64($0)) } ?? .null,
                   .text(conversation.sourceChannel), .integer(conversation.isSpam ? 1 : 0),
                   Self.ms(conversation.createdDate), Self.ms(conversation.modifiedDate),
-                  conversation.waitingSince.map(Self.ms) ?? .null, conversation.externalRef.map { .text($0) } ?? .null])
+                  conversation.waitingSince.map(Self.ms) ?? .null, conversation.externalRef.map { .text($0) } ?? .null,
+                  .integer(conversation.ownedBy.isEmpty ? 1 : 0)])
         }
         if let due = deadlineOf(conversation) {
             try db.run("INSERT OR REPLACE INTO deadlines (conversation, due_ms) VALUES (?, ?)", [number, Self.ms(due)])
@@ -767,6 +769,7 @@ public final class SQLiteStore: ParleyStore {
         set("waiting_ms", conversation.waitingSince.map(Self.ms) ?? .null,
             when: previous.waitingSince.map(Self.ms) != conversation.waitingSince.map(Self.ms))
         set("external_ref", conversation.externalRef.map { .text($0) } ?? .null, when: previous.externalRef != conversation.externalRef)
+        set("unassigned", .integer(conversation.ownedBy.isEmpty ? 1 : 0), when: previous.ownedBy.isEmpty != conversation.ownedBy.isEmpty)
         values.append(.integer(Int64(conversation.number)))
         let changed = try db.run("UPDATE conversations SET \(assignments.joined(separator: ", ")) WHERE number = ? AND deleted = 0", values)
         guard changed == 1 else { throw DomainError.notFound(conversation.id.displayID) }
@@ -927,7 +930,7 @@ public final class SQLiteStore: ParleyStore {
             anyOf("c.source_channel", query.sourceChannels.map { .text($0) })
             anyOf("c.priority", query.priorities.map { .integer(Int64($0.rank)) })
             if query.unassigned {
-                conditions.append("NOT EXISTS (SELECT 1 FROM conversation_owners x WHERE x.conversation = c.number)")
+                conditions.append("c.unassigned = 1")
             }
             let plan = try listPlan(for: query, db)
             if plan.fromOwners {
@@ -998,10 +1001,15 @@ public final class SQLiteStore: ParleyStore {
     /// page within about limit / share rows. An owner filter is checked row by row along that order, which
     /// reads far for an agent who owns few conversations (4,000 of 1M: 1.2 s): when the owners' conversations
     /// are fewer than the rows the order would read, they are found by owner and sorted instead.
-    /// Not for searches (a bounded set of matches, best sorted) nor filters with an index of their own (org,
-    /// date ranges).
+    /// Unassigned conversations have an index of their own (schema 11). Not for searches (a bounded set of
+    /// matches, best sorted) nor filters with an index of their own (org, date ranges).
     private func listPlan(for query: ConversationQuery, _ db: SQLiteConnection) throws -> ListPlan {
         guard query.text == nil, query.revOrgs.isEmpty, query.created == DateRange(), query.modified == DateRange() else { return ListPlan() }
+        if query.unassigned {
+            // Their own index, in priority order; other orders sort them (they are usually few).
+            guard case .priority = query.sort else { return ListPlan() }
+            return ListPlan(indexClause: " INDEXED BY conversations_unassigned")
+        }
         let counts = try Self.stageCounts(db)
         let total = counts.values.reduce(0, +)
         guard total > 0 else { return ListPlan() }

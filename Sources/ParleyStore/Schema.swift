@@ -140,5 +140,14 @@ enum Schema {
         CREATE INDEX conversations_by_priority_waiting ON conversations
             (priority, COALESCE(waiting_ms, 9007199254740991), number) WHERE deleted = 0;
         """),
+        // The inbox's "unassigned" view: conversations nobody owns, usually few among many, found through an
+        // index of just them instead of checking every conversation's owners along the order.
+        Migration(version: 11, name: "unassigned conversations", sql: """
+        ALTER TABLE conversations ADD COLUMN unassigned INTEGER NOT NULL DEFAULT 0;
+        UPDATE conversations SET unassigned = 1
+            WHERE NOT EXISTS (SELECT 1 FROM conversation_owners x WHERE x.conversation = conversations.number);
+        CREATE INDEX conversations_unassigned ON conversations
+            (priority, COALESCE(waiting_ms, 9007199254740991), number) WHERE deleted = 0 AND unassigned = 1;
+        """),
     ]
 }

@@ -99,6 +99,47 @@ struct InboxStoreTests {
         }
     }
 
+    @Test("the unassigned view lists exactly the conversations nobody owns, as owners come and go, in every order")
+    func unassignedView() async throws {
+        let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try SQLiteStore(path: path, now: t0)
+        var nobodys: [Int] = []
+        for index in 0..<12 {
+            let owners = index % 3 == 0 ? [] : [3]
+            let at = t0 + Double(index)
+            let c = try await store.createConversation(actor: .revUser(1), at: at) { number in
+                try Conversation.open(number: number, draft: ConversationDraft(title: "C\(index)", messages: ["m"]),
+                                      routing: RoutingDecision(owners: owners, record: RoutingRecord(reason: owners.isEmpty ? .fallback : .orgDefaultOwner)),
+                                      by: .revUser(1), at: at)
+            }
+            if owners.isEmpty { nobodys.append(c.number) }
+        }
+        func unassigned(_ sort: ConversationSort) async throws -> [Int] {
+            var query = ConversationQuery()
+            query.unassigned = true
+            query.excludedStages = [.suspended]
+            query.sort = sort
+            return try await store.listConversations(query).items.map(\.number)
+        }
+        #expect(try await unassigned(.priority(descending: false)) == nobodys)
+        #expect(try await unassigned(.createdDate(descending: true)) == nobodys.reversed())
+        // Taken by an agent: off the list; let go again: back on it.
+        _ = try await store.updateConversation(number: nobodys[0]) { try $0.applying(ConversationChange(ownedBy: [3]), by: .devUser(3), at: t0 + 60) }
+        #expect(try await unassigned(.priority(descending: false)) == Array(nobodys.dropFirst()))
+        let owned = nobodys[0] + 1
+        _ = try await store.updateConversation(number: owned) { try $0.applying(ConversationChange(ownedBy: []), by: .devUser(3), at: t0 + 60) }
+        #expect(try await unassigned(.modifiedDate(descending: true)).first == owned)
+        try await store.close()
+
+        // A file from before schema 11 gets the column filled from the owners table.
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute("DROP INDEX conversations_unassigned; ALTER TABLE conversations DROP COLUMN unassigned; DELETE FROM schema_migrations WHERE version = 11")
+        #expect(try SQLiteStore.migrate(path: path) == [11])
+        let marked = try db.query("SELECT number FROM conversations WHERE unassigned = 1 ORDER BY number").compactMap { $0.first?.int }
+        #expect(marked == (Array(nobodys.dropFirst()) + [owned]).sorted())
+    }
+
     @Test("a deleted conversation leaves the search index with its comments")
     func deletedConversationLeavesTheIndex() async throws {
         let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
