@@ -1006,9 +1006,14 @@ public final class SQLiteStore: ParleyStore {
     private func listPlan(for query: ConversationQuery, _ db: SQLiteConnection) throws -> ListPlan {
         guard query.text == nil, query.revOrgs.isEmpty, query.created == DateRange(), query.modified == DateRange() else { return ListPlan() }
         if query.unassigned {
-            // Their own index, in priority order; other orders sort them (they are usually few).
-            guard case .priority = query.sort else { return ListPlan() }
-            return ListPlan(indexClause: " INDEXED BY conversations_unassigned")
+            // Their own index, in priority order. Other orders sort them when they are few (counted up to a
+            // bound), and read the order's index when they are many.
+            if case .priority = query.sort { return ListPlan(indexClause: " INDEXED BY conversations_unassigned") }
+            let unassigned = try db.scalar("""
+                SELECT count(*) FROM (SELECT 1 FROM conversations INDEXED BY conversations_unassigned
+                                      WHERE deleted = 0 AND unassigned = 1 LIMIT \(Self.ownerLookupLimit))
+                """).int ?? 0
+            return unassigned < Self.ownerLookupLimit ? ListPlan(indexClause: " INDEXED BY conversations_unassigned") : ListPlan()
         }
         let counts = try Self.stageCounts(db)
         let total = counts.values.reduce(0, +)
@@ -1050,7 +1055,8 @@ public final class SQLiteStore: ParleyStore {
 
     /// See `listPlan`: at 2%, a page of 50 is found within about 2,500 rows read in order.
     static let orderScanShare = 0.02
-    /// See `listPlan`: owners with more conversations than this are checked along the order.
+    /// See `listPlan`: owners with more conversations than this, or more unassigned ones, are checked along
+    /// the order.
     static let ownerLookupLimit = 20_000
 
     // MARK: Timeline
