@@ -210,31 +210,31 @@ struct MigrationOrderTests {
         #expect(try db.scalar("SELECT COUNT(*) FROM deadlines").int == 0)
     }
 
-    @Test("the inbox's first page (one stage, by priority then waiting) reads an index in order, without sorting")
-    func inboxUsesIndexOrder() async throws {
+    /// The lines of SQLite's plan for `sql` (an `EXPLAIN QUERY PLAN`) on a fresh database of this schema.
+    private func queryPlan(_ sql: String, _ values: [SQLValue] = []) throws -> [String] {
         let path = "/tmp/parley-plan-\(UUID().uuidString).sqlite"
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         _ = try SQLiteStore.migrate(path: path)
-        let db = try SQLiteConnection(path: path, readOnly: false)
-        let plan = try db.query("""
+        return try SQLiteConnection(path: path, readOnly: false).query(sql, values).compactMap { $0.last?.string }
+    }
+
+    @Test("the inbox's first page (one stage, by priority then waiting) reads an index in order, without sorting")
+    func inboxUsesIndexOrder() async throws {
+        let plan = try queryPlan("""
             EXPLAIN QUERY PLAN SELECT c.doc, c.priority, COALESCE(c.waiting_ms, 9007199254740991), c.number FROM conversations c
             WHERE c.deleted = 0 AND c.stage IN (?) ORDER BY c.priority ASC, COALESCE(c.waiting_ms, 9007199254740991) ASC, c.number ASC LIMIT 51
-            """, [.text("needs_response")]).compactMap { $0.last?.string }
+            """, [.text("needs_response")])
         #expect(plan.contains { $0.contains("conversations_by_stage_priority_waiting") }, "\(plan)")
         #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
     }
 
     @Test("a list of a few owners' conversations finds them by owner, then sorts them")
     func ownersListedByOwner() async throws {
-        let path = "/tmp/parley-plan-\(UUID().uuidString).sqlite"
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        _ = try SQLiteStore.migrate(path: path)
-        let db = try SQLiteConnection(path: path, readOnly: false)
-        let plan = try db.query("""
+        let plan = try queryPlan("""
             EXPLAIN QUERY PLAN SELECT c.doc, c.priority, COALESCE(c.waiting_ms, 9007199254740991), c.number FROM conversations c NOT INDEXED
             WHERE c.deleted = 0 AND c.stage IN ('needs_response') AND c.number IN (SELECT conversation FROM conversation_owners WHERE owner IN (52))
             ORDER BY c.priority ASC, COALESCE(c.waiting_ms, 9007199254740991) ASC, c.number ASC LIMIT 51
-            """).compactMap { $0.last?.string }
+            """)
         #expect(plan.contains { $0.contains("INTEGER PRIMARY KEY") }, "\(plan)")
         #expect(plan.contains { $0.contains("conversation_owners USING PRIMARY KEY (owner=?)") }, "\(plan)")
     }
@@ -251,15 +251,11 @@ struct MigrationOrderTests {
          "c.priority, COALESCE(c.waiting_ms, 9007199254740991), c.number", "c.stage IN ('new', 'needs_response')"),
     ])
     func listsReadTheirOrder(order: String, index: String, columns: String, stages: String) async throws {
-        let path = "/tmp/parley-plan-\(UUID().uuidString).sqlite"
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        _ = try SQLiteStore.migrate(path: path)
-        let db = try SQLiteConnection(path: path, readOnly: false)
-        let plan = try db.query("""
+        let plan = try queryPlan("""
             EXPLAIN QUERY PLAN SELECT c.doc, \(columns) FROM conversations c INDEXED BY \(index)
             WHERE c.deleted = 0 AND \(stages) AND EXISTS (SELECT 1 FROM conversation_owners x WHERE x.conversation = c.number AND x.owner IN (2))
             ORDER BY \(order) LIMIT 51
-            """).compactMap { $0.last?.string }
+            """)
         #expect(plan.contains { $0.contains(index) }, "\(plan)")
         #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
     }
