@@ -67,12 +67,12 @@ public struct RecordedWrites: Sendable {
         var current: [RecordedStatement]?
         for (sql, values) in log {
             switch sql {
-            case "SAVEPOINT write_job":
+            case BatchStatement.beginUseCase:
                 if let current { useCases.append(current) }
                 current = []
-            case "ROLLBACK TO write_job":
+            case BatchStatement.undoUseCase:
                 current = nil
-            case "BEGIN IMMEDIATE", "COMMIT", "RELEASE write_job":
+            case BatchStatement.begin, BatchStatement.commit, BatchStatement.endUseCase:
                 continue
             default:
                 if sql.hasPrefix("SELECT") { continue }
@@ -106,11 +106,11 @@ extension BareSQLiteBenchmark {
         var next = 0
         while next < writes.useCases.count {
             let end = min(next + max(batch, 1), writes.useCases.count)
-            try db.run("BEGIN IMMEDIATE")
+            try db.run(BatchStatement.begin)
             for useCase in writes.useCases[next..<end] {
                 for statement in useCase { try db.run(statement.sql, statement.values) }
             }
-            try db.run("COMMIT")
+            try db.run(BatchStatement.commit)
             next = end
         }
         let elapsed = started.duration(to: clock.now)

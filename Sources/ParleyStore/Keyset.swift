@@ -29,7 +29,7 @@ struct Keyset {
         // All columns one way: a row-value comparison, which SQLite turns into an index range (page k costs
         // what page 1 does); mixed directions need the expanded form.
         if let first = columns.first, columns.allSatisfy({ $0.descending == first.descending }) {
-            let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+            let marks = SQLiteConnection.placeholders(columns.count)
             let greater = first.descending != forward
             return ("((\(columns.map(\.expression).joined(separator: ", "))) \(greater ? ">" : "<") (\(marks)))", values)
         }

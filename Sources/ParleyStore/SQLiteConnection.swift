@@ -56,6 +56,11 @@ final class SQLiteConnection: @unchecked Sendable {
         StoreError(code: code, message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
     }
 
+    /// `?, ?, ?` for `count` values (an `IN (…)` list).
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
     /// Runs one or more statements without binds (schema, pragmas, transaction control).
     func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?

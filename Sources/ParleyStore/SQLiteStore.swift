@@ -292,7 +292,7 @@ public final class SQLiteStore: ParleyStore {
         var next = jobs.startIndex
         while next < jobs.endIndex {
             do {
-                try db.run("BEGIN IMMEDIATE")
+                try db.run(BatchStatement.begin)
             } catch {
                 for job in jobs[next...] { answers.append { job.reject(error) } }
                 break
@@ -303,7 +303,7 @@ public final class SQLiteStore: ParleyStore {
                 let job = jobs[next]
                 next += 1
                 do {
-                    try db.run("SAVEPOINT write_job")
+                    try db.run(BatchStatement.beginUseCase)
                 } catch {
                     abandoned = error
                     answers.append { job.reject(error) }
@@ -313,7 +313,7 @@ public final class SQLiteStore: ParleyStore {
                 switch job.run(db) {
                 case .succeeded(let answer):
                     do {
-                        try db.run("RELEASE write_job")
+                        try db.run(BatchStatement.endUseCase)
                         succeeded.append(answer)
                     } catch {
                         abandoned = error
@@ -324,8 +324,8 @@ public final class SQLiteStore: ParleyStore {
                     forgetWrittenConversations()
                     uncommitted.withLock { $0.rollBack(to: mark) }
                     do {
-                        try db.run("ROLLBACK TO write_job")
-                        try db.run("RELEASE write_job")
+                        try db.run(BatchStatement.undoUseCase)
+                        try db.run(BatchStatement.endUseCase)
                     } catch {
                         abandoned = error
                     }
@@ -342,7 +342,7 @@ public final class SQLiteStore: ParleyStore {
             }
             do {
                 try applyTextChanges(db)
-                try db.run("COMMIT")
+                try db.run(BatchStatement.commit)
                 publishCommittedDocuments()
                 committedTransactions.add(1, ordering: .relaxed)
                 committedWrites.add(succeeded.count, ordering: .relaxed)
@@ -552,7 +552,7 @@ public final class SQLiteStore: ParleyStore {
     public func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object] {
         guard !numbers.isEmpty else { return [:] }
         return try lookup { [self] db in
-            let marks = Array(repeating: "?", count: numbers.count).joined(separator: ", ")
+            let marks = SQLiteConnection.placeholders(numbers.count)
             var result: [Int: Object] = [:]
             for row in try db.query("SELECT doc, number FROM objects WHERE kind = ? AND number IN (\(marks))",
                                     [.text(Object.kind.rawValue)] + numbers.map { .integer(Int64($0)) }) {
@@ -605,7 +605,7 @@ public final class SQLiteStore: ParleyStore {
             func keyFilter(_ name: String, _ values: [String]) -> String {
                 binds.append(.text(name))
                 binds += values.map { .text($0) }
-                let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
+                let marks = SQLiteConnection.placeholders(values.count)
                 return "EXISTS (SELECT 1 FROM object_keys k WHERE k.kind = o.kind AND k.number = o.number AND k.name = ? AND k.value IN (\(marks)))"
             }
             for (name, values) in query.keys.sorted(by: { $0.key < $1.key }) where !values.isEmpty {
@@ -911,18 +911,18 @@ public final class SQLiteStore: ParleyStore {
             var binds: [SQLValue] = []
             func anyOf(_ column: String, _ values: [SQLValue]) {
                 guard !values.isEmpty else { return }
-                conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
+                conditions.append("\(column) IN (\(SQLiteConnection.placeholders(values.count)))")
                 binds += values
             }
             func exists(_ table: String, _ column: String, _ values: [SQLValue]) {
                 guard !values.isEmpty else { return }
-                let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
+                let marks = SQLiteConnection.placeholders(values.count)
                 conditions.append("EXISTS (SELECT 1 FROM \(table) x WHERE x.conversation = c.number AND x.\(column) IN (\(marks)))")
                 binds += values
             }
             anyOf("c.stage", query.stages.map { .text($0.rawValue) })
             if query.stages.isEmpty, !query.excludedStages.isEmpty {
-                conditions.append("c.stage NOT IN (\(Array(repeating: "?", count: query.excludedStages.count).joined(separator: ", ")))")
+                conditions.append("c.stage NOT IN (\(SQLiteConnection.placeholders(query.excludedStages.count)))")
                 binds += query.excludedStages.map { .text($0.rawValue) }
             }
             anyOf("c.rev_org", query.revOrgs.map { .integer(Int64($0)) })
@@ -936,7 +936,7 @@ public final class SQLiteStore: ParleyStore {
             if plan.fromOwners {
                 // Few conversations of these owners: find them by owner, then sort them.
                 let owners = query.ownedBy.map { SQLValue.integer(Int64($0)) }
-                conditions.append("c.number IN (SELECT conversation FROM conversation_owners WHERE owner IN (\(Array(repeating: "?", count: owners.count).joined(separator: ", "))))")
+                conditions.append("c.number IN (SELECT conversation FROM conversation_owners WHERE owner IN (\(SQLiteConnection.placeholders(owners.count))))")
                 binds += owners
             } else {
                 exists("conversation_owners", "owner", query.ownedBy.map { .integer(Int64($0)) })
@@ -1015,6 +1015,19 @@ public final class SQLiteStore: ParleyStore {
                 """).int ?? 0
             return unassigned < Self.ownerLookupLimit ? ListPlan(indexClause: " INDEXED BY conversations_unassigned") : ListPlan()
         }
+        // The index that gives the list's order where the stage filter's own does not.
+        let orderIndex: String?
+        switch query.sort {
+        case .priority:
+            // One stage: its own index is already in this order.
+            orderIndex = query.stages.count == 1 ? nil : "conversations_by_priority_waiting"
+        case .createdDate:
+            orderIndex = query.stages.isEmpty && query.excludedStages.isEmpty ? nil : "conversations_by_created"
+        case .modifiedDate:
+            orderIndex = query.stages.isEmpty && query.excludedStages.isEmpty ? nil : "conversations_by_modified"
+        }
+        // Nothing to choose (the inbox's first page): no reads.
+        guard orderIndex != nil || !query.ownedBy.isEmpty else { return ListPlan() }
         let counts = try Self.stageCounts(db)
         let total = counts.values.reduce(0, +)
         guard total > 0 else { return ListPlan() }
@@ -1028,7 +1041,7 @@ public final class SQLiteStore: ParleyStore {
             // Counted up to a bound: past it, finding them by owner costs more than any scan it would save.
             let owners = query.ownedBy.map { SQLValue.integer(Int64($0)) }
             let owned = try db.scalar("""
-                SELECT count(*) FROM (SELECT 1 FROM conversation_owners WHERE owner IN (\(Array(repeating: "?", count: owners.count).joined(separator: ", "))) LIMIT \(Self.ownerLookupLimit))
+                SELECT count(*) FROM (SELECT 1 FROM conversation_owners WHERE owner IN (\(SQLiteConnection.placeholders(owners.count))) LIMIT \(Self.ownerLookupLimit))
                 """, owners).int ?? 0
             let stageShare = max(Double(asked) / Double(total), 1e-9)
             let alongOrder = min(Double(asked), Double(query.page.limit + 1) * Double(total) / Double(max(owned, 1)) / stageShare)
@@ -1036,21 +1049,8 @@ public final class SQLiteStore: ParleyStore {
                 return ListPlan(fromOwners: true, indexClause: " NOT INDEXED")
             }
         }
-        let index: String
-        switch query.sort {
-        case .priority:
-            // One stage: its own index is already in this order.
-            guard query.stages.count != 1 else { return ListPlan() }
-            index = "conversations_by_priority_waiting"
-        case .createdDate:
-            guard !query.stages.isEmpty || !query.excludedStages.isEmpty else { return ListPlan() }
-            index = "conversations_by_created"
-        case .modifiedDate:
-            guard !query.stages.isEmpty || !query.excludedStages.isEmpty else { return ListPlan() }
-            index = "conversations_by_modified"
-        }
-        guard Double(asked) >= Self.orderScanShare * Double(total) else { return ListPlan() }
-        return ListPlan(indexClause: " INDEXED BY \(index)")
+        guard let orderIndex, Double(asked) >= Self.orderScanShare * Double(total) else { return ListPlan() }
+        return ListPlan(indexClause: " INDEXED BY \(orderIndex)")
     }
 
     /// See `listPlan`: at 2%, a page of 50 is found within about 2,500 rows read in order.
@@ -1137,7 +1137,7 @@ public final class SQLiteStore: ParleyStore {
             if query.includeComments {
                 var visibilities = query.visibilities.isEmpty ? Visibility.allCases : query.visibilities
                 if query.viewer.isCustomer { visibilities.removeAll { $0.isNote } }
-                let marks = Array(repeating: "?", count: visibilities.count).joined(separator: ", ")
+                let marks = SQLiteConnection.placeholders(visibilities.count)
                 parts.append("""
                     SELECT 1 AS src, number AS n, created_ms AS t, doc FROM timeline_entries
                     WHERE conversation = ? AND visibility IN (\(marks)) AND (visibility != 'private' OR author = ?)
@@ -1377,6 +1377,16 @@ private enum TextIndexChange: Sendable {
     /// A deleted conversation leaves the index with its comments: searches read a bounded number of matches,
     /// which rows nobody can see any more would crowd out.
     case removed(conversation: Int, comments: [Int])
+}
+
+/// The statements the writer runs around a batch and around each use case in it (`RecordedWrites` splits a
+/// recording of the writer at them).
+enum BatchStatement {
+    static let begin = "BEGIN IMMEDIATE"
+    static let commit = "COMMIT"
+    static let beginUseCase = "SAVEPOINT write_job"
+    static let endUseCase = "RELEASE write_job"
+    static let undoUseCase = "ROLLBACK TO write_job"
 }
 
 /// A conversation with the JSON it is stored as.

@@ -22,8 +22,6 @@ enum StoredDocument {
         var readsBackExactly: Bool
     }
 
-    static func json(_ c: Conversation) throws -> String { try document(c).json }
-
     static func document(_ c: Conversation) throws -> Written {
         var exact = true
         let numbers = [c.metrics.completedSecondsInNew, c.spam?.score ?? 0, c.spam?.threshold ?? 0]

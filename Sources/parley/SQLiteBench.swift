@@ -18,8 +18,8 @@ struct SQLiteBench: ParsableCommand {
         print("bare SQLite inserts, WAL, synchronous=FULL, \(bytes)-byte rows, \(rows) rows per batch size")
         print("batch\trows/s\tcommits/s\tseconds")
         for size in batch {
-            let path = (directory as NSString).appendingPathComponent("parley-bench-sqlite-\(UUID().uuidString).sqlite")
-            defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            let path = StoreBench.scratchPath("sqlite", in: directory)
+            defer { StoreBench.remove(path) }
             // Small batches fsync per row: fewer rows keep the run short; the rate is what is compared.
             let count = size < 16 ? max(size, rows / 4) : rows
             let result = try BareSQLiteBenchmark.run(path: path, rows: count, batch: size, bytes: bytes)

@@ -49,10 +49,12 @@ struct StoreBench: AsyncParsableCommand {
         }
     }
 
-    static func scratchPath(_ name: String) -> String {
-        (NSTemporaryDirectory() as NSString).appendingPathComponent("parley-bench-\(name)-\(UUID().uuidString).sqlite")
+    /// A database file of its own for one benchmark run, in `directory`.
+    static func scratchPath(_ name: String, in directory: String = NSTemporaryDirectory()) -> String {
+        (directory as NSString).appendingPathComponent("parley-bench-\(name)-\(UUID().uuidString).sqlite")
     }
 
+    /// Deletes a scratch database with its WAL and shared-memory files.
     static func remove(_ path: String) {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }

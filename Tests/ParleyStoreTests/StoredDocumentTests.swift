@@ -73,7 +73,7 @@ struct StoredDocumentTests {
         let at = Date(timeIntervalSince1970: 1_767_225_600.125)
         for full in [false, true] {
             let c = conversation(at: at, text: "loops since Monday", full: full)
-            #expect(try StoredDocument.json(c) == String(decoding: try encoder.encode(c), as: UTF8.self))
+            #expect(try StoredDocument.document(c).json == String(decoding: try encoder.encode(c), as: UTF8.self))
         }
         for deleted in [false, true] {
             let e = entry(at: at, text: "plain words", deleted: deleted)
@@ -90,7 +90,7 @@ struct StoredDocumentTests {
         var c = conversation(at: at, text: "buy now", full: true)
         for score in [Double.infinity, -.infinity, .nan] {
             c.spam = SpamAssessment(score: score, threshold: 3, reasons: ["matches /buy/"])
-            #expect(throws: EncodingError.self) { try StoredDocument.json(c) }
+            #expect(throws: EncodingError.self) { try StoredDocument.document(c).json }
             #expect(throws: EncodingError.self) { try encoder.encode(c) }
         }
     }
@@ -142,7 +142,7 @@ struct StoredDocumentTests {
             let text = texts[index % texts.count]
             for full in [false, true] {
                 let c = conversation(at: at, text: text, full: full)
-                let (written, encoded) = try readBack(try StoredDocument.json(c), c)
+                let (written, encoded) = try readBack(try StoredDocument.document(c).json, c)
                 #expect(written == encoded)
                 #expect(written.title == c.title && written.spam == c.spam && written.members == c.members)
             }
