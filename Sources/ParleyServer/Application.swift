@@ -65,7 +65,7 @@ public struct ParleyServerApp<App: ApplicationProtocol>: Sendable where App: Sen
 /// Builds the whole server (store, bootstrap admin, routes, middleware), as `parley serve` and the tests use it.
 public func buildApplication(_ configuration: AppConfiguration, clock: any ParleyClock = SystemClock())
     async throws -> ParleyServerApp<some ApplicationProtocol & Sendable> {
-    var logger = Logger(label: "parley")
+    var logger = Logger(label: "parley") { ServerLogHandler(label: $0) }
     logger.logLevel = configuration.logLevel
     let clock = configuration.testClock ?? clock
     let policy = configuration.lifecyclePolicy

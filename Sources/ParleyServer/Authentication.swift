@@ -13,7 +13,17 @@ enum TokenSecret {
 
     static func hash(_ token: String) -> String { hex(Array(SHA256.hash(data: Array(token.utf8)))) }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    /// Lowercase hex, two digits a byte (every authenticated request hashes its token and writes this).
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { text in
+            for (index, byte) in bytes.enumerated() {
+                text[2 * index] = digits[Int(byte >> 4)]
+                text[2 * index + 1] = digits[Int(byte & 0x0f)]
+            }
+            return bytes.count * 2
+        }
+    }
 
     /// Equal contents, compared in time that does not depend on where they differ.
     static func constantTimeEqual(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {

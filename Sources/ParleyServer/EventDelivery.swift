@@ -79,7 +79,7 @@ final class WebhookDelivery: Service, Sendable {
 
     static func signature(secret: String, timestamp: String, body: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Array(secret.utf8)))
-        return "sha256=" + mac.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return "sha256=" + TokenSecret.hex(Array(mac))
     }
 
     /// The earliest time a webhook waits to retry, if one does.

@@ -46,8 +46,16 @@ final class BenchConnection: Sendable {
         headers.add(name: "Authorization", value: "Bearer \(token)")
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.utf8.count))
-        let exchange = Exchange(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers),
-                                body: ByteBuffer(string: body), answer: channel.eventLoop.makePromise())
+        return try await send(HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers), body: ByteBuffer(string: body))
+    }
+
+    /// GETs `path` without credentials and waits for the whole answer.
+    func get(_ path: String) async throws -> Response {
+        try await send(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: ["Host": host]), body: ByteBuffer())
+    }
+
+    private func send(_ head: HTTPRequestHead, body: ByteBuffer) async throws -> Response {
+        let exchange = Exchange(head: head, body: body, answer: channel.eventLoop.makePromise())
         channel.writeAndFlush(exchange, promise: nil)
         return try await exchange.answer.futureResult.get()
     }
@@ -82,7 +90,7 @@ final class BenchConnection: Sendable {
             }
             waiting = exchange.answer
             context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
+            if exchange.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil) }
             context.write(wrapOutboundOut(.end(nil)), promise: promise)
         }
 

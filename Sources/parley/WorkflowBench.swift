@@ -22,7 +22,7 @@ struct WorkflowBench: AsyncParsableCommand {
     @Option(help: "Concurrent clients for the reads.") var readConcurrency = 1
     @Option(help: "Messages in the conversation whose timeline is read.") var timelineMessages = 50
     @Option(help: "Words the timed full-text search looks for (conversations.list `search`, as an agent).") var search = "refund"
-    @Option(help: "Phases to run, of: workflow, reads.") var phases = "workflow,reads"
+    @Option(help: "Phases to run, of: ceiling, workflow, reads. `ceiling` measures the fixed cost of a request: GET /health (HTTP and routing alone), then dev-users.self (plus a bearer token and one point read), C clients for --seconds each.") var phases = "workflow,reads"
     @Option(help: "The server's process id, to report its CPU time and peak memory (Linux /proc).") var pid: Int?
 
     struct Failure: Error, CustomStringConvertible {
@@ -120,6 +120,9 @@ struct WorkflowBench: AsyncParsableCommand {
         let phaseList = Set(phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let recorder = Recorder()
         var report: [String] = []
+        if phaseList.contains("ceiling") {
+            try await measureCeiling(host: host, port: port, agentToken: agentToken, recorder: recorder, report: &report)
+        }
         if phaseList.contains("workflow") {
             let machine = CPUAccount(server: pid)
             let limit = workflows
@@ -210,13 +213,48 @@ struct WorkflowBench: AsyncParsableCommand {
         let (samples, _, _) = recorder.snapshot
         for line in report { print(line) }
         print("kind\tcount\tp50 ms\tp90 ms\tp99 ms\tmax ms")
-        for kind in ["create", "agent reply", "customer reply", "resolve", "inbox page", "conversation + timeline", "search"] {
+        for kind in ["GET /health", "dev-users.self", "create", "agent reply", "customer reply", "resolve", "inbox page", "conversation + timeline", "search"] {
             let sorted = (samples[kind] ?? []).sorted()
             guard !sorted.isEmpty else { continue }
             func ms(_ q: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] * 1000) }
             print("\(kind)\t\(sorted.count)\t\(ms(0.5))\t\(ms(0.9))\t\(ms(0.99))\t\(String(format: "%.2f", sorted.last! * 1000))")
         }
         if let pid { print("server peak rss \(Self.peakMemory(pid) ?? "?")") }
+    }
+
+    /// The ceiling phase: what requests cost with nothing to decide or write, the same clients and connections
+    /// as the workflow. No handler does less than these two, so their requests/s bound any workflow's.
+    func measureCeiling(host: String, port: Int, agentToken: String, recorder: Recorder, report: inout [String]) async throws {
+        let kinds: [(name: String, call: @Sendable (BenchConnection) async throws -> Void)] = [
+            ("GET /health", { connection in
+                let response = try await connection.get("/health")
+                guard response.status == 200 else { throw Failure(description: "GET /health: HTTP \(response.status)") }
+            }),
+            ("dev-users.self", { connection in _ = try await Self.call(connection, "dev-users.self", "{}", token: agentToken) }),
+        ]
+        for kind in kinds {
+            let machine = CPUAccount(server: pid)
+            let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<concurrency {
+                    group.addTask {
+                        let connection = try await BenchConnection.connect(host: host, port: port)
+                        while ContinuousClock.now < deadline {
+                            let start = ContinuousClock.now
+                            try await kind.call(connection)
+                            recorder.record(kind.name, Self.seconds(start.duration(to: .now)))
+                        }
+                        await connection.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let wall = Self.seconds(started.duration(to: .now))
+            let count = recorder.snapshot.0[kind.name]?.count ?? 0
+            report.append("ceiling phase, \(kind.name): \(concurrency) clients, \(String(format: "%.1f", wall)) s, requests/s \(String(format: "%.1f", Double(count) / wall))")
+            report.append(machine.summary(requests: count))
+        }
     }
 
     static func seconds(_ duration: Duration) -> Double {
