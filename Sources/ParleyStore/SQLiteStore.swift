@@ -36,6 +36,10 @@ public final class SQLiteStore: ParleyStore {
     private let uncommitted = Mutex(Uncommitted())
     private let committedTransactions = Atomic<Int>(0)
     private let committedWrites = Atomic<Int>(0)
+    /// Nanoseconds the writer spent running use cases (statements, savepoints, the domain's decisions, the
+    /// search index) and in COMMIT (WAL frames, fsync, checkpoints): where its time goes, for `bench store`.
+    private let executingNanoseconds = Atomic<Int>(0)
+    private let committingNanoseconds = Atomic<Int>(0)
     private let readerThreads: NIOThreadPool
     private let encoder: JSONEncoder
     private let decoder: JSONDecoder
@@ -172,9 +176,18 @@ public final class SQLiteStore: ParleyStore {
     }
 
     /// Write transactions committed and use cases they carried since the store opened (their ratio is the
-    /// mean group-commit batch).
-    public var writeStatistics: (transactions: Int, writes: Int) {
-        (committedTransactions.load(ordering: .relaxed), committedWrites.load(ordering: .relaxed))
+    /// mean group-commit batch), and the seconds the writer spent running use cases and committing them.
+    public var writeStatistics: WriteStatistics {
+        WriteStatistics(transactions: committedTransactions.load(ordering: .relaxed), writes: committedWrites.load(ordering: .relaxed),
+                        executingSeconds: Double(executingNanoseconds.load(ordering: .relaxed)) / 1e9,
+                        committingSeconds: Double(committingNanoseconds.load(ordering: .relaxed)) / 1e9)
+    }
+
+    public struct WriteStatistics: Sendable {
+        public var transactions: Int
+        public var writes: Int
+        public var executingSeconds: Double
+        public var committingSeconds: Double
     }
 
     /// Where the writer keeps its savepoints' statement journal: in memory for use cases (a few pages each),
@@ -291,6 +304,7 @@ public final class SQLiteStore: ParleyStore {
         var answers: [@Sendable () -> Void] = []
         var next = jobs.startIndex
         while next < jobs.endIndex {
+            let started = ContinuousClock.now
             do {
                 try db.run(BatchStatement.begin)
             } catch {
@@ -342,7 +356,10 @@ public final class SQLiteStore: ParleyStore {
             }
             do {
                 try applyTextChanges(db)
+                let committing = ContinuousClock.now
+                executingNanoseconds.add(Self.nanoseconds(started.duration(to: committing)), ordering: .relaxed)
                 try db.run(BatchStatement.commit)
+                committingNanoseconds.add(Self.nanoseconds(committing.duration(to: .now)), ordering: .relaxed)
                 publishCommittedDocuments()
                 committedTransactions.add(1, ordering: .relaxed)
                 committedWrites.add(succeeded.count, ordering: .relaxed)
@@ -465,6 +482,10 @@ public final class SQLiteStore: ParleyStore {
             if known.count + kept.count > Self.decodedDocumentLimit { known.removeAll(keepingCapacity: true) }
             for (key, document) in kept { known[key] = document }
         }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
     }
 
     private static func ms(_ date: Date) -> SQLValue { .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
@@ -716,23 +737,37 @@ public final class SQLiteStore: ParleyStore {
         } else if previous != nil {
             try db.run("DELETE FROM deadlines WHERE conversation = ?", [number])
         }
+        // Owners, members and tags change row by row: rows that stay are left alone, so a reply that adds the
+        // agent as a member writes the agent's row and not the customer's again (each row touched is a page
+        // in the commit).
         if previous?.ownedBy != conversation.ownedBy {
-            try db.run("DELETE FROM conversation_owners WHERE conversation = ?", [number])
-            for owner in Set(conversation.ownedBy) {
-                try db.run("INSERT INTO conversation_owners (owner, conversation) VALUES (?, ?)", [.integer(Int64(owner)), number])
+            let before = Set(previous?.ownedBy ?? []), after = Set(conversation.ownedBy)
+            for owner in before.subtracting(after) {
+                try db.run("DELETE FROM conversation_owners WHERE owner = ? AND conversation = ?", [.integer(Int64(owner)), number])
+            }
+            for owner in after.subtracting(before) {
+                try db.run("INSERT OR IGNORE INTO conversation_owners (owner, conversation) VALUES (?, ?)", [.integer(Int64(owner)), number])
             }
         }
         if previous?.members != conversation.members {
-            try db.run("DELETE FROM conversation_members WHERE conversation = ?", [number])
-            for member in Set(conversation.members) {
-                try db.run("INSERT INTO conversation_members (member, conversation) VALUES (?, ?)", [.text(member.description), number])
+            let before = Set((previous?.members ?? []).map(\.description)), after = Set(conversation.members.map(\.description))
+            for member in before.subtracting(after) {
+                try db.run("DELETE FROM conversation_members WHERE member = ? AND conversation = ?", [.text(member), number])
+            }
+            for member in after.subtracting(before) {
+                try db.run("INSERT OR IGNORE INTO conversation_members (member, conversation) VALUES (?, ?)", [.text(member), number])
             }
         }
         if previous?.tags != conversation.tags {
-            try db.run("DELETE FROM conversation_tags WHERE conversation = ?", [number])
-            for tag in conversation.tags {
+            // A tag listed twice keeps its last value, as the rows always did.
+            let before = Dictionary((previous?.tags ?? []).map { ($0.tag, $0.value) }, uniquingKeysWith: { $1 })
+            let after = Dictionary(conversation.tags.map { ($0.tag, $0.value) }, uniquingKeysWith: { $1 })
+            for tag in before.keys where after[tag] == nil {
+                try db.run("DELETE FROM conversation_tags WHERE tag = ? AND conversation = ?", [.integer(Int64(tag)), number])
+            }
+            for (tag, value) in after where before[tag] != .some(value) {
                 try db.run("INSERT OR REPLACE INTO conversation_tags (tag, conversation, value) VALUES (?, ?, ?)",
-                           [.integer(Int64(tag.tag)), number, tag.value.map { .text($0) } ?? .null])
+                           [.integer(Int64(tag)), number, value.map { .text($0) } ?? .null])
             }
         }
         if previous?.title != conversation.title {

@@ -70,6 +70,10 @@ struct StoreBench: AsyncParsableCommand {
         let meanBatch = Double(writes) / Double(max(transactions, 1))
         print(String(format: "store writes: %d tasks, %d workflows, %d writes in %.2f s: %.0f writes/s, %d transactions (mean batch %.1f)",
                      concurrency, played, writes, seconds, Double(writes) / seconds, transactions, meanBatch))
+        let executing = after.executingSeconds - before.executingSeconds, committing = after.committingSeconds - before.committingSeconds
+        print(String(format: "writer: %.0f%% of the time running use cases (%.1f µs each), %.0f%% committing (%.0f µs per commit)",
+                     100 * executing / seconds, 1e6 * executing / Double(max(writes, 1)),
+                     100 * committing / seconds, 1e6 * committing / Double(max(transactions, 1))))
         return (Double(writes) / seconds, meanBatch)
     }
 

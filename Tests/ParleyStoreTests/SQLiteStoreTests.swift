@@ -54,6 +54,42 @@ struct SQLiteStoreTests {
         #expect(cachedEntry == storedEntry)
     }
 
+    @Test("owner, member and tag rows follow the document as they come, go and change value, row by row")
+    func sideTablesFollowTheDocument() async throws {
+        try await withStore { store, path in
+            let created = try await newConversation(store, title: "rows")
+            // Each step: owners, members, tags (a tag listed twice keeps its last value).
+            let steps: [([Int], [Actor], [TagValue])] = [
+                ([3, 4], [.revUser(1), .devUser(3)], [TagValue(tag: 1), TagValue(tag: 2, value: "a")]),
+                ([4, 5], [.devUser(3), .devUser(5)], [TagValue(tag: 2, value: "b"), TagValue(tag: 3, value: "x"), TagValue(tag: 3, value: "y")]),
+                ([], [], []),
+                ([6], [.revUser(2)], [TagValue(tag: 1, value: "z")]),
+            ]
+            let db = try SQLiteConnection(path: path, readOnly: true)
+            for (step, (owners, members, tags)) in steps.enumerated() {
+                let at = t0.addingTimeInterval(Double(step + 1))
+                _ = try await store.updateConversation(number: created.number) { current in
+                    var next = current
+                    next.ownedBy = owners
+                    next.members = members
+                    next.tags = tags
+                    next.modifiedDate = at
+                    return ConversationDecision(conversation: next, events: [])
+                }
+                let number = SQLValue.integer(Int64(created.number))
+                let ownerRows = try db.query("SELECT owner FROM conversation_owners WHERE conversation = ? ORDER BY owner", [number]).compactMap { $0[0].int }
+                let memberRows = try db.query("SELECT member FROM conversation_members WHERE conversation = ? ORDER BY member", [number]).compactMap { $0[0].string }
+                let tagRows = try db.query("SELECT tag, value FROM conversation_tags WHERE conversation = ? ORDER BY tag", [number]).map { "\($0[0].int ?? 0)=\($0[1].string ?? "-")" }
+                let expectedTags = Dictionary(tags.map { ($0.tag, $0.value) }, uniquingKeysWith: { $1 }).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value ?? "-")" }
+                #expect(ownerRows == owners.sorted(), "step \(step)")
+                #expect(memberRows == members.map(\.description).sorted(), "step \(step)")
+                #expect(tagRows == expectedTags, "step \(step)")
+                let unassigned = try db.scalar("SELECT unassigned FROM conversations WHERE number = ?", [number]).int
+                #expect(unassigned == (owners.isEmpty ? 1 : 0), "step \(step)")
+            }
+        }
+    }
+
     @Test("migrations run once, are recorded, and a newer schema is refused")
     func migrations() async throws {
         try await withStore { store, path in
