@@ -962,22 +962,28 @@ public final class SQLiteStore: ParleyStore {
             }
             anyOf("c.rev_org", query.revOrgs.map { .integer(Int64($0)) })
             anyOf("c.grp", query.groups.map { .integer(Int64($0)) })
+            let plan = try listPlan(for: query, db)
+            if plan.driver == .groups {
+                // What the partial index of schema 13 holds (an IN on the column alone does not say it).
+                conditions.append("c.grp IS NOT NULL")
+            }
             anyOf("c.source_channel", query.sourceChannels.map { .text($0) })
             anyOf("c.priority", query.priorities.map { .integer(Int64($0.rank)) })
             if query.unassigned {
                 conditions.append("c.unassigned = 1")
             }
-            let plan = try listPlan(for: query, db)
-            if plan.fromOwners {
-                // Few conversations of these owners: find them by owner, then sort them.
-                let owners = query.ownedBy.map { SQLValue.integer(Int64($0)) }
-                conditions.append("c.number IN (SELECT conversation FROM conversation_owners WHERE owner IN (\(SQLiteConnection.placeholders(owners.count))))")
-                binds += owners
-            } else {
-                exists("conversation_owners", "owner", query.ownedBy.map { .integer(Int64($0)) })
+            // A side-table filter the plan drives from: its few conversations are found through the table's
+            // key, then sorted; the others are checked conversation by conversation.
+            for filter in ListPlan.Driver.sideTables {
+                let values = filter.values(of: query)
+                guard !values.isEmpty else { continue }
+                if plan.driver == filter {
+                    conditions.append("c.number IN (SELECT conversation FROM \(filter.table) WHERE \(filter.column) IN (\(SQLiteConnection.placeholders(values.count))))")
+                    binds += values
+                } else {
+                    exists(filter.table, filter.column, values)
+                }
             }
-            exists("conversation_tags", "tag", query.tags.map { .integer(Int64($0)) })
-            exists("conversation_members", "member", query.members.map { .text($0.description) })
             if let isSpam = query.isSpam {
                 conditions.append("c.is_spam = ?")
                 binds.append(.integer(isSpam ? 1 : 0))
@@ -1022,11 +1028,54 @@ public final class SQLiteStore: ParleyStore {
     /// How a list finds its page, where SQLite would pick a worse plan by itself (it has no statistics, and the
     /// best plan depends on how common the stages and owners asked for are, which the store knows).
     private struct ListPlan {
-        /// Find the owners' conversations through `conversation_owners` and sort them, rather than read the
-        /// sort order and check each conversation's owners.
-        var fromOwners = false
+        /// The filter whose conversations are found first (through its table, or its index) and then sorted,
+        /// rather than reading the sort order and checking each conversation against it.
+        var driver: Driver?
         /// `INDEXED BY …` (read this index in its order), `NOT INDEXED` (rowid lookups only) or nothing.
         var indexClause = ""
+
+        enum Driver: CaseIterable {
+            case owners, tags, members, groups
+
+            /// The filters kept in side tables keyed (value, conversation).
+            static let sideTables: [Driver] = [.owners, .tags, .members]
+
+            var table: String {
+                switch self {
+                case .owners: "conversation_owners"
+                case .tags: "conversation_tags"
+                case .members: "conversation_members"
+                case .groups: "conversations"
+                }
+            }
+
+            var column: String {
+                switch self {
+                case .owners: "owner"
+                case .tags: "tag"
+                case .members: "member"
+                case .groups: "grp"
+                }
+            }
+
+            func values(of query: ConversationQuery) -> [SQLValue] {
+                switch self {
+                case .owners: query.ownedBy.map { .integer(Int64($0)) }
+                case .tags: query.tags.map { .integer(Int64($0)) }
+                case .members: query.members.map { .text($0.description) }
+                case .groups: query.groups.map { .integer(Int64($0)) }
+                }
+            }
+
+            /// Counts the conversations this filter matches, up to `bound` (a count at the bound means "many").
+            func count(of values: [SQLValue], upTo bound: Int, _ db: SQLiteConnection) throws -> Int {
+                let marks = SQLiteConnection.placeholders(values.count)
+                let source = self == .groups
+                    ? "conversations INDEXED BY conversations_by_group WHERE deleted = 0 AND grp IS NOT NULL AND grp IN (\(marks))"
+                    : "\(table) WHERE \(column) IN (\(marks))"
+                return try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(source) LIMIT \(bound))", values).int ?? 0
+            }
+        }
     }
 
     /// Given a stage filter, SQLite reads the stage's entries and sorts them all: right for a rare stage, but
@@ -1034,8 +1083,12 @@ public final class SQLiteStore: ParleyStore {
     /// 50 at 1M conversations. When the stages asked for hold at least `orderScanShare` of the conversations
     /// (the stage counters say exactly), reading the sort order's index and skipping other stages finds a
     /// page within about limit / share rows. An owner filter is checked row by row along that order, which
-    /// reads far for an agent who owns few conversations (4,000 of 1M: 1.2 s): when the owners' conversations
-    /// are fewer than the rows the order would read, they are found by owner and sorted instead.
+    /// reads far for an agent who owns few conversations (4,000 of 1M: 1.2 s), and so do a rare tag, a
+    /// customer's own conversations (every list a customer makes, and the widget's) and a group: when a
+    /// filter's conversations are fewer than the rows the order would read, they are found through the
+    /// filter's table or index and sorted instead. Reading along the order finds a page after about
+    /// (limit + 1) · total / (matches · stage share) rows, so finding them first wins while matches² <
+    /// (limit + 1) · total / stage share: a filter is counted only up to that bound (about 7,000 at 1M).
     /// Unassigned conversations have an index of their own (schema 11). Not for searches (a bounded set of
     /// matches, best sorted) nor filters with an index of their own (org, date ranges).
     private func listPlan(for query: ConversationQuery, _ db: SQLiteConnection) throws -> ListPlan {
@@ -1061,8 +1114,12 @@ public final class SQLiteStore: ParleyStore {
         case .modifiedDate:
             orderIndex = query.stages.isEmpty && query.excludedStages.isEmpty ? nil : "conversations_by_modified"
         }
+        let filters = ListPlan.Driver.allCases.compactMap { filter -> (ListPlan.Driver, [SQLValue])? in
+            let values = filter.values(of: query)
+            return values.isEmpty ? nil : (filter, values)
+        }
         // Nothing to choose (the inbox's first page): no reads.
-        guard orderIndex != nil || !query.ownedBy.isEmpty else { return ListPlan() }
+        guard orderIndex != nil || !filters.isEmpty else { return ListPlan() }
         let counts = try Self.stageCounts(db)
         let total = counts.values.reduce(0, +)
         guard total > 0 else { return ListPlan() }
@@ -1072,16 +1129,18 @@ public final class SQLiteStore: ParleyStore {
         } else {
             asked = total - Set(query.excludedStages).reduce(0) { $0 + (counts[$1] ?? 0) }
         }
-        if !query.ownedBy.isEmpty {
-            // Counted up to a bound: past it, finding them by owner costs more than any scan it would save.
-            let owners = query.ownedBy.map { SQLValue.integer(Int64($0)) }
-            let owned = try db.scalar("""
-                SELECT count(*) FROM (SELECT 1 FROM conversation_owners WHERE owner IN (\(SQLiteConnection.placeholders(owners.count))) LIMIT \(Self.ownerLookupLimit))
-                """, owners).int ?? 0
+        if !filters.isEmpty {
+            // Past this many matches, finding them first costs more than the rows along the order it saves.
             let stageShare = max(Double(asked) / Double(total), 1e-9)
-            let alongOrder = min(Double(asked), Double(query.page.limit + 1) * Double(total) / Double(max(owned, 1)) / stageShare)
-            if owned < Self.ownerLookupLimit, Double(owned) < alongOrder {
-                return ListPlan(fromOwners: true, indexClause: " NOT INDEXED")
+            let worthIt = (Double(query.page.limit + 1) * Double(total) / stageShare).squareRoot()
+            let bound = Int(min(Double(Self.ownerLookupLimit), Double(asked), worthIt.rounded(.up)))
+            var best: (filter: ListPlan.Driver, matches: Int)?
+            for (filter, values) in filters {
+                let matches = try filter.count(of: values, upTo: bound, db)
+                if matches < bound, matches < best?.matches ?? bound { best = (filter, matches) }
+            }
+            if let best {
+                return ListPlan(driver: best.filter, indexClause: best.filter == .groups ? " INDEXED BY conversations_by_group" : " NOT INDEXED")
             }
         }
         guard let orderIndex, Double(asked) >= Self.orderScanShare * Double(total) else { return ListPlan() }
@@ -1090,8 +1149,8 @@ public final class SQLiteStore: ParleyStore {
 
     /// See `listPlan`: at 2%, a page of 50 is found within about 2,500 rows read in order.
     static let orderScanShare = 0.02
-    /// See `listPlan`: owners with more conversations than this, or more unassigned ones, are checked along
-    /// the order.
+    /// See `listPlan`: filters matching more conversations than this, or more unassigned ones, are checked
+    /// along the order.
     static let ownerLookupLimit = 20_000
 
     // MARK: Timeline

@@ -99,6 +99,56 @@ struct InboxStoreTests {
         }
     }
 
+    @Test("tag, member and group filters list the same conversations in order whether found through the filter (few) or along the order (many)")
+    func sideFilteredLists() async throws {
+        try await withStore { store in
+            var created: [Conversation] = []
+            for index in 0..<60 {
+                let rare = index % 20 == 0
+                let at = t0 + Double(index)
+                let customer = Actor.revUser(rare ? 2 : 1)
+                created.append(try await store.createConversation(actor: customer, at: at) { number in
+                    try Conversation.open(number: number, draft: ConversationDraft(title: "C\(index)", group: index % 7 == 3 ? nil : (rare ? 11 : 12),
+                                                                                  tags: [TagValue(tag: rare ? 5 : 6)], messages: ["m"]),
+                                          routing: RoutingDecision(owners: [3], record: RoutingRecord(reason: .orgDefaultOwner)),
+                                          by: customer, at: at)
+                })
+            }
+            let filters: [(String, (inout ConversationQuery) -> Void, (Conversation) -> Bool)] = [
+                ("rare tag", { $0.tags = [5] }, { $0.tags.contains(TagValue(tag: 5)) }),
+                ("common tag", { $0.tags = [6] }, { $0.tags.contains(TagValue(tag: 6)) }),
+                ("a customer's few", { $0.members = [.revUser(2)] }, { $0.members.contains(.revUser(2)) }),
+                ("a customer's many", { $0.members = [.revUser(1)] }, { $0.members.contains(.revUser(1)) }),
+                ("rare group", { $0.groups = [11] }, { $0.group == 11 }),
+                ("common group", { $0.groups = [12] }, { $0.group == 12 }),
+                ("a group with none", { $0.groups = [99] }, { $0.group == 99 }),
+                ("rare tag and rare group", { $0.tags = [5]; $0.groups = [11] }, { $0.tags.contains(TagValue(tag: 5)) && $0.group == 11 }),
+                ("common tag and a customer's many", { $0.tags = [6]; $0.members = [.revUser(1)] },
+                 { $0.tags.contains(TagValue(tag: 6)) && $0.members.contains(.revUser(1)) }),
+            ]
+            for (name, filter, matches) in filters {
+                let expected = created.filter(matches).map(\.number)
+                #expect(name.contains("none") == expected.isEmpty, "\(name): the fixture has matches")
+                for sort in [ConversationSort.createdDate(descending: true), .priority(descending: false)] {
+                    var query = ConversationQuery()
+                    filter(&query)
+                    query.excludedStages = [.suspended]
+                    query.sort = sort
+                    query.page = PageRequest(cursor: nil, limit: 20)
+                    var seen: [Int] = []
+                    while true {
+                        let page = try await store.listConversations(query)
+                        seen += page.items.map(\.number)
+                        guard let next = page.nextCursor else { break }
+                        query.page = PageRequest(cursor: next, limit: 20)
+                    }
+                    // Same priority and waiting since creation: the priority order falls back to the number.
+                    #expect(seen == (sort == .priority(descending: false) ? expected : expected.reversed()), "\(name), \(sort)")
+                }
+            }
+        }
+    }
+
     @Test("the unassigned view lists exactly the conversations nobody owns, as owners come and go, in every order")
     func unassignedView() async throws {
         let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
