@@ -488,7 +488,7 @@ public final class SQLiteStore: ParleyStore {
         Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
     }
 
-    private static func ms(_ date: Date) -> SQLValue { .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+    fileprivate static func ms(_ date: Date) -> SQLValue { .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
 
     private func nextNumber(_ db: SQLiteConnection, _ kind: ObjectKind) throws -> Int {
         let value = try db.scalar("""
@@ -985,8 +985,8 @@ public final class SQLiteStore: ParleyStore {
                 }
             }
             if let isSpam = query.isSpam {
-                conditions.append("c.is_spam = ?")
-                binds.append(.integer(isSpam ? 1 : 0))
+                // A literal: the partial index of spam (schema 14) is usable only for `is_spam = 1` itself.
+                conditions.append(isSpam ? "c.is_spam = 1" : "c.is_spam = 0")
             }
             if let text = query.text, !text.isEmpty {
                 // No word to search for matches nothing rather than everything.
@@ -1035,7 +1035,7 @@ public final class SQLiteStore: ParleyStore {
         var indexClause = ""
 
         enum Driver: CaseIterable {
-            case owners, tags, members, groups
+            case owners, tags, members, groups, channels, spam, created, modified
 
             /// The filters kept in side tables keyed (value, conversation).
             static let sideTables: [Driver] = [.owners, .tags, .members]
@@ -1045,7 +1045,7 @@ public final class SQLiteStore: ParleyStore {
                 case .owners: "conversation_owners"
                 case .tags: "conversation_tags"
                 case .members: "conversation_members"
-                case .groups: "conversations"
+                case .groups, .channels, .spam, .created, .modified: "conversations"
                 }
             }
 
@@ -1055,25 +1055,59 @@ public final class SQLiteStore: ParleyStore {
                 case .tags: "tag"
                 case .members: "member"
                 case .groups: "grp"
+                case .channels: "source_channel"
+                case .spam: "is_spam"
+                case .created: "created_ms"
+                case .modified: "modified_ms"
                 }
             }
 
+            /// The index of the conversations table that finds this filter's conversations (the side tables
+            /// are found through their own keys).
+            var index: String? {
+                switch self {
+                case .owners, .tags, .members: nil
+                case .groups: "conversations_by_group"
+                case .channels: "conversations_by_channel"
+                case .spam: "conversations_spam"
+                case .created: "conversations_by_created"
+                case .modified: "conversations_by_modified"
+                }
+            }
+
+            /// The values asked for, in the order the conditions below bind them; empty when the query does
+            /// not filter on this (or asks for what is not worth finding first: not spam).
             func values(of query: ConversationQuery) -> [SQLValue] {
                 switch self {
                 case .owners: query.ownedBy.map { .integer(Int64($0)) }
                 case .tags: query.tags.map { .integer(Int64($0)) }
                 case .members: query.members.map { .text($0.description) }
                 case .groups: query.groups.map { .integer(Int64($0)) }
+                case .channels: query.sourceChannels.map { .text($0) }
+                case .spam: query.isSpam == true ? [.integer(1)] : []
+                case .created: Self.bounds(query.created)
+                case .modified: Self.bounds(query.modified)
                 }
+            }
+
+            private static func bounds(_ range: DateRange) -> [SQLValue] {
+                guard range != DateRange() else { return [] }
+                return [range.after.map(SQLiteStore.ms) ?? .integer(Int64.min), range.before.map(SQLiteStore.ms) ?? .integer(Int64.max)]
             }
 
             /// Counts the conversations this filter matches, up to `bound` (a count at the bound means "many").
             func count(of values: [SQLValue], upTo bound: Int, _ db: SQLiteConnection) throws -> Int {
                 let marks = SQLiteConnection.placeholders(values.count)
-                let source = self == .groups
-                    ? "conversations INDEXED BY conversations_by_group WHERE deleted = 0 AND grp IS NOT NULL AND grp IN (\(marks))"
-                    : "\(table) WHERE \(column) IN (\(marks))"
-                return try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(source) LIMIT \(bound))", values).int ?? 0
+                let source: String
+                switch self {
+                case .owners, .tags, .members: source = "\(table) WHERE \(column) IN (\(marks))"
+                case .groups: source = "conversations INDEXED BY conversations_by_group WHERE deleted = 0 AND grp IS NOT NULL AND grp IN (\(marks))"
+                case .channels: source = "conversations INDEXED BY conversations_by_channel WHERE deleted = 0 AND source_channel IN (\(marks))"
+                case .spam: source = "conversations INDEXED BY conversations_spam WHERE deleted = 0 AND is_spam = 1"
+                case .created, .modified: source = "conversations INDEXED BY \(index ?? "") WHERE \(column) BETWEEN ? AND ?"
+                }
+                let binds = self == .spam ? [] : values
+                return try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(source) LIMIT \(bound))", binds).int ?? 0
             }
         }
     }
@@ -1092,7 +1126,12 @@ public final class SQLiteStore: ParleyStore {
     /// Unassigned conversations have an index of their own (schema 11). Not for searches (a bounded set of
     /// matches, best sorted) nor filters with an index of their own (org, date ranges).
     private func listPlan(for query: ConversationQuery, _ db: SQLiteConnection) throws -> ListPlan {
-        guard query.text == nil, query.revOrgs.isEmpty, query.created == DateRange(), query.modified == DateRange() else { return ListPlan() }
+        guard query.text == nil, query.revOrgs.isEmpty else { return ListPlan() }
+        // A date range on the sort's own column: that index gives both.
+        switch query.sort {
+        case .createdDate where query.created != DateRange(), .modifiedDate where query.modified != DateRange(): return ListPlan()
+        default: break
+        }
         if query.unassigned {
             // Their own index, in priority order. Other orders sort them when they are few (counted up to a
             // bound), and read the order's index when they are many.
@@ -1140,7 +1179,7 @@ public final class SQLiteStore: ParleyStore {
                 if matches < bound, matches < best?.matches ?? bound { best = (filter, matches) }
             }
             if let best {
-                return ListPlan(driver: best.filter, indexClause: best.filter == .groups ? " INDEXED BY conversations_by_group" : " NOT INDEXED")
+                return ListPlan(driver: best.filter, indexClause: best.filter.index.map { " INDEXED BY \($0)" } ?? " NOT INDEXED")
             }
         }
         guard let orderIndex, Double(asked) >= Self.orderScanShare * Double(total) else { return ListPlan() }

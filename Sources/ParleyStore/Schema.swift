@@ -161,5 +161,11 @@ enum Schema {
         Migration(version: 13, name: "conversations by group", sql: """
         CREATE INDEX conversations_by_group ON conversations (grp) WHERE deleted = 0 AND grp IS NOT NULL;
         """),
+        // The same for a source channel (a rare one, or one never used, read every conversation) and for spam
+        // (few, and only those are in the index).
+        Migration(version: 14, name: "conversations by channel, and spam", sql: """
+        CREATE INDEX conversations_by_channel ON conversations (source_channel) WHERE deleted = 0;
+        CREATE INDEX conversations_spam ON conversations (number) WHERE deleted = 0 AND is_spam = 1;
+        """),
     ]
 }

@@ -99,7 +99,7 @@ struct InboxStoreTests {
         }
     }
 
-    @Test("tag, member and group filters list the same conversations in order whether found through the filter (few) or along the order (many)")
+    @Test("tag, member, group, channel, spam and date filters list the same conversations in order whether found through the filter (few) or along the order (many)")
     func sideFilteredLists() async throws {
         try await withStore { store in
             var created: [Conversation] = []
@@ -108,8 +108,10 @@ struct InboxStoreTests {
                 let at = t0 + Double(index)
                 let customer = Actor.revUser(rare ? 2 : 1)
                 created.append(try await store.createConversation(actor: customer, at: at) { number in
-                    try Conversation.open(number: number, draft: ConversationDraft(title: "C\(index)", group: index % 7 == 3 ? nil : (rare ? 11 : 12),
-                                                                                  tags: [TagValue(tag: rare ? 5 : 6)], messages: ["m"]),
+                    try Conversation.open(number: number, draft: ConversationDraft(title: "C\(index)", sourceChannel: rare ? "chat" : "email",
+                                                                                  group: index % 7 == 3 ? nil : (rare ? 11 : 12),
+                                                                                  tags: [TagValue(tag: rare ? 5 : 6)], isSpam: index % 20 == 1,
+                                                                                  messages: ["m"]),
                                           routing: RoutingDecision(owners: [3], record: RoutingRecord(reason: .orgDefaultOwner)),
                                           by: customer, at: at)
                 })
@@ -122,17 +124,40 @@ struct InboxStoreTests {
                 ("rare group", { $0.groups = [11] }, { $0.group == 11 }),
                 ("common group", { $0.groups = [12] }, { $0.group == 12 }),
                 ("a group with none", { $0.groups = [99] }, { $0.group == 99 }),
+                ("rare channel", { $0.sourceChannels = ["chat"] }, { $0.sourceChannel == "chat" }),
+                ("common channel", { $0.sourceChannels = ["email"] }, { $0.sourceChannel == "email" }),
+                ("a channel with none", { $0.sourceChannels = ["slack"] }, { $0.sourceChannel == "slack" }),
+                ("spam", { $0.isSpam = true }, { $0.isSpam }),
+                ("not spam", { $0.isSpam = false }, { !$0.isSpam }),
+                ("created in a short range", { $0.created = DateRange(after: t0 + 10, before: t0 + 12) },
+                 { $0.createdDate >= t0 + 10 && $0.createdDate <= t0 + 12 }),
+                ("created in a long range", { $0.created = DateRange(after: t0 + 2) }, { $0.createdDate >= t0 + 2 }),
+                ("modified before a time none was", { $0.modified = DateRange(before: t0 - 1) }, { $0.modifiedDate <= t0 - 1 }),
                 ("rare tag and rare group", { $0.tags = [5]; $0.groups = [11] }, { $0.tags.contains(TagValue(tag: 5)) && $0.group == 11 }),
                 ("common tag and a customer's many", { $0.tags = [6]; $0.members = [.revUser(1)] },
                  { $0.tags.contains(TagValue(tag: 6)) && $0.members.contains(.revUser(1)) }),
             ]
+            // The list's order, from the stored conversations themselves (spam waits in another stage and
+            // priority; equal keys fall back to the number).
+            let stored = Dictionary(uniqueKeysWithValues: created.map { ($0.number, $0) })
+            func order(_ numbers: [Int], _ sort: ConversationSort) -> [Int] {
+                switch sort {
+                case .priority:
+                    return numbers.sorted { a, b in
+                        let x = stored[a]!, y = stored[b]!
+                        let left = (x.priority.rank, x.waitingSince ?? .distantFuture, a), right = (y.priority.rank, y.waitingSince ?? .distantFuture, b)
+                        return left < right
+                    }
+                default:
+                    return numbers.sorted(by: >)
+                }
+            }
             for (name, filter, matches) in filters {
                 let expected = created.filter(matches).map(\.number)
                 #expect(name.contains("none") == expected.isEmpty, "\(name): the fixture has matches")
                 for sort in [ConversationSort.createdDate(descending: true), .priority(descending: false)] {
                     var query = ConversationQuery()
                     filter(&query)
-                    query.excludedStages = [.suspended]
                     query.sort = sort
                     query.page = PageRequest(cursor: nil, limit: 20)
                     var seen: [Int] = []
@@ -142,8 +167,7 @@ struct InboxStoreTests {
                         guard let next = page.nextCursor else { break }
                         query.page = PageRequest(cursor: next, limit: 20)
                     }
-                    // Same priority and waiting since creation: the priority order falls back to the number.
-                    #expect(seen == (sort == .priority(descending: false) ? expected : expected.reversed()), "\(name), \(sort)")
+                    #expect(seen == order(expected, sort), "\(name), \(sort)")
                 }
             }
         }
