@@ -60,7 +60,7 @@ extension ParleyAPI {
     /// Server-sent events of every published conversation change `caller` may see, after `start`
     /// (shared by `/events.stream` and the inbox's and widget's live updates).
     func eventStream(for caller: Caller, after start: Int, follow: Bool) -> Response {
-        let store = store
+        let store = store, feed = feed
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
@@ -71,13 +71,16 @@ extension ParleyAPI {
             try await writer.write(ByteBuffer(string: ": connected\nretry: 2000\n\n"))
             // A stream ends when the server shuts down, so that open streams do not hold the shutdown up.
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                let events = try await store.outbox(after: cursor, limit: 100)
+                let events = try await feed.events(after: cursor, limit: 100)
+                // One write for what was read together: a write per event cost a system call each, per stream.
+                var batch = ByteBuffer()
                 for event in events {
                     cursor = event.sequence
                     guard EventRenderer.isVisible(event, to: caller) else { continue }
-                    let data = try await renderer.payload(event, for: caller).serialized
-                    try await writer.write(ByteBuffer(string: "id: \(event.sequence)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n"))
+                    let data = try await feed.payload(event, for: caller, renderer: renderer)
+                    batch.writeString("id: \(event.sequence)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n")
                 }
+                if batch.readableBytes > 0 { try await writer.write(batch) }
                 if events.isEmpty {
                     if !follow { break }
                     idle += 1

@@ -11,6 +11,8 @@ struct ParleyAPI: Sendable {
     let priorityPolicy: PriorityPolicy
     let timers: LifecycleTimers
     let webhooks: WebhookDelivery
+    /// What every live stream reads the outbox through.
+    let feed: OutboxFeed
     var lifecyclePolicy: LifecyclePolicy { timers.policy }
 
     func register(on router: RPCRouter) {
@@ -121,7 +123,7 @@ func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: 
     let limiter = RateLimiter(policy: rateLimits)
     router.add(middleware: AuthenticationMiddleware(store: store, clock: clock, limiter: limiter))
     let api = ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy,
-                        timers: timers, webhooks: webhooks)
+                        timers: timers, webhooks: webhooks, feed: OutboxFeed(store: store))
     WebInterface(api: api, limiter: limiter, secureCookies: secureCookies).register(on: router)
     let rpcRouter = RPCRouter(router: router, catalog: catalog)
     api.register(on: rpcRouter)
