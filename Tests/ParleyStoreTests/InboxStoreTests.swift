@@ -63,6 +63,19 @@ struct InboxStoreTests {
         }
     }
 
+    /// The numbers of every conversation `query` lists, page after page of `limit`.
+    private func everyPage(_ store: SQLiteStore, _ query: ConversationQuery, limit: Int) async throws -> [Int] {
+        var query = query
+        query.page = PageRequest(cursor: nil, limit: limit)
+        var seen: [Int] = []
+        while true {
+            let page = try await store.listConversations(query)
+            seen += page.items.map(\.number)
+            guard let next = page.nextCursor else { return seen }
+            query.page = PageRequest(cursor: next, limit: limit)
+        }
+    }
+
     @Test("owner filters list the same conversations in order whether found by owner (few) or along the order (many)")
     func ownerFilteredLists() async throws {
         try await withStore { store in
@@ -83,14 +96,7 @@ struct InboxStoreTests {
                     query.ownedBy = [owner]
                     query.excludedStages = [.suspended]
                     query.sort = sort
-                    query.page = PageRequest(cursor: nil, limit: 50)
-                    var seen: [Int] = []
-                    while true {
-                        let page = try await store.listConversations(query)
-                        seen += page.items.map(\.number)
-                        guard let next = page.nextCursor else { break }
-                        query.page = PageRequest(cursor: next, limit: 50)
-                    }
+                    let seen = try await everyPage(store, query, limit: 50)
                     let expected = byOwner[owner] ?? []
                     // Same priority and waiting since creation: the priority order falls back to the number.
                     #expect(seen == (sort == .priority(descending: false) ? expected : expected.reversed()), "owner \(owner), \(sort)")
@@ -159,14 +165,7 @@ struct InboxStoreTests {
                     var query = ConversationQuery()
                     filter(&query)
                     query.sort = sort
-                    query.page = PageRequest(cursor: nil, limit: 20)
-                    var seen: [Int] = []
-                    while true {
-                        let page = try await store.listConversations(query)
-                        seen += page.items.map(\.number)
-                        guard let next = page.nextCursor else { break }
-                        query.page = PageRequest(cursor: next, limit: 20)
-                    }
+                    let seen = try await everyPage(store, query, limit: 20)
                     #expect(seen == order(expected, sort), "\(name), \(sort)")
                 }
             }
