@@ -24,6 +24,7 @@ struct WorkflowBench: AsyncParsableCommand {
     @Option(help: "Words the timed full-text search looks for (conversations.list `search`, as an agent).") var search = "refund"
     @Option(help: "Phases to run, of: ceiling, workflow, reads. `ceiling` measures the fixed cost of a request: GET /health (HTTP and routing alone), then dev-users.self (plus a bearer token and one point read), C clients for --seconds each.") var phases = "workflow,reads"
     @Option(help: "The server's process id, to report its CPU time and peak memory (Linux /proc).") var pid: Int?
+    @Option(help: "Live event streams (GET /events.stream, as the admin) held open during the workflow, as open inboxes hold them; reports whether each received every event.") var streams = 0
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -124,6 +125,8 @@ struct WorkflowBench: AsyncParsableCommand {
             try await measureCeiling(host: host, port: port, agentToken: agentToken, recorder: recorder, report: &report)
         }
         if phaseList.contains("workflow") {
+            var openStreams: [BenchStream] = []
+            for _ in 0..<streams { openStreams.append(try await BenchStream.open(host: host, port: port, token: admin)) }
             let machine = CPUAccount(server: pid)
             let limit = workflows
             let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
@@ -171,6 +174,24 @@ struct WorkflowBench: AsyncParsableCommand {
             report.append("workflows/s \(String(format: "%.1f", Double(done) / wall))   requests/s \(String(format: "%.1f", Double(requests) / wall))   workflows \(done)   errors \(errors.values.reduce(0, +))")
             report.append(machine.summary(requests: requests))
             if done == 0 { throw Failure(description: "no workflow completed") }
+            if !openStreams.isEmpty {
+                // Caught up: every stream at the same last event, unchanged for 250 ms (waited for up to 10 s).
+                var settled = 0, previous: [Int] = []
+                let waitStarted = ContinuousClock.now
+                while settled < 5, waitStarted.duration(to: .now) < .seconds(10) {
+                    let last = openStreams.map(\.current.lastID)
+                    settled = last == previous && Set(last).count == 1 ? settled + 1 : 0
+                    previous = last
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let counts = openStreams.map(\.current)
+                let newest = counts.map(\.lastID).max() ?? 0
+                let caughtUp = Self.seconds(started.duration(to: .now)) - wall - 0.25
+                report.append("streams: \(counts.count) open during the workflow, events received \(counts.map(\.events).min() ?? 0)–\(counts.map(\.events).max() ?? 0), "
+                    + "\(counts.filter { $0.lastID >= newest }.count) up to the last event (\(newest)), "
+                    + (settled >= 5 ? "all \(String(format: "%.2f", max(caughtUp, 0))) s after the workflows ended" : "still moving after 10 s"))
+                for stream in openStreams { await stream.close() }
+            }
         }
         if phaseList.contains("reads") {
             // The conversation read: a customer's conversation with `timelineMessages` messages, alternating
