@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A small run of every benchmark harness, so none can rot: fill a database with 2,000 conversations through
 # the store, serve it, drive a few seconds of the workflow load generator plus the inbox and timeline reads
-# against it, the store's reads (inbox, timeline, search), the store's writes with their bare replay and a few bare SQLite batches. Checks that they run, never how fast.
+# against it (with its ceiling phase and live streams), the store's reads (inbox, timeline, search), the store's writes with their bare replay and a few bare SQLite batches. Checks that they run, never how fast.
 # Usage: bench_smoke.sh PATH_TO_PARLEY
 set -euo pipefail
 binary=$1
@@ -25,5 +25,13 @@ server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.1; done
 check workflow "$binary" bench workflow --url "http://127.0.0.1:$port" --token bench --concurrency 2 --seconds 2 \
   --reads 20 --timeline-messages 10 --pid "$server"
+# The ceiling phase, and live streams that must each receive every event of the workflow.
+streams_ok() {
+  "$binary" bench workflow --url "http://127.0.0.1:$port" --token bench --concurrency 2 --seconds 1 --workflows 20 \
+    --phases ceiling,workflow --streams 3 --pid "$server" > "$workdir/streams.txt" &&
+    grep -q "GET /health" "$workdir/streams.txt" &&
+    grep -Eq "^streams: 3 open during the workflow, events received ([0-9]+)–\1, 3 up to the last event \([0-9]+\), all" "$workdir/streams.txt"
+}
+check streams streams_ok
 echo "bench-smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
