@@ -121,8 +121,11 @@ final class OutboxFeed: Sendable {
                 if state.recent.count > self.kept {
                     let dropped = state.recent.count - self.kept
                     state.floor = state.recent[dropped - 1].sequence
+                    // Only the dropped events' payloads go (rebuilding the whole table held every stream up).
+                    for event in state.recent.prefix(dropped) {
+                        for agentView in [true, false] { state.rendered[RenderKey(sequence: event.sequence, agentView: agentView)] = nil }
+                    }
                     state.recent.removeFirst(dropped)
-                    state.rendered = state.rendered.filter { $0.key.sequence > state.floor }
                 }
             }
             if batch.count < Self.readBatch { break }

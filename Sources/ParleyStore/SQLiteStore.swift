@@ -963,10 +963,7 @@ public final class SQLiteStore: ParleyStore {
             anyOf("c.rev_org", query.revOrgs.map { .integer(Int64($0)) })
             anyOf("c.grp", query.groups.map { .integer(Int64($0)) })
             let plan = try listPlan(for: query, db)
-            if plan.driver == .groups {
-                // What the partial index of schema 13 holds (an IN on the column alone does not say it).
-                conditions.append("c.grp IS NOT NULL")
-            }
+            if let held = plan.driver?.indexCondition { conditions.append("c.\(held)") }
             anyOf("c.source_channel", query.sourceChannels.map { .text($0) })
             anyOf("c.priority", query.priorities.map { .integer(Int64($0.rank)) })
             if query.unassigned {
@@ -1095,18 +1092,31 @@ public final class SQLiteStore: ParleyStore {
                 return [range.after.map(SQLiteStore.ms) ?? .integer(Int64.min), range.before.map(SQLiteStore.ms) ?? .integer(Int64.max)]
             }
 
+            /// What the driver's partial index holds besides `deleted = 0`, which a query read through it must
+            /// say literally (SQLite does not infer it from `grp IN (?)`, nor from a bound `is_spam = ?`).
+            var indexCondition: String? {
+                switch self {
+                case .groups: "grp IS NOT NULL"
+                case .spam: "is_spam = 1"
+                case .owners, .tags, .members, .channels, .created, .modified: nil
+                }
+            }
+
             /// Counts the conversations this filter matches, up to `bound` (a count at the bound means "many").
             func count(of values: [SQLValue], upTo bound: Int, _ db: SQLiteConnection) throws -> Int {
                 let marks = SQLiteConnection.placeholders(values.count)
-                let source: String
+                var source: String
+                var binds = values
                 switch self {
-                case .owners, .tags, .members: source = "\(table) WHERE \(column) IN (\(marks))"
-                case .groups: source = "conversations INDEXED BY conversations_by_group WHERE deleted = 0 AND grp IS NOT NULL AND grp IN (\(marks))"
-                case .channels: source = "conversations INDEXED BY conversations_by_channel WHERE deleted = 0 AND source_channel IN (\(marks))"
-                case .spam: source = "conversations INDEXED BY conversations_spam WHERE deleted = 0 AND is_spam = 1"
-                case .created, .modified: source = "conversations INDEXED BY \(index ?? "") WHERE \(column) BETWEEN ? AND ?"
+                case .owners, .tags, .members:
+                    source = "\(table) WHERE \(column) IN (\(marks))"
+                case .created, .modified:
+                    source = "conversations INDEXED BY \(index ?? "") WHERE \(column) BETWEEN ? AND ?"
+                case .groups, .channels, .spam:
+                    source = "conversations INDEXED BY \(index ?? "") WHERE deleted = 0"
+                    if let held = indexCondition { source += " AND \(held)" }
+                    if self == .spam { binds = [] } else { source += " AND \(column) IN (\(marks))" }
                 }
-                let binds = self == .spam ? [] : values
                 return try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(source) LIMIT \(bound))", binds).int ?? 0
             }
         }
@@ -1138,9 +1148,9 @@ public final class SQLiteStore: ParleyStore {
             if case .priority = query.sort { return ListPlan(indexClause: " INDEXED BY conversations_unassigned") }
             let unassigned = try db.scalar("""
                 SELECT count(*) FROM (SELECT 1 FROM conversations INDEXED BY conversations_unassigned
-                                      WHERE deleted = 0 AND unassigned = 1 LIMIT \(Self.ownerLookupLimit))
+                                      WHERE deleted = 0 AND unassigned = 1 LIMIT \(Self.lookupLimit))
                 """).int ?? 0
-            return unassigned < Self.ownerLookupLimit ? ListPlan(indexClause: " INDEXED BY conversations_unassigned") : ListPlan()
+            return unassigned < Self.lookupLimit ? ListPlan(indexClause: " INDEXED BY conversations_unassigned") : ListPlan()
         }
         // The index that gives the list's order where the stage filter's own does not.
         let orderIndex: String?
@@ -1172,7 +1182,7 @@ public final class SQLiteStore: ParleyStore {
             // Past this many matches, finding them first costs more than the rows along the order it saves.
             let stageShare = max(Double(asked) / Double(total), 1e-9)
             let worthIt = (Double(query.page.limit + 1) * Double(total) / stageShare).squareRoot()
-            let bound = Int(min(Double(Self.ownerLookupLimit), Double(asked), worthIt.rounded(.up)))
+            let bound = Int(min(Double(Self.lookupLimit), Double(asked), worthIt.rounded(.up)))
             var best: (filter: ListPlan.Driver, matches: Int)?
             for (filter, values) in filters {
                 let matches = try filter.count(of: values, upTo: bound, db)
@@ -1190,7 +1200,7 @@ public final class SQLiteStore: ParleyStore {
     static let orderScanShare = 0.02
     /// See `listPlan`: filters matching more conversations than this, or more unassigned ones, are checked
     /// along the order.
-    static let ownerLookupLimit = 20_000
+    static let lookupLimit = 20_000
 
     // MARK: Timeline
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -26,14 +31,18 @@ final class BenchStream: Sendable {
 
     var current: Progress { progress.value.withLock { $0 } }
 
-    /// Opens `/events.stream` on `host:port` with a bearer `token`.
+    /// Opens `/events.stream` on `host:port` with a bearer `token`; returns once the server has answered, so
+    /// that the stream starts before whatever the caller does next.
     static func open(host: String, port: Int, token: String) async throws -> BenchStream {
         let progress = Counts()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // The promise lives on the channel's own event loop, where the handler completes it.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let answered = loop.makePromise(of: Void.self)
+        let channel = try await ClientBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(EventCounter(progress: progress))
+                    try channel.pipeline.syncOperations.addHandler(EventCounter(progress: progress, answered: answered))
                 }
             }
             .connect(host: host, port: port).get()
@@ -43,6 +52,7 @@ final class BenchStream: Sendable {
         headers.add(name: "Accept", value: "text/event-stream")
         channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/events.stream", headers: headers)), promise: nil)
         try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+        try await answered.futureResult.get()
         return BenchStream(channel: channel, progress: progress)
     }
 
@@ -50,48 +60,46 @@ final class BenchStream: Sendable {
         try? await channel.close()
     }
 
-    /// Counts the `id: N` lines of the event stream as they arrive, looking only at line starts (memchr
-    /// for newlines), so that the load generator spends little of the machine the server shares. A line
-    /// split between two reads is carried over.
+    /// Counts the `id: N` lines of the event stream as they arrive, looking only at line starts, so that the
+    /// load generator spends little of the machine the server shares. A line split between two reads is
+    /// carried over (its first bytes: all an `id:` line needs).
     private final class EventCounter: ChannelInboundHandler {
         typealias InboundIn = HTTPClientResponsePart
         let progress: Counts
-        /// The start of a line that ended a read, up to the bytes an `id:` line needs.
+        /// Completed by the stream's first bytes (the server's `: connected` line).
+        let answered: EventLoopPromise<Void>
         private var carried: [UInt8] = []
+        private static let kept = 24
 
-        init(progress: Counts) {
+        init(progress: Counts, answered: EventLoopPromise<Void>) {
             self.progress = progress
+            self.answered = answered
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            answered.fail(ChannelError.ioOnClosedChannel)
+            context.fireChannelInactive()
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard case .body(let buffer) = unwrapInboundIn(data) else { return }
+            answered.succeed()
             var found = 0, last = 0
-            buffer.withUnsafeReadableBytes { bytes in
-                guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+            buffer.withUnsafeReadableBytes { raw in
+                let bytes = raw.bindMemory(to: UInt8.self)
                 var start = 0
-                let end = bytes.count
-                // The line carried from the previous read, completed by this one.
-                if !carried.isEmpty {
-                    let newline = memchr(base, Int32(UInt8(ascii: "\n")), end).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? end
-                    carried += UnsafeBufferPointer(start: base, count: min(newline, 24))
-                    guard newline < end else { return }
-                    if let id = Self.id(carried[...]) { found += 1; last = id }
-                    carried.removeAll(keepingCapacity: true)
-                    start = newline + 1
-                }
-                while start < end {
-                    let newline = memchr(base + start, Int32(UInt8(ascii: "\n")), end - start)
-                        .map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? end
-                    if newline == end {
-                        carried = Array(UnsafeBufferPointer(start: base + start, count: min(end - start, 24)))
-                        break
-                    }
-                    if newline - start > 4, base[start] == UInt8(ascii: "i"), base[start + 1] == UInt8(ascii: "d"),
-                       let id = Self.id(ArraySlice(UnsafeBufferPointer(start: base + start, count: min(newline - start, 24)))) {
+                while start < bytes.count {
+                    // memchr: the streams carry megabytes a second, and a byte loop cost the load generator half again.
+                    let end = memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
+                        .map { $0.assumingMemoryBound(to: UInt8.self) - UnsafeMutablePointer(mutating: bytes.baseAddress!) } ?? bytes.count
+                    carried += bytes[start..<min(end, start + max(Self.kept - carried.count, 0))]
+                    guard end < bytes.count else { break }
+                    if let id = Self.id(carried) {
                         found += 1
                         last = id
                     }
-                    start = newline + 1
+                    carried.removeAll(keepingCapacity: true)
+                    start = end + 1
                 }
             }
             if found > 0 {
@@ -100,7 +108,7 @@ final class BenchStream: Sendable {
         }
 
         /// N of a line `id: N`.
-        private static func id(_ line: ArraySlice<UInt8>) -> Int? {
+        private static func id(_ line: [UInt8]) -> Int? {
             guard line.starts(with: "id: ".utf8) else { return nil }
             return Int(String(decoding: line.dropFirst(4), as: UTF8.self))
         }
