@@ -12,7 +12,9 @@ let package = Package(
     products: [
         .executable(name: "parley", targets: ["parley"]),
         .library(name: "ParleyCore", targets: ["ParleyCore"]),
+        .library(name: "ParleyApp", targets: ["ParleyApp"]),
         .library(name: "ParleyStore", targets: ["ParleyStore"]),
+        .library(name: "ParleySQLite", targets: ["ParleySQLite"]),
         .library(name: "ParleyServer", targets: ["ParleyServer"]),
         .library(name: "ParleyJSON", targets: ["ParleyJSON"]),
     ],
@@ -31,21 +33,33 @@ let package = Package(
     targets: [
         .target(name: "ParleyCore", swiftSettings: strict),
         .target(name: "ParleyJSON", swiftSettings: strict),
+        // The storage contract: the protocol every store keeps, its query and result types.
+        .target(name: "ParleyStore", dependencies: ["ParleyCore"], swiftSettings: strict),
+        // The embedded store (SQLite), the default.
         .target(
-            name: "ParleyStore",
+            name: "ParleySQLite",
             dependencies: [
                 "ParleyCore",
+                "ParleyStore",
                 "ParleyJSON",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
+        // The application layer: every use case, for every caller.
+        .target(name: "ParleyApp", dependencies: ["ParleyCore", "ParleyStore"], swiftSettings: strict),
+        // The storage contract's test suite and fixtures, run against every store.
+        .target(name: "ParleyStoreContract", dependencies: ["ParleyStore", "ParleyCore"], swiftSettings: strict),
+        // Benchmark-only code (the bare SQLite yardsticks), kept out of the production libraries.
+        .target(name: "ParleyBenchmarks", dependencies: ["ParleySQLite", "ParleyStore"], swiftSettings: strict),
         .target(
             name: "ParleyServer",
             dependencies: [
                 "ParleyCore",
+                "ParleyApp",
                 "ParleyStore",
+                "ParleySQLite",
                 "ParleyJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -62,11 +76,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The demo team of `parley serve --demo`, loaded through the use cases.
+        .target(name: "ParleyDemo", dependencies: ["ParleyServer", "ParleyApp", "ParleyCore", "ParleyStore"], swiftSettings: strict),
         .executableTarget(
             name: "parley",
             dependencies: [
                 "ParleyServer",
+                "ParleyApp",
+                "ParleyDemo",
                 "ParleyStore",
+                "ParleySQLite",
+                "ParleyBenchmarks",
                 "ParleyCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -79,11 +99,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: strict),
-        .testTarget(name: "ParleyStoreTests", dependencies: ["ParleyStore", "ParleyCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ParleySQLiteTests",
+            dependencies: ["ParleySQLite", "ParleyStore", "ParleyStoreContract", "ParleyCore", "ParleyBenchmarks"],
+            swiftSettings: strict),
         .testTarget(
             name: "ParleyServerTests",
             dependencies: [
-                "ParleyServer", "ParleyStore", "ParleyCore", "ParleyJSON",
+                "ParleyServer", "ParleyApp", "ParleyStore", "ParleyStoreContract", "ParleySQLite", "ParleyCore", "ParleyJSON",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

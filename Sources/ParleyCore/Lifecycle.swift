@@ -26,9 +26,10 @@ extension Conversation {
     /// Stalled, Fast Moving, Slow Moving, and the archiving of resolved conversations.
     public func applyingTimers(_ policy: LifecyclePolicy, at now: Date) -> ConversationDecision {
         var decision = ConversationDecision(conversation: self, events: [])
-        if stage == .resolved, now.timeIntervalSince(stageEnteredAt) >= policy.archiveAfter {
+        if stage == .resolved, now.timeIntervalSince(stageEnteredAt) >= policy.archiveAfter,
+           case .moveTo(let next) = StageMachine.outcome(of: .archiveTimerElapsed, in: stage) {
             var archived = self
-            let event = archived.move(to: .archived, by: .system, at: now,
+            let event = archived.move(to: next, by: .system, at: now,
                                       because: "resolved for \(Int(policy.archiveAfter / 3600)) hours without a customer reply")
             archived.touch(by: .system, at: now)
             decision = ConversationDecision(conversation: archived, events: [event])

@@ -10,12 +10,14 @@ public enum StageInput: Hashable, Sendable, CustomStringConvertible {
     case dependenciesDone
     /// The spam filter, or an agent, judged the conversation to be spam.
     case spamVerdict
+    /// The auto-archive timer of a resolved conversation elapsed (the lifecycle policy's `archiveAfter`).
+    case archiveTimerElapsed
     /// An agent or the API asked for this stage.
     case explicit(Stage)
 
     /// Every input, for exhaustive checks: the automatic ones and one explicit request per stage.
     public static var all: [StageInput] {
-        [.customerMessage, .agentPublicReply, .internalNote, .dependenciesDone, .spamVerdict]
+        [.customerMessage, .agentPublicReply, .internalNote, .dependenciesDone, .spamVerdict, .archiveTimerElapsed]
             + Stage.allCases.map { .explicit($0) }
     }
 
@@ -26,6 +28,7 @@ public enum StageInput: Hashable, Sendable, CustomStringConvertible {
         case .internalNote: "internal note"
         case .dependenciesDone: "all dependencies done"
         case .spamVerdict: "spam verdict"
+        case .archiveTimerElapsed: "archive timer elapsed"
         case .explicit(let stage): "request for \(stage.rawValue)"
         }
     }
@@ -86,12 +89,13 @@ public enum StageMachine {
 
         case (.resolved, .customerMessage): return .moveTo(.needsResponse)
         case (.resolved, .agentPublicReply): return .stay
+        case (.resolved, .archiveTimerElapsed): return .moveTo(.archived)
 
         case (.archived, .customerMessage): return .startFollowUp
         case (.archived, .agentPublicReply):
             return .refuse(reason: "conversation is archived, which is final: the customer's next message starts a follow-up")
 
-        case (_, .dependenciesDone), (_, .spamVerdict):
+        case (_, .dependenciesDone), (_, .spamVerdict), (_, .archiveTimerElapsed):
             // "–" in the table: the input does not apply to this stage.
             return .stay
 

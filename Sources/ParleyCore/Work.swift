@@ -62,9 +62,9 @@ extension Conversation {
     /// `Blocked` is on exactly while in hold with at least one open dependency.
     public func reconcilingDependencies(open: Int, total: Int, closedBy: String?, at now: Date) throws(DomainError) -> ConversationDecision {
         var decision = ConversationDecision(conversation: self, events: [])
-        if stage == .hold, total > 0, open == 0 {
+        if total > 0, open == 0, case .moveTo(let next) = StageMachine.outcome(of: .dependenciesDone, in: stage) {
             var moved = self
-            let event = moved.move(to: .needsResponse, by: .system, at: now,
+            let event = moved.move(to: next, by: .system, at: now,
                                    because: closedBy.map { "all dependencies done: \($0) closed" } ?? "all dependencies done")
             moved.touch(by: .system, at: now)
             decision = ConversationDecision(conversation: moved, events: [event])

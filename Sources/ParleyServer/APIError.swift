@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import ParleyApp
 import ParleyCore
 import ParleyStore
 

@@ -3,7 +3,9 @@ import HummingbirdCore
 import HummingbirdTLS
 import NIOSSL
 import Logging
+import ParleyApp
 import ParleyCore
+import ParleySQLite
 import ParleyStore
 
 /// How to run a Parley server.
@@ -51,7 +53,9 @@ public struct AppConfiguration: Sendable {
 /// A built server: the application to run, its store, and what bootstrapping produced.
 public struct ParleyServerApp<App: ApplicationProtocol>: Sendable where App: Sendable {
     public var application: App
-    public var store: SQLiteStore
+    /// The application layer the server's adapters call (tests call it too).
+    public var app: ParleyApp
+    public var store: any ParleyStore { app.store }
     public var bootstrap: AdminBootstrap.Outcome
     let webhooks: WebhookDelivery
 
@@ -69,11 +73,11 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     logger.logLevel = configuration.logLevel
     let clock = configuration.testClock ?? clock
     let policy = configuration.lifecyclePolicy
-    let timers = LifecycleTimers(policy: policy, clock: clock, waitsOnRealTime: configuration.testClock == nil)
-    let store = try SQLiteStore(path: configuration.databasePath, now: clock.now(),
-                                deadlineOf: { $0.nextDeadline(policy) }, deadlineWritten: { timers.deadlineWritten($0) })
-    timers.attach(store)
-    let bootstrap = try await AdminBootstrap.run(store: store, adminToken: configuration.adminToken, now: clock.now())
+    let store = try StoreOpening.open(.sqlite(path: configuration.databasePath))
+    let app = ParleyApp(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, lifecyclePolicy: policy)
+    try await app.prepare()
+    let timers = LifecycleTimers(app: app, waitsOnRealTime: configuration.testClock == nil)
+    let bootstrap = try await AdminBootstrap.run(app: app, adminToken: configuration.adminToken, now: clock.now())
     if let routingFile = configuration.routingFile {
         let json: String
         do {
@@ -81,13 +85,12 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         } catch {
             throw APIError.badRequest("cannot read routing file \(routingFile)")
         }
-        let version = try await RoutingConfigurationLoader.install(json: json, store: store, actor: .system, at: clock.now())
+        let version = try await RoutingConfigurationLoader.install(json: json, app: app, actor: .system, at: clock.now())
         logger.info("routing rules from \(routingFile) in force as version \(version)")
     }
-    let webhooks = WebhookDelivery(store: store, clock: clock, logger: logger)
-    let router = makeRouter(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, timers: timers,
-                            webhooks: webhooks, testClock: configuration.testClock, rateLimits: configuration.rateLimits,
-                            secureCookies: configuration.tlsCertificate != nil)
+    let webhooks = WebhookDelivery(app: app, clock: clock, logger: logger)
+    let router = makeRouter(app: app, timers: timers, webhooks: webhooks, testClock: configuration.testClock,
+                            rateLimits: configuration.rateLimits, secureCookies: configuration.tlsCertificate != nil)
     // A connection idle this long is closed, so slow or stalled clients cannot hold connections forever.
     let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))
     var server: HTTPServerBuilder = .http1(configuration: http1)
@@ -106,5 +109,5 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
                              availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
         services: [StoreService(store: store), timers, webhooks],
         logger: logger)
-    return ParleyServerApp(application: application, store: store, bootstrap: bootstrap, webhooks: webhooks)
+    return ParleyServerApp(application: application, app: app, bootstrap: bootstrap, webhooks: webhooks)
 }

@@ -1,17 +1,18 @@
 import Crypto
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 
 /// Tokens are random 256-bit strings given to their holder once; the store keeps only their SHA-256.
-enum TokenSecret {
-    static func generate(prefix: String) -> String {
+public enum TokenSecret {
+    public static func generate(prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         return prefix + hex(bytes)
     }
 
-    static func hash(_ token: String) -> String { hex(Array(SHA256.hash(data: Array(token.utf8)))) }
+    public static func hash(_ token: String) -> String { hex(Array(SHA256.hash(data: Array(token.utf8)))) }
 
     /// Lowercase hex, two digits a byte (every authenticated request hashes its token and writes this).
     static func hex(_ bytes: [UInt8]) -> String {
@@ -128,7 +129,8 @@ public enum AdminBootstrap {
     static let adminEmail = "admin@parley.local"
     static let tokenSetting = "bootstrap_admin_token_hash"
 
-    public static func run(store: any ParleyStore, adminToken: String?, now: Date) async throws -> Outcome {
+    public static func run(app: ParleyApp, adminToken: String?, now: Date) async throws -> Outcome {
+        let store = app.store
         let admin: DevUser
         if let number = try await store.setting(adminSetting).flatMap(Int.init),
            let existing = try await store.object(DevUser.self, number: number) {
@@ -138,7 +140,7 @@ public enum AdminBootstrap {
             admin = existing
             try await store.setSetting(adminSetting, value: String(admin.number))
         } else {
-            admin = try await store.insert(DevUser.self, actor: .system, at: now) { number in
+            admin = try await app.insert(DevUser.self, actor: .system, at: now) { number in
                 DevUser(number: number, email: adminEmail, displayName: "Admin", fullName: "Parley Admin",
                         role: .admin, createdBy: .system, at: now)
             }
@@ -160,7 +162,7 @@ public enum AdminBootstrap {
             // A new PARLEY_ADMIN_TOKEN replaces the previous one.
             if let previousHash { try await store.revokeToken(hash: previousHash) }
             if try await store.token(hash: hash) == nil {
-                try await store.saveToken(hash: hash, token: StoredToken(subject: .devUser(admin.number), kind: .pat,
+                try await app.issueToken(hash: hash, token: StoredToken(subject: .devUser(admin.number), kind: .pat,
                                                                          createdDate: now, expiresAt: nil))
             }
             try await store.setSetting(tokenSetting, value: hash)

@@ -1,4 +1,5 @@
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 
@@ -46,7 +47,7 @@ extension ParleyAPI {
             let role = try fields.enumValue("role", DevUserRole.self) ?? .agent
             let state = try fields.enumValue("state", UserState.self) ?? .active
             let now = clock.now()
-            let user = try await store.insert(DevUser.self, actor: caller.actor, at: now) { number in
+            let user = try await app.insert(DevUser.self, actor: caller.actor, at: now) { number in
                 DevUser(number: number, email: email, displayName: displayName, fullName: fullName, state: state, role: role,
                         createdBy: caller.actor, at: now)
             }
@@ -114,7 +115,7 @@ extension ParleyAPI {
             let websites = try fields.strings("websites")
             let externalRefs = try fields.strings("external_refs")
             let tier = try fields.string("tier")
-            let account = try await store.update(Account.self, number: id.number, actor: caller.actor, at: clock.now()) { account in
+            let account = try await app.update(Account.self, number: id.number, actor: caller.actor, at: clock.now()) { account in
                 var account = account
                 if let displayName { account.displayName = displayName }
                 if let description { account.description = description }
@@ -172,7 +173,7 @@ extension ParleyAPI {
             let externalRef = try fields.string("external_ref")
             let tier = try fields.string("tier")
             let environment = try fields.string("environment")
-            let org = try await store.update(RevOrg.self, number: id.number, actor: caller.actor, at: clock.now()) { org in
+            let org = try await app.update(RevOrg.self, number: id.number, actor: caller.actor, at: clock.now()) { org in
                 var org = org
                 if let displayName { org.displayName = displayName }
                 if let description { org.description = description }
@@ -217,7 +218,7 @@ extension ParleyAPI {
             var orgNumber: Int?
             if let org = try fields.id("rev_org", [.revOrg]) { orgNumber = try await requireExists(RevOrg.self, org, field: "rev_org").number }
             let revOrg = orgNumber
-            let user = try await store.update(RevUser.self, number: id.number, actor: caller.actor, at: clock.now()) { user in
+            let user = try await app.update(RevUser.self, number: id.number, actor: caller.actor, at: clock.now()) { user in
                 var user = user
                 if let displayName { user.displayName = displayName }
                 if let fullName { user.fullName = fullName }
@@ -233,20 +234,20 @@ extension ParleyAPI {
         router.rpc("rev-users.delete") { fields, context in
             let caller = try context.requireAgent()
             let id = try fields.requiredID("id", [.revUser])
-            try await store.delete(RevUser.self, number: id.number, actor: caller.actor, at: clock.now())
+            try await app.delete(RevUser.self, number: id.number, actor: caller.actor, at: clock.now())
             try await store.revokeTokens(of: .revUser(id.number))
             return .object([:])
         }
         router.rpc("rev-orgs.delete") { fields, context in
             let caller = try context.requireAgent()
             let id = try fields.requiredID("id", [.revOrg])
-            try await store.delete(RevOrg.self, number: id.number, actor: caller.actor, at: clock.now())
+            try await app.delete(RevOrg.self, number: id.number, actor: caller.actor, at: clock.now())
             return .object([:])
         }
         router.rpc("accounts.delete") { fields, context in
             let caller = try context.requireAgent()
             let id = try fields.requiredID("id", [.account])
-            try await store.delete(Account.self, number: id.number, actor: caller.actor, at: clock.now())
+            try await app.delete(Account.self, number: id.number, actor: caller.actor, at: clock.now())
             return .object([:])
         }
         router.rpc("rev-users.list", readable: true) { fields, context in
@@ -278,7 +279,7 @@ extension ParleyAPI {
         let environment = try orgFields.string("environment")
         let now = clock.now()
         let actor = caller.actor
-        return try await store.insertPair(Account.self, RevOrg.self, actor: actor, at: now) { accountNumber, orgNumber in
+        return try await app.insertPair(Account.self, RevOrg.self, actor: actor, at: now) { accountNumber, orgNumber in
             var account = Account(number: accountNumber, displayName: displayName, description: description, domains: domains,
                                   ownedBy: owners.map(\.number), externalRefs: externalRefs, websites: websites, tier: tier,
                                   createdBy: actor, at: now)
@@ -295,12 +296,12 @@ extension ParleyAPI {
         let externalRef = try fields.string("external_ref")
         let tier = try fields.string("tier")
         let environment = try fields.string("environment")
-        let org = try await store.insert(RevOrg.self, actor: caller.actor, at: now) { number in
+        let org = try await app.insert(RevOrg.self, actor: caller.actor, at: now) { number in
             RevOrg(number: number, displayName: displayName, description: description, account: account.number,
                    externalRef: externalRef, tier: tier, environment: environment, createdBy: caller.actor, at: now)
         }
         if account.defaultRevOrg == nil {
-            _ = try await store.update(Account.self, number: account.number, actor: caller.actor, at: now) { account in
+            _ = try await app.update(Account.self, number: account.number, actor: caller.actor, at: now) { account in
                 var account = account
                 if account.defaultRevOrg == nil { account.defaultRevOrg = org.number }
                 return account
@@ -313,7 +314,7 @@ extension ParleyAPI {
                        phoneNumbers: [String], description: String?, caller: Actor) async throws -> RevUser {
         if let email, !email.contains("@") { throw APIError.invalidField("email", "expected an email address") }
         let now = clock.now()
-        return try await store.insert(RevUser.self, actor: caller, at: now) { number in
+        return try await app.insert(RevUser.self, actor: caller, at: now) { number in
             RevUser(number: number, displayName: displayName ?? email.map { String($0.prefix { $0 != "@" }) },
                     fullName: fullName, email: email, externalRef: externalRef, revOrg: revOrg, phoneNumbers: phoneNumbers,
                     description: description, createdBy: caller, at: now)
@@ -351,7 +352,7 @@ extension ParleyAPI {
             if let id = try fields.id("owner", [.devUser]) { ownerNumber = try await devUser(id, field: "owner").number }
             let owner = ownerNumber
             let now = clock.now()
-            let group = try await store.insert(Group.self, actor: caller.actor, at: now) { number in
+            let group = try await app.insert(Group.self, actor: caller.actor, at: now) { number in
                 Group(number: number, name: name, description: description, memberType: memberType, owner: owner,
                       createdBy: caller.actor, at: now)
             }
@@ -369,7 +370,7 @@ extension ParleyAPI {
             var ownerNumber: Int?
             if let owner = try fields.id("owner", [.devUser]) { ownerNumber = try await devUser(owner, field: "owner").number }
             let owner = ownerNumber
-            let group = try await store.update(Group.self, number: id.number, actor: caller.actor, at: clock.now()) { group in
+            let group = try await app.update(Group.self, number: id.number, actor: caller.actor, at: clock.now()) { group in
                 var group = group
                 if let name, !name.isEmpty { group.name = name }
                 if let description { group.description = description }
@@ -394,7 +395,7 @@ extension ParleyAPI {
             let caller = try context.requireAgent()
             let group = try fields.requiredID("group", [.group])
             let member = try await devUser(try fields.requiredID("member", [.devUser]), field: "member").number
-            _ = try await store.update(Group.self, number: group.number, actor: caller.actor, at: clock.now()) { group in
+            _ = try await app.update(Group.self, number: group.number, actor: caller.actor, at: clock.now()) { group in
                 var group = group
                 if !group.members.contains(member) { group.members.append(member) }
                 return group
@@ -405,7 +406,7 @@ extension ParleyAPI {
             let caller = try context.requireAgent()
             let groupID = try fields.requiredID("group", [.group])
             let member = try fields.requiredID("member", [.devUser])
-            _ = try await store.update(Group.self, number: groupID.number, actor: caller.actor, at: clock.now()) { group in
+            _ = try await app.update(Group.self, number: groupID.number, actor: caller.actor, at: clock.now()) { group in
                 guard group.members.contains(member.number) else {
                     throw DomainError.notFound("\(member.displayID) in \(groupID.displayID)")
                 }
@@ -446,7 +447,7 @@ extension ParleyAPI {
             let description = try fields.string("description")
             let allowedValues = try fields.strings("allowed_values") ?? []
             let now = clock.now()
-            let tag = try await store.insert(Tag.self, actor: caller.actor, at: now) { number in
+            let tag = try await app.insert(Tag.self, actor: caller.actor, at: now) { number in
                 Tag(number: number, name: name, description: description, allowedValues: allowedValues, createdBy: caller.actor, at: now)
             }
             return .object(["tag": try await render(tag, Wire.tag)])
@@ -461,7 +462,7 @@ extension ParleyAPI {
             else { allowed = try fields.strings("allowed_values") }
             if let name, name.isEmpty { throw APIError.invalidField("name", "must not be empty") }
             let newAllowed = allowed
-            let tag = try await store.update(Tag.self, number: id.number, actor: caller.actor, at: clock.now()) { tag in
+            let tag = try await app.update(Tag.self, number: id.number, actor: caller.actor, at: clock.now()) { tag in
                 guard !tag.isSystem || name == nil || name == tag.name else {
                     throw APIError.forbidden("\(tag.name) is a system tag: it cannot be renamed")
                 }
@@ -477,7 +478,7 @@ extension ParleyAPI {
             let caller = try context.requireAgent()
             let id = try fields.requiredID("id", [.tag])
             if SystemTag(rawValue: id.number) != nil { throw APIError.forbidden("system tags cannot be deleted") }
-            try await store.delete(Tag.self, number: id.number, actor: caller.actor, at: clock.now())
+            try await app.delete(Tag.self, number: id.number, actor: caller.actor, at: clock.now())
             return .object([:])
         }
         router.rpc("tags.get", readable: true) { fields, context in
@@ -509,11 +510,7 @@ extension ParleyAPI {
                 throw APIError(.badRequest, type: "invalid_id", message: "\(target.displayID) in 'target' does not exist",
                                fieldName: "target", value: target.displayID)
             }
-            let now = clock.now()
-            let link = try await store.insert(Link.self, actor: caller.actor, at: now) { number in
-                Link(number: number, linkType: linkType, source: source, target: target, createdBy: caller.actor, at: now)
-            }
-            if linkType == .isDependentOn { try await reconcileDependents(of: nil, conversation: source, closedBy: nil) }
+            let link = try await app.link(linkType, source: source, target: target, by: caller.actor)
             return .object(["link": try await render(link, wanted: wantedFor(link), Wire.link)])
         }
         router.rpc("links.get", readable: true) { fields, context in
@@ -525,8 +522,7 @@ extension ParleyAPI {
             let caller = try context.requireAgent()
             let id = try fields.requiredID("id", [.link])
             guard let link = try await store.object(Link.self, number: id.number) else { throw APIError.notFound(id.displayID) }
-            try await store.delete(Link.self, number: id.number, actor: caller.actor, at: clock.now())
-            if link.linkType == .isDependentOn { try await reconcileDependents(of: nil, conversation: link.source, closedBy: nil) }
+            try await app.unlink(link, by: caller.actor)
             return .object([:])
         }
         router.rpc("links.list", readable: true) { fields, context in

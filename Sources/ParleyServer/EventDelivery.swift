@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import ParleyApp
 import ParleyCore
 import ParleyStore
 import ServiceLifecycle
@@ -63,15 +64,16 @@ actor SerialGate {
 /// `<timestamp>.<body>` with the webhook's secret), retrying with backoff. Each webhook's position is stored,
 /// so a restart resumes where delivery stopped.
 final class WebhookDelivery: Service, Sendable {
-    let store: any ParleyStore
+    let app: ParleyApp
+    var store: any ParleyStore { app.store }
     let clock: any ParleyClock
     let client: HTTPClient
     let logger: Logger
     /// One delivery pass at a time (the background loop and `test-clock.advance` both deliver).
     private let gate = SerialGate()
 
-    init(store: any ParleyStore, clock: any ParleyClock, logger: Logger) {
-        self.store = store
+    init(app: ParleyApp, clock: any ParleyClock, logger: Logger) {
+        self.app = app
         self.clock = clock
         self.client = HTTPClient(eventLoopGroupProvider: .singleton)
         self.logger = logger
@@ -127,7 +129,7 @@ final class WebhookDelivery: Service, Sendable {
                     webhook.lastError = nil
                 }
                 let state = webhook
-                webhook = try await store.update(Webhook.self, number: webhook.number, actor: .system, at: now) { stored in
+                webhook = try await app.update(Webhook.self, number: webhook.number, actor: .system, at: now) { stored in
                     var stored = stored
                     stored.cursor = state.cursor
                     stored.failures = state.failures

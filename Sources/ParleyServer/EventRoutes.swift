@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ParleyApp
 import ParleyCore
 import ParleyStore
 import ServiceLifecycle
@@ -21,7 +22,7 @@ extension ParleyAPI {
             // A new webhook receives what happens from now on.
             let cursor = try await store.latestOutboxSequence()
             let now = clock.now()
-            let webhook = try await store.insert(Webhook.self, actor: caller.actor, at: now) { number in
+            let webhook = try await app.insert(Webhook.self, actor: caller.actor, at: now) { number in
                 Webhook(number: number, url: url, eventTypes: types, secret: secret, cursor: cursor, createdBy: caller.actor, at: now)
             }
             return .object(["webhook": renderWebhook(webhook, withSecret: true)])
@@ -34,7 +35,7 @@ extension ParleyAPI {
         router.rpc("webhooks.delete") { fields, context in
             let caller = try context.requireAdmin()
             let id = try fields.requiredID("id", [.webhook])
-            try await store.delete(Webhook.self, number: id.number, actor: caller.actor, at: clock.now())
+            try await app.delete(Webhook.self, number: id.number, actor: caller.actor, at: clock.now())
             return .object([:])
         }
 

@@ -1,3 +1,4 @@
+import ParleyApp
 import ParleyCore
 import ParleyStore
 import Synchronization

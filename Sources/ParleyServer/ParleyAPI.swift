@@ -1,19 +1,21 @@
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 
-/// The HTTP adapter: each handler parses the request, loads what the domain needs, lets the domain
-/// decide inside one store transaction, and renders the result.
+/// The HTTP adapter: each handler parses the request into typed input, calls the application layer
+/// (`ParleyApp`), and renders the result.
 struct ParleyAPI: Sendable {
-    let store: any ParleyStore
-    let clock: any ParleyClock
-    let configurations: CompiledConfigurations
-    let priorityPolicy: PriorityPolicy
+    /// The use cases every handler calls.
+    let app: ParleyApp
     let timers: LifecycleTimers
     let webhooks: WebhookDelivery
     /// What every live stream reads the outbox through.
     let feed: OutboxFeed
-    var lifecyclePolicy: LifecyclePolicy { timers.policy }
+    /// For reads that need no rule of the application's (rendering references, lookups).
+    var store: any ParleyStore { app.store }
+    var clock: any ParleyClock { app.clock }
+    var configurations: CompiledConfigurations { app.configurations }
 
     func register(on router: RPCRouter) {
         registerConversations(on: router)
@@ -78,39 +80,37 @@ struct ParleyAPI: Sendable {
     func tagValues(_ entries: [Fields]) async throws -> [TagValue] {
         var result: [TagValue] = []
         for entry in entries {
-            let reference = try entry.requiredString("id")
-            let tag: Tag
-            if let id = ObjectID.parse(reference, as: [.tag]), let found = try await store.object(Tag.self, number: id.number) {
-                tag = found
-            } else if let found = try await store.find(Tag.self, key: "name", value: reference.lowercased()).first {
-                tag = found
-            } else {
-                throw APIError(.badRequest, type: "invalid_id", message: "'\(reference)' is not a tag", fieldName: entry.name("id"),
-                               value: reference)
-            }
-            let value = try entry.string("value")
-            if let value, !tag.allowedValues.isEmpty, !tag.allowedValues.contains(value) {
-                throw APIError.invalidEnum(entry.name("value"), value, allowed: tag.allowedValues)
-            }
-            result.append(TagValue(tag: tag.number, value: value))
+            result.append(try await tag(try entry.requiredString("id"), value: try entry.string("value"), field: entry.name("id"),
+                                        valueField: entry.name("value")))
         }
         return result
     }
 
+    /// The tag `reference` names (a TAG id or a tag's name), with `value` if the tag allows it.
+    func tag(_ reference: String, value: String?, field: String, valueField: String? = nil) async throws -> TagValue {
+        let tag: Tag
+        if let id = ObjectID.parse(reference, as: [.tag]), let found = try await store.object(Tag.self, number: id.number) {
+            tag = found
+        } else if let found = try await store.find(Tag.self, key: "name", value: reference.lowercased()).first {
+            tag = found
+        } else {
+            throw APIError(.badRequest, type: "invalid_id", message: "'\(reference)' is not a tag", fieldName: field, value: reference)
+        }
+        if let value, !tag.allowedValues.isEmpty, !tag.allowedValues.contains(value) {
+            throw APIError.invalidEnum(valueField ?? field, value, allowed: tag.allowedValues)
+        }
+        return TagValue(tag: tag.number, value: value)
+    }
+
     /// The conversation `id` names, if the caller may see it (404 otherwise, so as not to reveal it).
     func visibleConversation(_ id: ObjectID, for caller: Caller) async throws -> Conversation {
-        guard let conversation = try await store.conversation(number: id.number),
-              caller.isAgent || conversation.isMember(caller.actor) else {
-            throw APIError.notFound("conversation \(id.displayID)")
-        }
-        return conversation
+        try await app.visibleConversation(id.number, for: caller)
     }
 }
 
 /// Builds the router with every route and middleware; shared by `parley serve` and the tests.
-func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy, timers: LifecycleTimers,
-                webhooks: WebhookDelivery, testClock: ManualClock?, rateLimits: RateLimitPolicy,
-                secureCookies: Bool = false) -> Router<ParleyRequestContext> {
+func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelivery, testClock: ManualClock?,
+                rateLimits: RateLimitPolicy, secureCookies: Bool = false) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     let catalog = EndpointCatalog()
     router.add(middleware: ErrorMiddleware())
@@ -121,9 +121,8 @@ func makeRouter(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: 
         JSONResponse.make(status: .ok, catalog.openAPI())
     }
     let limiter = RateLimiter(policy: rateLimits)
-    router.add(middleware: AuthenticationMiddleware(store: store, clock: clock, limiter: limiter))
-    let api = ParleyAPI(store: store, clock: clock, configurations: CompiledConfigurations(), priorityPolicy: priorityPolicy,
-                        timers: timers, webhooks: webhooks, feed: OutboxFeed(store: store))
+    router.add(middleware: AuthenticationMiddleware(store: app.store, clock: app.clock, limiter: limiter))
+    let api = ParleyAPI(app: app, timers: timers, webhooks: webhooks, feed: OutboxFeed(store: app.store))
     WebInterface(api: api, limiter: limiter, secureCookies: secureCookies).register(on: router)
     let rpcRouter = RPCRouter(router: router, catalog: catalog)
     api.register(on: rpcRouter)

@@ -1,19 +1,7 @@
 import Hummingbird
 import NIOCore
+import ParleyApp
 import ParleyCore
-
-/// Who is calling, as their token says.
-public struct Caller: Sendable, Equatable {
-    public enum Role: String, Sendable {
-        case admin, agent, customer
-    }
-
-    public var actor: Actor
-    public var role: Role
-
-    public var isAgent: Bool { role != .customer }
-    public var isAdmin: Bool { role == .admin }
-}
 
 /// The request context of every Parley route: Hummingbird's core storage and the authenticated caller.
 public struct ParleyRequestContext: RequestContext {

@@ -1,48 +1,8 @@
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 import Synchronization
-
-/// The compiled routing rules and spam filter in force. Each is compiled once per stored version; before
-/// each use the newest version number is read, so a change made through any server takes effect at once.
-final class CompiledConfigurations: Sendable {
-    static let routingKind = "routing_rules"
-    static let spamKind = "spam_rules"
-
-    private let routing = Mutex<RoutingEngine?>(nil)
-    private let spam = Mutex<SpamFilter?>(nil)
-
-    func routingEngine(_ store: any ParleyStore) async throws -> RoutingEngine? {
-        let version = try await store.latestConfigurationVersion(kind: Self.routingKind)
-        guard version > 0 else { return nil }
-        if let engine = routing.withLock({ $0 }), engine.version == version { return engine }
-        guard let stored = try await store.latestConfiguration(kind: Self.routingKind) else { return nil }
-        let engine = try RoutingEngine(try Self.decode(RoutingConfiguration.self, stored.document), version: stored.version)
-        routing.withLock { $0 = engine }
-        return engine
-    }
-
-    func spamFilter(_ store: any ParleyStore) async throws -> SpamFilter {
-        let version = try await store.latestConfigurationVersion(kind: Self.spamKind)
-        if let filter = spam.withLock({ $0 }), filter.version == version { return filter }
-        var filter = try SpamFilter(SpamConfiguration(), version: 0)
-        if version > 0, let stored = try await store.latestConfiguration(kind: Self.spamKind) {
-            filter = try SpamFilter(try Self.decode(SpamConfiguration.self, stored.document), version: stored.version)
-        }
-        spam.withLock { $0 = filter }
-        return filter
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ document: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(document.utf8))
-    }
-
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-}
 
 /// Reading and checking routing configurations, for the API, `--routing FILE` and the `parley routing` commands.
 public enum RoutingConfigurationLoader {
@@ -79,14 +39,15 @@ public enum RoutingConfigurationLoader {
     }
 
     /// Stores `json` as the new version unless it equals the one in force; returns the version in force.
-    public static func install(json: String, store: any ParleyStore, actor: Actor, at now: Date) async throws -> Int {
+    public static func install(json: String, app: ParleyApp, actor: Actor, at now: Date) async throws -> Int {
+        let store = app.store
         let (configuration, engine) = try compile(json: json)
         try await checkReferences(engine, store: store)
         let document = try CompiledConfigurations.encode(configuration)
         if let current = try await store.latestConfiguration(kind: CompiledConfigurations.routingKind), current.document == document {
             return current.version
         }
-        return try await store.saveConfiguration(kind: CompiledConfigurations.routingKind, document: document, actor: actor, at: now).version
+        return try await app.saveConfiguration(kind: CompiledConfigurations.routingKind, document: document, actor: actor, at: now).version
     }
 }
 
@@ -94,7 +55,7 @@ extension ParleyAPI {
     func registerConfigurations(on router: RPCRouter) {
         router.rpc("routing-rules.set") { fields, context in
             let caller = try context.requireAdmin()
-            let version = try await RoutingConfigurationLoader.install(json: JSONValue.object(fields.values).serialized, store: store,
+            let version = try await RoutingConfigurationLoader.install(json: JSONValue.object(fields.values).serialized, app: app,
                                                                        actor: caller.actor, at: clock.now())
             return try await configurationResponse(kind: CompiledConfigurations.routingKind, version: version)
         }
@@ -115,7 +76,7 @@ extension ParleyAPI {
             } catch let error as RoutingConfigurationError {
                 throw APIError(.badRequest, type: "invalid_field", message: "invalid spam rules: \(error.description)", fieldName: error.field)
             }
-            let stored = try await store.saveConfiguration(kind: CompiledConfigurations.spamKind,
+            let stored = try await app.saveConfiguration(kind: CompiledConfigurations.spamKind,
                                                            document: try CompiledConfigurations.encode(configuration),
                                                            actor: caller.actor, at: clock.now())
             return try await configurationResponse(kind: CompiledConfigurations.spamKind, version: stored.version)

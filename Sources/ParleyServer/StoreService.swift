@@ -4,7 +4,7 @@ import ServiceLifecycle
 
 /// Closes the store's threads when the server shuts down.
 struct StoreService: Service {
-    let store: SQLiteStore
+    let store: any ParleyStore
 
     func run() async throws {
         try? await gracefulShutdown()

@@ -1,4 +1,5 @@
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 
@@ -31,7 +32,7 @@ extension ParleyAPI {
             }
             guard lifetime > 0 else { throw APIError.invalidField("expires_in", "must be a positive number of seconds") }
             let token = TokenSecret.generate(prefix: kind == .pat ? "parley_pat_" : "parley_session_")
-            try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
+            try await app.issueToken(hash: TokenSecret.hash(token), token: StoredToken(
                 subject: subject, kind: kind, createdDate: now, expiresAt: now.addingTimeInterval(Double(lifetime))))
             return .object([
                 "access_token": .string(token),

@@ -1,4 +1,5 @@
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 
@@ -13,7 +14,7 @@ extension ParleyAPI {
             for owner in owners { _ = try await devUser(owner, field: "owned_by") }
             let stage = try workStage(fields) ?? "open"
             let now = clock.now()
-            let work = try await store.insert(Work.self, actor: caller.actor, at: now) { number in
+            let work = try await app.insert(Work.self, actor: caller.actor, at: now) { number in
                 Work(number: number, type: type, title: title, body: body, ownedBy: owners.map(\.number), stage: stage,
                      createdBy: caller.actor, at: now)
             }
@@ -43,17 +44,13 @@ extension ParleyAPI {
             let stage = try workStage(fields)
             let owners = try fields.idUpdate("owned_by", [.devUser])
             for owner in owners ?? [] { _ = try await devUser(owner, field: "owned_by") }
-            let before = try await store.object(Work.self, number: id.number)
-            let work = try await store.update(Work.self, number: id.number, actor: caller.actor, at: clock.now()) { work in
+            let work = try await app.updateWork(id.number, actor: caller.actor) { work in
                 var work = work
                 if let title { work.title = title }
                 if let body { work.body = body }
                 if let stage { work.stage = stage }
                 if let owners { work.ownedBy = owners.map(\.number) }
                 return work
-            }
-            if before?.isClosed != work.isClosed {
-                try await reconcileDependents(of: work.id, closedBy: work.isClosed ? work.displayID : nil)
             }
             return .object(["work": try await renderWork(work)])
         }
@@ -74,31 +71,5 @@ extension ParleyAPI {
         var wanted = References.Wanted()
         wanted.devUsers.formUnion(work.ownedBy)
         return try await render(work, wanted: wanted, Wire.work)
-    }
-
-    /// The works a conversation depends on.
-    func dependencies(of conversation: ObjectID) async throws -> [Work] {
-        let links = try await store.find(Link.self, key: "source", value: conversation.don)
-            .filter { $0.linkType == .isDependentOn && $0.target.kind == .work }
-        return Array(try await store.objects(Work.self, numbers: Set(links.map(\.target.number))).values)
-    }
-
-    /// A work closed or reopened, or a dependency was added or removed: every conversation depending on it
-    /// recomputes what follows (hold → needs_response when all are done; `Blocked`), each in its own transaction.
-    func reconcileDependents(of work: ObjectID?, conversation: ObjectID? = nil, closedBy: String?) async throws {
-        var conversations: [ObjectID] = conversation.map { [$0] } ?? []
-        if let work {
-            conversations += try await store.find(Link.self, key: "target", value: work.don)
-                .filter { $0.linkType == .isDependentOn }.map(\.source)
-        }
-        for id in conversations {
-            let works = try await dependencies(of: id)
-            let open = works.filter { !$0.isClosed }.count
-            let now = clock.now()
-            let policy = lifecyclePolicy
-            _ = try await store.updateConversation(number: id.number) { current in
-                try current.reconcilingDependencies(open: open, total: works.count, closedBy: closedBy, at: now).withTimers(policy, at: now)
-            }
-        }
     }
 }

@@ -1,67 +1,118 @@
 import ParleyCore
 
-/// Parley's storage, one use case a method: each write method loads, lets the domain decide (the closures
-/// it is given are pure), and persists the result with its events in one transaction, or not at all.
-/// `SQLiteStore` is the embedded implementation; a PostgreSQL one implements the same protocol.
+/// Parley's storage contract (`docs/storage.md` is the long form; `ParleyStoreContract` is its test suite,
+/// which every implementation must pass unchanged).
+///
+/// - **Plans, not decisions.** The application layer decides; a store persists. Every write takes what a
+///   use case planned (objects with their events, outbox messages, the next deadline) and stores all of it
+///   atomically, or nothing. A store creates no event, publishes nothing it was not told to, and calls
+///   nobody back. Closures it is given (`decide`, `make`) are pure: it may run them inside its transaction,
+///   once per attempt, and must not run them again after a commit.
+/// - **Atomicity and durability.** A write returns only once its transaction has committed durably; a write
+///   that throws has changed nothing.
+/// - **Visibility after commit.** Once a write returned, every read started afterwards, on any connection
+///   (and, for a store shared by several servers, on any server), sees it.
+/// - **Unique keys** are checked in the writing transaction: a conversation's `external_ref` (across all
+///   conversations), a comment's `external_ref` (within its conversation), each directory object's
+///   `uniqueKeys`. A duplicate throws `DomainError.conflict` and writes nothing; a retried import is
+///   therefore idempotent.
+/// - **Optimistic versions.** `updateConversation` hands `decide` the conversation as it is in the
+///   transaction; a use case compares its version with the one the client saw (`If-Match`) and throws, so of
+///   two writers that saw the same version exactly one wins.
+/// - **Numbers** (conversations, comments, directory objects) come from per-kind sequences, are never reused,
+///   and may have gaps (a write that failed).
+/// - **Lists** are ordered totally (their sort key, then the number), paged by opaque keyset cursors that
+///   stay valid while rows change, and never return a row twice or skip one that existed throughout.
+/// - **The outbox rule.** Each published message gets a sequence; a reader that follows the outbox by cursor
+///   (`outbox(after:)` with the last sequence it saw) never misses a message and never sees one twice,
+///   whatever order concurrent transactions commit in: sequences become visible in increasing order only
+///   (decision 0006). Messages at or below `outboxHorizon()` may have been pruned.
 public protocol ParleyStore: Sendable {
-    // MARK: Directory objects (people, orgs, groups, tags, links)
+    /// Stops the store's threads and connections. Safe to call twice; the data stays consistent whether or
+    /// not it runs (a crash is a close that never ran).
+    func close() async throws
 
-    /// Inserts a new object made from its allocated number; refuses a duplicate unique key with `conflict`.
-    func insert<Object: DirectoryObject>(_ type: Object.Type, actor: Actor, at: Date,
-                                         make: @escaping @Sendable (Int) throws -> Object) async throws -> Object
+    // MARK: Directory objects (people, orgs, groups, tags, links, works, webhooks)
+
+    /// Inserts the object `make` builds from the number allocated for it, with its events; refuses a
+    /// duplicate unique key with `conflict`.
+    func insert<Object: DirectoryObject>(_ type: Object.Type,
+                                         make: @escaping @Sendable (Int) throws -> Recorded<Object>) async throws -> Object
     /// Inserts two objects that refer to each other (an account and its default rev org) in one transaction;
     /// `make` gets both numbers.
     func insertPair<First: DirectoryObject, Second: DirectoryObject>(
-        _ first: First.Type, _ second: Second.Type, actor: Actor, at: Date,
-        make: @escaping @Sendable (Int, Int) throws -> (First, Second)) async throws -> (First, Second)
+        _ first: First.Type, _ second: Second.Type,
+        make: @escaping @Sendable (Int, Int) throws -> (Recorded<First>, Recorded<Second>)) async throws -> (First, Second)
+    /// Inserts objects with the numbers they carry unless one of that kind and number exists (deleted ones
+    /// included), and moves the kind's sequence past them (the system tags). Returns those inserted.
+    func seed<Object: DirectoryObject>(_ objects: [Recorded<Object>]) async throws -> [Object]
     func object<Object: DirectoryObject>(_ type: Object.Type, number: Int) async throws -> Object?
     /// Several objects at once (deleted ones included, so old references still render), by number.
     func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object]
-    /// Replaces an object with what `change` makes of it; records the change.
-    func update<Object: DirectoryObject>(_ type: Object.Type, number: Int, actor: Actor, at: Date,
-                                         change: @escaping @Sendable (Object) throws -> Object) async throws -> Object
-    func delete<Object: DirectoryObject>(_ type: Object.Type, number: Int, actor: Actor, at: Date) async throws
+    /// Replaces an object with what `change` makes of it (nil: no change, nothing written).
+    func update<Object: DirectoryObject>(_ type: Object.Type, number: Int,
+                                         change: @escaping @Sendable (Object) throws -> Recorded<Object>?) async throws -> Object
+    /// Marks an object deleted (it stays readable through `objects`), with the events `record` makes of it.
+    func delete<Object: DirectoryObject>(_ type: Object.Type, number: Int,
+                                         record: @escaping @Sendable (Object) throws -> [ChangeEvent]) async throws
     func list<Object: DirectoryObject>(_ type: Object.Type, query: DirectoryQuery) async throws -> Page<Object>
     /// Objects with `key == value` (for lookups such as a user's email or an org's domain).
     func find<Object: DirectoryObject>(_ type: Object.Type, key: String, value: String) async throws -> [Object]
 
     // MARK: Conversations
 
-    func createConversation(actor: Actor, at: Date,
-                            make: @escaping @Sendable (Int) throws -> ConversationCreation) async throws -> Conversation
+    /// Stores the conversation `make` plans from its allocated number, its comments and their messages.
+    func createConversation(make: @escaping @Sendable (Int) throws -> NewConversation) async throws -> Conversation
+    /// Bulk loading (imports, benchmark fills): `count` conversations in one transaction. Their plans'
+    /// `publishes` are honoured as for `createConversation`; external refs are not checked.
+    func importConversations(count: Int, make: @escaping @Sendable (Int) throws -> NewConversation) async throws -> [Int]
     func conversation(number: Int) async throws -> Conversation?
-    /// Loads the conversation, lets `decide` change it, and stores the decision with its events.
-    func updateConversation(number: Int, decide: @escaping @Sendable (Conversation) throws -> ConversationDecision) async throws -> Conversation
-    func deleteConversation(number: Int, actor: Actor, at: Date,
-                            check: @escaping @Sendable (Conversation) throws -> Void) async throws
+    /// Loads the conversation in the transaction and stores what `decide` plans; nil: nothing changes and
+    /// nothing is written (the conversation as it is is returned).
+    func updateConversation(number: Int,
+                            decide: @escaping @Sendable (Conversation) throws -> ConversationPlan?) async throws -> Conversation
+    /// Deletes the conversation: it leaves every list, count, search and deadline; its events stay.
+    func deleteConversation(number: Int, decide: @escaping @Sendable (Conversation) throws -> DeletionPlan) async throws
     func listConversations(_ query: ConversationQuery) async throws -> Page<Conversation>
+    /// Conversations per stage (not deleted), kept up to date as they change rather than counted.
+    func stageCounts() async throws -> [Stage: Int]
 
     // MARK: Timeline
 
-    /// Adds a comment: `plan` decides what it does to the conversation; returns the stored comment
-    /// and the conversation it ended up on (a follow-up when the original was archived).
-    func addComment(to conversation: Int, draft: CommentDraft, externalRef: String?,
-                    plan: @escaping @Sendable (Conversation) throws -> CommentPlan) async throws -> (TimelineEntry, Conversation)
+    /// Adds a comment as `decide` plans it from the conversation in the transaction; returns the stored
+    /// comment and the conversation it ended up on (a follow-up when the original was archived).
+    func addComment(to conversation: Int,
+                    decide: @escaping @Sendable (Conversation) throws -> CommentPlan) async throws -> (TimelineEntry, Conversation)
     func timelineEntry(number: Int) async throws -> TimelineEntry?
+    /// Replaces a comment with what `change` makes of it, recording its event.
     func updateTimelineEntry(number: Int,
                              change: @escaping @Sendable (TimelineEntry, Conversation) throws -> (TimelineEntry, ChangeEvent)) async throws -> TimelineEntry
     func listTimeline(_ query: TimelineQuery) async throws -> Page<TimelineItem>
     /// Every recorded event of an object, oldest first.
     func events(of object: ObjectID) async throws -> [ChangeEvent]
 
-    // MARK: Tokens
+    // MARK: Tokens and credentials
 
-    func saveToken(hash: String, token: StoredToken) async throws
+    func saveToken(hash: String, token: StoredToken, events: [ChangeEvent]) async throws
     func token(hash: String) async throws -> StoredToken?
     func revokeTokens(of subject: Actor) async throws
     func revokeToken(hash: String) async throws
+    /// A dev user's stored password hash (`pbkdf2-sha256$rounds$salt$hash`), if one was set.
+    func passwordHash(of user: Int) async throws -> String?
+    func setPasswordHash(_ hash: String, of user: Int, at: Date, events: [ChangeEvent]) async throws
 
     // MARK: Outbox
 
-    /// Published changes after `sequence`, oldest first.
+    /// Published messages after `sequence`, in sequence order (see the outbox rule above).
     func outbox(after sequence: Int, limit: Int) async throws -> [OutboxEvent]
-    /// The newest published change's sequence (0 if none).
+    /// The newest published message's sequence (0 if none).
     func latestOutboxSequence() async throws -> Int
+    /// The highest sequence pruned (0 if none): a reader whose cursor is below it has missed messages and
+    /// must start again from the current state.
+    func outboxHorizon() async throws -> Int
+    /// Prunes at most `limit` of the oldest messages published before `date` and at or below `sequence`
+    /// (what every webhook has delivered or given up on); moves the horizon; returns how many went.
+    func pruneOutbox(before date: Date, throughSequence sequence: Int, limit: Int) async throws -> Int
 
     // MARK: Deadlines
 
@@ -74,25 +125,16 @@ public protocol ParleyStore: Sendable {
 
     // MARK: Configurations
 
-    /// Stores `document` as the next version of `kind` (versions start at 1) and returns it.
-    func saveConfiguration(kind: String, document: String, actor: Actor, at: Date) async throws -> StoredConfiguration
+    /// Stores `document` as the next version of `kind` (versions start at 1), with the events `record` makes
+    /// of the version number, and returns it.
+    func saveConfiguration(kind: String, document: String, actor: Actor, at: Date,
+                           record: @escaping @Sendable (Int) -> [ChangeEvent]) async throws -> StoredConfiguration
     /// The version in force: the newest.
     func latestConfiguration(kind: String) async throws -> StoredConfiguration?
     /// Only the newest version number (cheap: checked before each use of a compiled configuration).
     func latestConfigurationVersion(kind: String) async throws -> Int
     /// Every version, newest first.
     func configurationHistory(kind: String) async throws -> [StoredConfiguration]
-
-    // MARK: Inbox
-
-    /// Conversations per stage (not deleted), kept up to date as they change rather than counted.
-    func stageCounts() async throws -> [Stage: Int]
-
-    // MARK: Credentials
-
-    /// A dev user's stored password hash (`pbkdf2-sha256$rounds$salt$hash`), if one was set.
-    func passwordHash(of user: Int) async throws -> String?
-    func setPasswordHash(_ hash: String, of user: Int, at: Date) async throws
 
     // MARK: Settings
 

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import ParleyApp
 import ParleyCore
+import ParleyServer
+import ParleySQLite
 import ParleyStore
 
 /// Fills a database with realistic support traffic through the storage layer (no HTTP): agents, customer
@@ -21,25 +24,29 @@ struct FillBench: AsyncParsableCommand {
     @Option(help: "Seed of the generator: the same seed and counts give the same conversations.") var seed: UInt64 = 7
 
     func run() async throws {
-        try await SQLiteStore.using(path: db, now: Date()) { try await fill($0) }
+        try await StoreOpening.using(.sqlite(path: db)) { store in
+            let app = ParleyApp(store: store, clock: SystemClock())
+            try await app.prepare()
+            try await fill(app)
+        }
     }
 
-    private func fill(_ store: SQLiteStore) async throws {
+    private func fill(_ app: ParleyApp) async throws {
         let started = ContinuousClock.now
         let now = Date().wholeMilliseconds
-        let directory = try await makeDirectory(store, at: now.addingTimeInterval(-days * 86_400 - 3_600))
+        let directory = try await makeDirectory(app, at: now.addingTimeInterval(-days * 86_400 - 3_600))
         let directorySeconds = Self.seconds(since: started)
         FileHandle.standardError.write(Data(String(format: "directory: %d agents, %d orgs, %d customers in %.1f s\n",
                                                    directory.agents.count, directory.orgs.count, directory.customers.count,
                                                    directorySeconds).utf8))
-        let plan = ConversationPlan(directory: directory, start: now.addingTimeInterval(-days * 86_400), span: days * 86_400,
+        let plan = FillConversations(directory: directory, start: now.addingTimeInterval(-days * 86_400), span: days * 86_400,
                                     total: conversations, seed: seed)
         let progress = ProgressBar(total: conversations, unit: "conversations")
         let fillStarted = ContinuousClock.now
         var done = 0
         while done < conversations {
             let count = min(batch, conversations - done)
-            _ = try await store.importConversations(count: count) { number in try plan.conversation(number: number) }
+            _ = try await app.importConversations(count: count, withTimers: false) { number in try plan.conversation(number: number) }
             done += count
             progress.show(done, rate: Double(done) / Self.seconds(since: fillStarted))
         }
@@ -58,17 +65,17 @@ struct FillBench: AsyncParsableCommand {
 
     /// Agents, orgs (each owned by an agent, who is its default owner) and customers, created concurrently
     /// so that group commit batches them.
-    private func makeDirectory(_ store: SQLiteStore, at date: Date) async throws -> FillDirectory {
+    private func makeDirectory(_ app: ParleyApp, at date: Date) async throws -> FillDirectory {
         let agentCount = agents, orgCount = orgs, perOrg = customersPerOrg
         let agentNumbers = try await Self.concurrently(agentCount) { index in
-            try await store.insert(DevUser.self, actor: .system, at: date) { number in
+            try await app.insert(DevUser.self, actor: .system, at: date) { number in
                 DevUser(number: number, email: "agent\(number)-\(UUID().uuidString.prefix(8))@fill.example", displayName: "Agent \(number)",
                         fullName: "Agent Number \(number)", role: .agent, createdBy: .system, at: date)
             }.number
         }
         let orgPairs = try await Self.concurrently(orgCount) { index in
             let owner = agentNumbers[index % agentNumbers.count]
-            let (account, org) = try await store.insertPair(Account.self, RevOrg.self, actor: .system, at: date) { accountNumber, orgNumber in
+            let (account, org) = try await app.insertPair(Account.self, RevOrg.self, actor: .system, at: date) { accountNumber, orgNumber in
                 var account = Account(number: accountNumber, displayName: "Customer \(accountNumber)", description: nil,
                                       domains: [], ownedBy: [owner], externalRefs: [], websites: [],
                                       tier: ["free", "pro", "enterprise"][accountNumber % 3], createdBy: .system, at: date)
@@ -81,7 +88,7 @@ struct FillBench: AsyncParsableCommand {
         }
         let customerNumbers = try await Self.concurrently(orgCount * perOrg) { index in
             let org = orgPairs[index / perOrg].revOrg
-            return try await store.insert(RevUser.self, actor: .system, at: date) { number in
+            return try await app.insert(RevUser.self, actor: .system, at: date) { number in
                 RevUser(number: number, displayName: "Customer \(number)", fullName: nil, email: "customer\(number)@org\(org).fill.example",
                         externalRef: nil, revOrg: org, phoneNumbers: [], description: nil, createdBy: .system, at: date)
             }.number
@@ -135,7 +142,7 @@ struct FillDirectory: Sendable {
 
 /// Makes conversation number `n` as a pure function of its number and the seed: who writes, when, how many
 /// messages, and where it ends up, through the domain's own transitions.
-struct ConversationPlan: Sendable {
+struct FillConversations: Sendable {
     var directory: FillDirectory
     var start: Date
     var span: Double

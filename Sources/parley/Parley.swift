@@ -6,8 +6,11 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import ParleyApp
 import ParleyCore
+import ParleyDemo
 import ParleyServer
+import ParleySQLite
 import ParleyStore
 
 @main
@@ -90,7 +93,7 @@ struct Serve: AsyncParsableCommand {
             """)
         }
         if demo {
-            if let demoTokens = try await DemoData.load(into: server.store, clock: SystemClock()) {
+            if let demoTokens = try await DemoData.load(into: server.app) {
                 print(demoTokens.summary(url: "\(tlsCert == nil ? "http" : "https")://\(host):\(port)"))
             } else {
                 print("--demo: the database already has conversations; left as it is.")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ParleyCore
+import ParleySQLite
 import ParleyStore
 
 /// The store's share of the read paths on a filled database (no HTTP, no rendering): the agent's first
@@ -15,7 +16,7 @@ struct ReadsBench: AsyncParsableCommand {
     @Option(help: "Search words (each a search, cycled through).") var search: [String] = ["refund", "password reset", "invoice declined", "webhook timeout"]
 
     func run() async throws {
-        try await SQLiteStore.using(path: db, now: Date()) { try await measure($0) }
+        try await SQLiteStore.using(path: db) { try await measure($0) }
     }
 
     private func measure(_ store: SQLiteStore) async throws {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import ParleyApp
 import ParleyCore
 import ParleyServer
+import ParleySQLite
 import ParleyStore
 
 struct Routing: AsyncParsableCommand {
@@ -58,7 +60,7 @@ struct Routing: AsyncParsableCommand {
             var orgText = "unidentified org"
             if let database, let email, let at = email.lastIndex(of: "@") {
                 let domain = String(email[email.index(after: at)...]).lowercased()
-                let found = try await SQLiteStore.using(path: database, now: Date()) {
+                let found = try await StoreOpening.using(.sqlite(path: database)) {
                     try await $0.find(Account.self, key: "domain", value: domain).first
                 }
                 if let account = found {
@@ -87,7 +89,7 @@ struct Routing: AsyncParsableCommand {
             let engine = try Routing.load(file)
             var moves: [String: Int] = [:]
             var total = 0, changed = 0
-            try await SQLiteStore.using(path: database, now: Date()) { store in
+            try await StoreOpening.using(.sqlite(path: database)) { store in
                 var query = ConversationQuery()
                 query.page.limit = 500
                 query.sort = .createdDate(descending: false)

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import ParleyBenchmarks
+import ParleySQLite
 import ParleyStore
 
 /// The physical limit of durable writes on this machine: bare SQLite inserts with the store's durability

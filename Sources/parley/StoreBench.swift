@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ParleyCore
+import ParleyBenchmarks
+import ParleySQLite
 import ParleyStore
 
 /// Durable write throughput of the store itself (no HTTP): C concurrent tasks play the support workflow's
@@ -21,14 +23,14 @@ struct StoreBench: AsyncParsableCommand {
     func run() async throws {
         let path = db ?? Self.scratchPath("store")
         defer { if db == nil { Self.remove(path) } }
-        let measured = try await SQLiteStore.using(path: path, now: Date()) { try await measure($0) }
+        let measured = try await SQLiteStore.using(path: path) { try await measure($0) }
         guard !noReplay else { return }
 
         // The same workload again on a fresh store, recorded (recording costs the writer a little, so it is
         // not the measured run), then replayed on fresh copies of that store's starting state.
         let recordingPath = Self.scratchPath("record")
         defer { Self.remove(recordingPath) }
-        let writes = try await SQLiteStore.using(path: recordingPath, now: Date()) { store in
+        let writes = try await SQLiteStore.using(path: recordingPath) { store in
             store.startRecordingWrites()
             try await play(on: store)
             return store.stopRecordingWrites()
@@ -40,7 +42,7 @@ struct StoreBench: AsyncParsableCommand {
         for batch in Set([1, meanBatch]).sorted() {
             let replayPath = Self.scratchPath("replay")
             defer { Self.remove(replayPath) }
-            try await SQLiteStore.using(path: replayPath, now: Date()) { _ in }
+            try await SQLiteStore.using(path: replayPath) { _ in }
             let result = try BareSQLiteBenchmark.replay(writes, path: replayPath, batch: batch)
             let comparison = batch == meanBatch
                 ? String(format: " (the store: %.0f%% of it)", 100 * measured.writesPerSecond / result.useCasesPerSecond) : ""
@@ -87,24 +89,33 @@ struct StoreBench: AsyncParsableCommand {
                 group.addTask {
                     for _ in 0..<perTask {
                         let now = Date().wholeMilliseconds
-                        let conversation = try await store.createConversation(actor: customer, at: now) { number in
-                            try Conversation.open(number: number, draft: ConversationDraft(title: "Bench conversation", sourceChannel: "widget",
-                                                                                           messages: ["It does not work"]),
-                                                  routing: RoutingDecision(owners: [1], record: RoutingRecord(reason: .orgDefaultOwner)),
-                                                  by: customer, at: now)
+                        // The plans the application layer makes for these four writes (no timers: the store is
+                        // what is measured).
+                        let conversation = try await store.createConversation { number in
+                            let creation = try Conversation.open(number: number, draft: ConversationDraft(title: "Bench conversation", sourceChannel: "widget",
+                                                                                                          messages: ["It does not work"]),
+                                                                 routing: RoutingDecision(owners: [1], record: RoutingRecord(reason: .orgDefaultOwner)),
+                                                                 by: customer, at: now)
+                            return NewConversation(plan: ConversationPlan(conversation: creation.decision.conversation, events: creation.decision.events,
+                                                                          deadline: nil, publishes: [.conversationCreated]),
+                                                   comments: creation.comments.map { NewComment($0) })
                         }
                         for (author, body) in [(agent, "Which version?"), (customer, "2.3")] {
                             let draft = CommentDraft(author: author, body: body, visibility: .external, at: Date().wholeMilliseconds)
-                            _ = try await store.addComment(to: conversation.number, draft: draft, externalRef: nil) { current in
+                            _ = try await store.addComment(to: conversation.number) { current in
                                 guard case .append(let decision) = try current.receivingComment(by: author, visibility: .external, at: draft.at) else {
                                     throw DomainError.conflict("archived")
                                 }
-                                return .append(decision)
+                                return .append(ConversationPlan(conversation: decision.conversation, events: decision.events, deadline: nil,
+                                                                publishes: decision.conversation == current ? [] : [.conversationUpdated]),
+                                               NewComment(draft))
                             }
                         }
                         _ = try await store.updateConversation(number: conversation.number) { current in
-                            try current.applying(ConversationChange(tags: TagChange(add: [TagValue(tag: SystemTag.resolution.number, value: "fixed")]),
-                                                                    stage: .resolved), by: agent, at: Date().wholeMilliseconds)
+                            let decision = try current.applying(ConversationChange(tags: TagChange(add: [TagValue(tag: SystemTag.resolution.number, value: "fixed")]),
+                                                                                   stage: .resolved), by: agent, at: Date().wholeMilliseconds)
+                            return ConversationPlan(conversation: decision.conversation, events: decision.events, deadline: nil,
+                                                    publishes: [.conversationUpdated])
                         }
                     }
                 }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import ParleyApp
 import ParleyCore
 import ParleyServer
+import ParleySQLite
 import ParleyStore
 #if canImport(Glibc)
 import Glibc
@@ -34,12 +36,13 @@ struct SetPassword: AsyncParsableCommand {
         } catch let error as APIError {
             throw ValidationError("The password \(error.message).")
         }
-        try await SQLiteStore.using(path: database, now: Date()) { store in
+        try await StoreOpening.using(.sqlite(path: database)) { store in
+            let app = ParleyApp(store: store, clock: SystemClock())
             guard let user = try await store.find(DevUser.self, key: "email", value: email.lowercased()).first else {
                 throw ValidationError("No dev user has the email \(email); create one with dev-users.create first.")
             }
             guard user.state == .active else { throw ValidationError("\(email) is not an active user.") }
-            try await store.setPasswordHash(hash, of: user.number, at: Date())
+            try await app.setPasswordHash(hash, of: user.number, at: app.clock.now())
             print("Password set for \(user.displayName) (\(user.id.displayID)); sign in at /inbox.")
         }
     }

@@ -33,8 +33,18 @@ private func describe(_ outcome: StageOutcome) -> String {
     }
 }
 
+/// The auto-archive timer moves only a resolved conversation (to archived); in every other stage it does nothing.
+private let archiveTimerColumn: [Stage: String] = [
+    .new: "=", .suspended: "=", .waitingOnUser: "=", .needsResponse: "=", .hold: "=", .resolved: "→archived", .archived: "=",
+]
+
 @Suite("Stage machine table")
 struct StageMachineTableTests {
+    @Test("the archive timer in every stage", arguments: Stage.allCases)
+    func archiveTimer(stage: Stage) {
+        #expect(describe(StageMachine.outcome(of: .archiveTimerElapsed, in: stage)) == archiveTimerColumn[stage]!)
+    }
+
     @Test("every automatic input in every stage", arguments: Stage.allCases)
     func automaticInputs(stage: Stage) {
         let inputs: [StageInput] = [.customerMessage, .agentPublicReply, .dependenciesDone, .spamVerdict, .internalNote]

@@ -1,4 +1,5 @@
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyServer
 import Testing

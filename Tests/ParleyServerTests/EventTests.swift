@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import ParleyApp
 import ParleyCore
 import ParleyServer
 import Synchronization

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyApp
 @testable import ParleyServer
 import Testing
 

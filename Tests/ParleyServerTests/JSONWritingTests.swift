@@ -1,3 +1,4 @@
+import ParleyApp
 @testable import ParleyServer
 import Testing
 

@@ -1,7 +1,10 @@
 import Foundation
+import ParleyApp
 import ParleyCore
 @testable import ParleyServer
+import ParleySQLite
 import ParleyStore
+import ParleyStoreContract
 import Testing
 
 @Suite("The outbox feed the live streams share")
@@ -24,7 +27,8 @@ struct OutboxFeedTests {
     private func withFeed(_ body: (SQLiteStore, OutboxFeed) async throws -> Void) async throws {
         let path = "/tmp/parley-feed-\(UUID().uuidString).sqlite"
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let store = try SQLiteStore(path: path, now: t0)
+        let store = try SQLiteStore(path: path)
+        try await store.seedSystemTags(at: t0)
         do {
             try await body(store, OutboxFeed(store: store, kept: 8, refreshInterval: .zero))
         } catch {

@@ -2,6 +2,7 @@ import Hummingbird
 import HTTPTypes
 import HummingbirdTesting
 import Synchronization
+import ParleyApp
 import ParleyCore
 import ParleyServer
 import Testing

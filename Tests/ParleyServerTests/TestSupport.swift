@@ -1,6 +1,7 @@
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import ParleyApp
 import ParleyCore
 import ParleyServer
 import ParleyStore

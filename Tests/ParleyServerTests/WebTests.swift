@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import Foundation
 import Logging
+import ParleyApp
 import ParleyCore
 import ParleyServer
 import ParleyStore
@@ -75,7 +76,7 @@ private func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(),
             let api = API(client: client)
             let world = try await World.make(api)
             let maya = try #require(try await server.store.find(DevUser.self, key: "email", value: "maya@support.test").first)
-            try await server.store.setPasswordHash(try PasswordHash.make("correct horse battery", rounds: 1_000), of: maya.number, at: Date())
+            try await server.app.setPasswordHash(try PasswordHash.make("correct horse battery", rounds: 1_000), of: maya.number, at: Date())
             try await body(api, Browser(client), world)
         }
     } catch {

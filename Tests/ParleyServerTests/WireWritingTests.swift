@@ -1,5 +1,6 @@
 import Foundation
 @testable import ParleyCore
+import ParleyApp
 @testable import ParleyServer
 import Testing
 

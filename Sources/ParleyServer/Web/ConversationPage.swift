@@ -1,4 +1,5 @@
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 
@@ -31,40 +32,60 @@ extension WebInterface {
         }
     }
 
-    /// One form's change, through the API's operations (the same validation and transactions).
+    /// One form's change, through the application layer's use cases (the same checks and transactions as
+    /// the API's). A form value outside its allowed set is refused, never replaced by a default.
     private func perform(_ action: String, on number: Int, form: FormData, caller: Caller) async throws {
-        let id = JSONValue.string(ObjectID(.conversation, number).don)
+        let app = api.app
         switch action {
         case "reply":
             guard let body = form.text("body") else { throw APIError.missing("body") }
             if form["propose"] == "on" {
-                _ = try await api.proposeResolution(Fields(["id": id, "body": .string(body)]), caller: caller)
+                _ = try await app.proposeResolution(number, message: body, by: caller)
             } else {
-                let visibility = form["visibility"] == "internal" ? "internal" : "external"
-                _ = try await api.createComment(Fields(["object": id, "body": .string(body), "visibility": .string(visibility)]),
-                                                caller: caller)
+                let visibility: Visibility
+                switch form["visibility"] {
+                case nil, "external": visibility = .external
+                case "internal": visibility = .internal
+                case let other?: throw APIError.invalidEnum("visibility", other, allowed: ["external", "internal"])
+                }
+                _ = try await app.addComment(to: number, body: body, visibility: visibility, externalRef: nil, by: caller)
             }
         case "stage":
-            guard let stage = form.text("stage") else { throw APIError.missing("stage") }
-            var fields: [String: JSONValue] = ["id": id, "stage": .object(["name": .string(stage)])]
+            guard let name = form.text("stage") else { throw APIError.missing("stage") }
+            guard let stage = Stage(rawValue: name) else {
+                throw APIError.invalidEnum("stage.name", name, allowed: Stage.allCases.map(\.rawValue))
+            }
+            var change = ConversationChange(stage: stage)
             if let resolution = form.text("resolution") {
-                fields["tags"] = .object(["add": .array([.object(["id": .string(ObjectID(.tag, SystemTag.resolution.rawValue).displayID), "value": .string(resolution)])])])
+                let tag = try await api.tag(ObjectID(.tag, SystemTag.resolution.rawValue).displayID, value: resolution, field: "tags.add.0")
+                change.tags = TagChange(add: [tag])
             }
-            if let version = form.text("version").flatMap(Int.init) { fields["version"] = .int(version) }
-            _ = try await api.updateConversation(Fields(fields), caller: caller, ifMatch: nil)
+            _ = try await app.updateConversation(number, change: change, expectedVersion: form.text("version").flatMap(Int.init), by: caller)
         case "update":
-            var fields: [String: JSONValue] = ["id": id]
+            var change = ConversationChange()
             if let owner = form["owner"] {
-                fields["owned_by"] = .array(owner.isEmpty ? [] : [.string(owner)])
+                if owner.isEmpty {
+                    change.ownedBy = []
+                } else {
+                    change.ownedBy = [try await api.devUser(try Fields.parseID(owner, field: "owned_by.0", [.devUser]), field: "owned_by").number]
+                }
             }
-            if let group = form["group"] { fields["group"] = group.isEmpty ? .null : .string(group) }
-            if let priority = form.text("priority") { fields["priority"] = .string(priority) }
+            if let group = form["group"] {
+                change.group = group.isEmpty ? .some(nil)
+                    : .some(try await api.requireExists(Group.self, try Fields.parseID(group, field: "group", [.group]), field: "group").number)
+            }
+            if let priority = form.text("priority") {
+                guard let value = Priority(rawValue: priority) else {
+                    throw APIError.invalidEnum("priority", priority, allowed: Priority.allCases.map(\.rawValue))
+                }
+                change.priority = value
+            }
             if let tag = form.text("add_tag") {
-                fields["tags"] = .object(["add": .array([.object(["id": .string(tag)])])])
+                change.tags = TagChange(add: [try await api.tag(tag, value: nil, field: "tags.add.0")])
             } else if let tag = form.text("remove_tag") {
-                fields["tags"] = .object(["remove": .array([.object(["id": .string(tag)])])])
+                change.tags = TagChange(remove: [try await api.tag(tag, value: nil, field: "tags.remove.0").tag])
             }
-            _ = try await api.updateConversation(Fields(fields), caller: caller, ifMatch: nil)
+            _ = try await app.updateConversation(number, change: change, expectedVersion: nil, by: caller)
         default:
             throw APIError.notFound("action '\(action)'")
         }
@@ -87,7 +108,7 @@ extension WebInterface {
             }
         }
         let references = try await References.load(wanted, from: store)
-        let dependencies = try await api.dependencies(of: conversation.id)
+        let dependencies = try await api.app.dependencies(of: conversation.id)
         let everyone = try await store.list(DevUser.self, query: DirectoryQuery()).items
         let people = everyone.filter { $0.state == .active }
         let allTags = try await store.list(Tag.self, query: DirectoryQuery()).items

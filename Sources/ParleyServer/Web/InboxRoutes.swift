@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ParleyApp
 import ParleyCore
 import ParleyStore
 
@@ -109,7 +110,7 @@ struct WebInterface: Sendable {
             }
             let token = TokenSecret.generate(prefix: "parley_web_")
             let started = clock.now()
-            try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
+            try await api.app.issueToken(hash: TokenSecret.hash(token), token: StoredToken(
                 subject: .devUser(user.number), kind: .webSession, createdDate: started,
                 expiresAt: started.addingTimeInterval(WebSession.inboxLifetime)))
             return Self.redirect("/inbox", cookie: WebSession.cookie(

@@ -1,6 +1,7 @@
 import Crypto
 import _CryptoExtras
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import ParleyApp
 import ParleyCore
 import ParleyStore
 
@@ -41,10 +42,8 @@ extension WebInterface {
             do {
                 guard let body = form.text("body") else { throw APIError.missing("message") }
                 let title = form.text("title") ?? String(body.prefix(80))
-                let created = try await api.createConversation(Fields([
-                    "title": .string(title), "messages": .array([.object(["body": .string(body)])]), "source_channel": .string("widget"),
-                ]), caller: session.caller)
-                guard let number = Self.conversationNumber(in: created, key: "conversation", field: "display_id") else { return Self.redirect("/widget") }
+                let draft = ConversationDraft(title: title, sourceChannel: "widget", messages: [body])
+                let number = try await api.app.openConversation(ConversationOpening(draft: draft), by: session.caller).number
                 return Self.redirect("/widget/conversations/\(number)")
             } catch {
                 return Self.back("/widget", error: error)
@@ -56,18 +55,17 @@ extension WebInterface {
             let action = try context.parameters.require("action")
             let form = try await Self.form(request, context: context)
             try session.checkForm(form)
-            let id = JSONValue.string(ObjectID(.conversation, number).don)
             var target = number
             do {
                 switch action {
                 case "reply":
                     guard let body = form.text("body") else { throw APIError.missing("message") }
-                    let created = try await api.createComment(Fields(["object": id, "body": .string(body), "visibility": .string("external")]),
-                                                              caller: session.caller)
+                    let entry = try await api.app.addComment(to: number, body: body, visibility: .external, externalRef: nil,
+                                                             by: session.caller)
                     // A reply to an archived conversation lands on its follow-up.
-                    target = Self.conversationNumber(in: created, key: "timeline_entry", field: "object_display_id") ?? number
+                    target = entry.conversation
                 case "resolution":
-                    _ = try await api.confirmResolution(Fields(["id": id, "confirmed": .bool(form["confirmed"] == "yes")]), caller: session.caller)
+                    _ = try await api.app.confirmResolution(number, confirmed: form["confirmed"] == "yes", message: nil, by: session.caller)
                 default:
                     throw APIError.notFound("action '\(action)'")
                 }
@@ -76,11 +74,6 @@ extension WebInterface {
             }
             return Self.redirect("/widget/conversations/\(target)")
         }
-    }
-
-    private static func conversationNumber(in response: JSONValue, key: String, field: String) -> Int? {
-        guard case .object(let outer) = response, case .object(let inner)? = outer[key]?.expanded, case .string(let text)? = inner[field] else { return nil }
-        return ObjectID.parse(text, as: [.conversation])?.number
     }
 
     private func signedOut() -> Response {

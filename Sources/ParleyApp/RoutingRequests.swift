@@ -3,7 +3,7 @@ import ParleyStore
 
 extension RoutingRequest {
     /// The account's default owner, if that dev user is active (an inactive one gets no conversations).
-    static func activeDefaultOwner(of account: Account?, in store: any ParleyStore) async throws -> Int? {
+    public static func activeDefaultOwner(of account: Account?, in store: any ParleyStore) async throws -> Int? {
         guard let owner = account?.defaultOwner, try await store.object(DevUser.self, number: owner)?.state == .active else {
             return nil
         }

@@ -1,6 +1,8 @@
 import Foundation
 @testable import ParleyCore
-@testable import ParleyStore
+@testable import ParleySQLite
+import ParleyStore
+import ParleyStoreContract
 import Testing
 
 /// The store writes conversations, comments and events by hand (`StoredDocument`); these check that the

@@ -1,3 +1,4 @@
+import ParleyStore
 /// The database schema as numbered migrations. A migration never changes once it has shipped:
 /// a change to the schema is a new migration at the end of the list.
 enum Schema {

@@ -1,4 +1,6 @@
+import ParleyApp
 import ParleyCore
+import ParleyServer
 import ParleyStore
 
 /// A small, realistic support team for `parley serve --demo`: agents, groups, customer orgs,
@@ -25,30 +27,34 @@ public enum DemoData {
     /// Every demo agent's inbox password (a demo, not a secret).
     public static let agentPassword = "parley-demo"
 
-    /// Loads the demo into an empty store; returns nil (and changes nothing) if it has conversations.
-    public static func load(into store: any ParleyStore, clock: any ParleyClock) async throws -> Tokens? {
+    /// Loads the demo through `server`'s use cases into its store; returns nil (and changes nothing) if the
+    /// store has conversations. Each conversation is played on a clock of its own, moved to each step's
+    /// time (three days ago onwards), so that its timers and records read as if they had happened then.
+    public static func load(into server: ParleyApp) async throws -> Tokens? {
+        let store = server.store
         guard try await store.listConversations(ConversationQuery()).items.isEmpty else { return nil }
-        let now = clock.now()
+        let now = server.clock.now()
         let start = now.addingTimeInterval(-3 * 24 * 3600)
         @Sendable func at(_ hours: Double) -> Date { start.addingTimeInterval(hours * 3600).wholeMilliseconds }
+        let app = server
 
         var agents: [DevUser] = []
         for (email, name) in [("maya@support.example", "Maya Chen"), ("tomas@support.example", "Tomás Rivera"),
                               ("priya@support.example", "Priya Natarajan")] {
-            agents.append(try await store.insert(DevUser.self, actor: .system, at: at(0)) { number in
+            agents.append(try await app.insert(DevUser.self, actor: .system, at: at(0)) { number in
                 DevUser(number: number, email: email, displayName: name.components(separatedBy: " ")[0], fullName: name,
                         role: .agent, createdBy: .system, at: at(0))
             })
         }
         let billingOwner = agents[1].number, platformOwner = agents[2].number
         let mayaNumber = agents[0].number
-        let billing = try await store.insert(Group.self, actor: .system, at: at(0)) { number in
+        let billing = try await app.insert(Group.self, actor: .system, at: at(0)) { number in
             var group = Group(number: number, name: "Billing", description: "Invoices, refunds and plans", memberType: "dev_user",
                               owner: billingOwner, createdBy: .system, at: at(0))
             group.members = [billingOwner, mayaNumber]
             return group
         }
-        _ = try await store.insert(Group.self, actor: .system, at: at(0)) { number in
+        _ = try await app.insert(Group.self, actor: .system, at: at(0)) { number in
             var group = Group(number: number, name: "Platform", description: "API, SSO and integrations", memberType: "dev_user",
                               owner: platformOwner, createdBy: .system, at: at(0))
             group.members = [platformOwner]
@@ -63,23 +69,23 @@ public enum DemoData {
             let owner = agents[index % agents.count].number
             // Acme and Globex are long-standing customers; Initech signed up last week (a new org: lower priority).
             let since = index == 2 ? at(-96) : at(-24 * 400)
-            let account = try await store.insert(Account.self, actor: .system, at: since) { number in
+            let account = try await app.insert(Account.self, actor: .system, at: since) { number in
                 Account(number: number, displayName: orgName, description: nil, domains: [domain], ownedBy: [owner],
                         externalRefs: [domain], websites: ["https://\(domain)"], tier: index == 0 ? "enterprise" : "standard",
                         createdBy: .system, at: since)
             }
-            let org = try await store.insert(RevOrg.self, actor: .system, at: at(0)) { number in
+            let org = try await app.insert(RevOrg.self, actor: .system, at: at(0)) { number in
                 RevOrg(number: number, displayName: orgName, description: nil, account: account.number, externalRef: "org-\(domain)",
                        tier: nil, environment: "production", createdBy: .system, at: at(0))
             }
-            _ = try await store.update(Account.self, number: account.number, actor: .system, at: at(0)) { account in
+            _ = try await app.update(Account.self, number: account.number, actor: .system, at: at(0)) { account in
                 var account = account
                 account.defaultRevOrg = org.number
                 return account
             }
             for person in people {
                 let email = person.lowercased().components(separatedBy: " ")[0] + "@" + domain
-                customers.append(try await store.insert(RevUser.self, actor: .system, at: at(0)) { number in
+                customers.append(try await app.insert(RevUser.self, actor: .system, at: at(0)) { number in
                     RevUser(number: number, displayName: person, fullName: person, email: email, externalRef: email,
                             revOrg: org.number, phoneNumbers: [], description: nil, createdBy: .system, at: at(0))
                 })
@@ -89,47 +95,26 @@ public enum DemoData {
         /// Opens a conversation as `customer` and plays `steps` on it.
         func conversation(_ title: String, _ message: String, customer: RevUser, hour: Double, group: Int? = nil,
                           steps: [(Double, Step)]) async throws {
-            let org = customer.revOrg
-            var account: Int?
-            var owner: Int?
-            if let org { account = try await store.object(RevOrg.self, number: org)?.account }
-            var orgCreated: Date?
-            if let account, let found = try await store.object(Account.self, number: account) {
-                owner = found.defaultOwner
-                orgCreated = found.createdDate
-            }
-            let draft = ConversationDraft(title: title, sourceChannel: "widget", group: group, revOrg: org, account: account,
-                                          messages: [message])
-            let routing = RoutingDecision.byOrgDefault(
-                RoutingRequest(title: title, body: message, channel: "widget", revOrg: org, orgDefaultOwner: owner,
-                               orgCreatedAt: orgCreated), at: at(hour))
-            let customerActor = Actor.revUser(customer.number)
-            let created = try await store.createConversation(actor: customerActor, at: at(hour)) { number in
-                try Conversation.open(number: number, draft: draft, routing: routing,
-                                      by: customerActor, at: at(hour))
-            }
+            let customerCaller = Caller(actor: .revUser(customer.number), role: .customer)
+            let past = ManualClock(at(hour))
+            let app = ParleyApp(store: store, clock: past, priorityPolicy: server.priorityPolicy,
+                                lifecyclePolicy: server.lifecyclePolicy, deadlines: server.deadlines)
+            let draft = ConversationDraft(title: title, sourceChannel: "widget", group: group, messages: [message])
+            let created = try await app.openConversation(ConversationOpening(draft: draft), by: customerCaller)
             for (offset, step) in steps {
-                let time = at(hour + offset)
+                past.move(to: at(hour + offset))
                 switch step {
-                case .customer(let body), .agent(let body, _), .note(let body, _):
-                    let author: Actor
-                    let visibility: Visibility
-                    switch step {
-                    case .agent(_, let agent): (author, visibility) = (.devUser(agent), .external)
-                    case .note(_, let agent): (author, visibility) = (.devUser(agent), .internal)
-                    default: (author, visibility) = (customerActor, .external)
-                    }
-                    _ = try await store.addComment(to: created.number, draft: CommentDraft(author: author, body: body, visibility: visibility, at: time),
-                                                   externalRef: nil) { current in
-                        switch try current.receivingComment(by: author, visibility: visibility, at: time) {
-                        case .append(let decision): return .append(decision)
-                        case .startFollowUp: return .followUp { current.followUp(number: $0, by: author, at: time) }
-                        }
-                    }
+                case .customer(let body):
+                    _ = try await app.addComment(to: created.number, body: body, visibility: .external, externalRef: nil, by: customerCaller)
+                case .agent(let body, let agent):
+                    _ = try await app.addComment(to: created.number, body: body, visibility: .external, externalRef: nil,
+                                                 by: Caller(actor: .devUser(agent), role: .agent))
+                case .note(let body, let agent):
+                    _ = try await app.addComment(to: created.number, body: body, visibility: .internal, externalRef: nil,
+                                                 by: Caller(actor: .devUser(agent), role: .agent))
                 case .change(let change, let agent):
-                    _ = try await store.updateConversation(number: created.number) { current in
-                        try current.applying(change, by: .devUser(agent), at: time)
-                    }
+                    _ = try await app.updateConversation(created.number, change: change, expectedVersion: nil,
+                                                         by: Caller(actor: .devUser(agent), role: .agent))
                 }
             }
         }
@@ -174,15 +159,15 @@ public enum DemoData {
         var agentTokens: [(String, String)] = []
         for agent in agents {
             let token = TokenSecret.generate(prefix: "parley_pat_")
-            try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
+            try await server.issueToken(hash: TokenSecret.hash(token), token: StoredToken(
                 subject: .devUser(agent.number), kind: .pat, createdDate: now, expiresAt: now.addingTimeInterval(30 * 24 * 3600)))
             agentTokens.append((agent.email, token))
-            try await store.setPasswordHash(try PasswordHash.make(agentPassword), of: agent.number, at: now)
+            try await server.setPasswordHash(try PasswordHash.make(agentPassword), of: agent.number, at: now)
         }
         var customerTokens: [(String, String)] = []
         for customer in customers {
             let token = TokenSecret.generate(prefix: "parley_session_")
-            try await store.saveToken(hash: TokenSecret.hash(token), token: StoredToken(
+            try await server.issueToken(hash: TokenSecret.hash(token), token: StoredToken(
                 subject: .revUser(customer.number), kind: .session, createdDate: now, expiresAt: now.addingTimeInterval(30 * 24 * 3600)))
             customerTokens.append((customer.email ?? "REVU-\(customer.number)", token))
         }

@@ -1,35 +1,29 @@
+import ParleyStore
 import VaporCSQLite
 
 /// A value bound to or read from a SQLite statement.
-enum SQLValue: Sendable, Hashable {
+package enum SQLValue: Sendable, Hashable {
     case integer(Int64)
     case text(String)
     case real(Double)
     case null
 
-    var int: Int? { if case .integer(let v) = self { Int(v) } else { nil } }
-    var string: String? { if case .text(let v) = self { v } else { nil } }
-}
-
-/// A failure inside SQLite: not the caller's fault, reported as an internal error.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
-    public var code: Int32
-    public var message: String
-    public var description: String { "SQLite error \(code): \(message)" }
+    package var int: Int? { if case .integer(let v) = self { Int(v) } else { nil } }
+    package var string: String? { if case .text(let v) = self { v } else { nil } }
 }
 
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// One SQLite connection. Not thread-safe itself: the store hands each connection to one thread at a
 /// time (the writer under its mutex, a reader taken out of the pool), which is why it may be sent.
-final class SQLiteConnection: @unchecked Sendable {
+package final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     /// While set, every statement `run` and `query` execute is appended to it with its values (the store's
     /// writer records what its use cases write, for `parley bench store` to replay it bare).
     var statementLog: StatementLog?
 
-    init(path: String, readOnly: Bool) throws {
+    package init(path: String, readOnly: Bool) throws {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
@@ -62,7 +56,7 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Runs one or more statements without binds (schema, pragmas, transaction control).
-    func execute(_ sql: String) throws {
+    package func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?
         let status = sqlite_nio_sqlite3_exec(handle, sql, nil, nil, &error)
         if status != SQLITE_OK {
@@ -124,7 +118,7 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// Runs a statement that returns no rows; returns the number of rows changed.
     @discardableResult
-    func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
+    package func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
         statementLog?.statements.append((sql, values))
         let statement = try prepared(sql)
         defer { sqlite_nio_sqlite3_reset(statement) }
@@ -136,7 +130,7 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Runs a query and returns its rows, each as an array of column values.
-    func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
+    package func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
         statementLog?.statements.append((sql, values))
         let statement = try prepared(sql)
         defer { sqlite_nio_sqlite3_reset(statement) }
@@ -152,7 +146,7 @@ final class SQLiteConnection: @unchecked Sendable {
         return rows
     }
 
-    func scalar(_ sql: String, _ values: [SQLValue] = []) throws -> SQLValue {
+    package func scalar(_ sql: String, _ values: [SQLValue] = []) throws -> SQLValue {
         try query(sql, values).first?.first ?? .null
     }
 }

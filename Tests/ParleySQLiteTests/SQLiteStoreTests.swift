@@ -1,12 +1,14 @@
 import ParleyCore
-@testable import ParleyStore
+@testable import ParleySQLite
+import ParleyStore
+import ParleyStoreContract
 import Testing
 
 private let t0 = Date(timeIntervalSince1970: 1_750_000_000)
 
 private func withStore(_ body: (SQLiteStore, String) async throws -> Void) async throws {
     let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
-    let store = try SQLiteStore(path: path, now: t0)
+    let store = try await SQLiteStore.seeded(path: path, now: t0)
     do { try await body(store, path) } catch {
         try await store.close()
         throw error
@@ -36,7 +38,7 @@ struct SQLiteStoreTests {
         try #require(instant != t0)
         let at = instant
         let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
-        let store = try SQLiteStore(path: path, now: t0)
+        let store = try await SQLiteStore.seeded(path: path, now: t0)
         let created = try await newConversation(store, title: "precise", at: at)
         let comment = try await store.addComment(to: created.number, draft: CommentDraft(author: .devUser(3), body: "hi", visibility: .external, at: at),
                                                  externalRef: nil) { current in
@@ -46,7 +48,7 @@ struct SQLiteStoreTests {
         let cached = try #require(try await store.conversation(number: created.number))
         let cachedEntry = try #require(try await store.timelineEntry(number: comment.number))
         try await store.close()
-        let reopened = try SQLiteStore(path: path, now: t0)
+        let reopened = try SQLiteStore(path: path)
         let stored = try #require(try await reopened.conversation(number: created.number))
         let storedEntry = try #require(try await reopened.timelineEntry(number: comment.number))
         try await reopened.close()
@@ -68,7 +70,7 @@ struct SQLiteStoreTests {
             let db = try SQLiteConnection(path: path, readOnly: true)
             for (step, (owners, members, tags)) in steps.enumerated() {
                 let at = t0.addingTimeInterval(Double(step + 1))
-                _ = try await store.updateConversation(number: created.number) { current in
+                _ = try await store.storeDecision(number: created.number) { current in
                     var next = current
                     next.ownedBy = owners
                     next.members = members
@@ -120,7 +122,7 @@ struct SQLiteStoreTests {
         try await withStore { store, _ in
             let conversation = try await newConversation(store, title: "A")
             await #expect(throws: DomainError.self) {
-                _ = try await store.updateConversation(number: conversation.number) { current in
+                _ = try await store.storeDecision(number: conversation.number) { current in
                     try current.applying(ConversationChange(title: "B", stage: .hold), by: .devUser(3), at: t0 + 5)
                 }
             }
@@ -214,10 +216,10 @@ struct SQLiteStoreTests {
     @Test("data survives reopening the file")
     func reopen() async throws {
         let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
-        let store = try SQLiteStore(path: path, now: t0)
+        let store = try await SQLiteStore.seeded(path: path, now: t0)
         let conversation = try await newConversation(store, title: "Persisted")
         try await store.close()
-        let reopened = try SQLiteStore(path: path, now: t0)
+        let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.conversation(number: conversation.number) == conversation)
         #expect(try await reopened.list(Tag.self, query: DirectoryQuery()).items.count == SystemTag.allCases.count)
         try await reopened.close()

@@ -1,5 +1,7 @@
 import ParleyCore
-@testable import ParleyStore
+@testable import ParleySQLite
+import ParleyStore
+import ParleyStoreContract
 import Synchronization
 import Testing
 #if canImport(Glibc)
@@ -24,7 +26,7 @@ private final class Shared<Value: Sendable>: Sendable {
 
 private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
     let path = "/tmp/parley-group-commit-\(UUID().uuidString).sqlite"
-    let store = try SQLiteStore(path: path, now: t0)
+    let store = try await SQLiteStore.seeded(path: path, now: t0)
     defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
     do { try await body(store) } catch {
         try await store.close()
@@ -112,7 +114,7 @@ struct GroupCommitTests {
                 for (index, (name, bulk)) in jobs.enumerated() {
                     group.addTask {
                         if name == "import" {
-                            _ = try await store.importConversations(count: 3) { number in
+                            _ = try await store.importCreations(count: 3) { number in
                                 try Conversation.open(number: number, draft: ConversationDraft(title: "I\(number)", messages: ["hello"]),
                                                       routing: RoutingDecision(owners: [3], record: RoutingRecord(reason: .orgDefaultOwner)),
                                                       by: .revUser(1), at: t0)
@@ -175,13 +177,13 @@ struct GroupCommitTests {
                     group.addTask {
                         switch step {
                         case "rename":
-                            _ = try? await store.updateConversation(number: conversation.number) { current in
+                            _ = try? await store.storeDecision(number: conversation.number) { current in
                                 try current.applying(ConversationChange(title: "B"), by: .devUser(3), at: t0 + 1)
                             }
                         case "abandon":
                             _ = try? await store.write { db in try db.execute("ROLLBACK") }
                         default:
-                            _ = try await store.updateConversation(number: conversation.number) { current in
+                            _ = try await store.storeDecision(number: conversation.number) { current in
                                 seen.update { $0.append(current.title) }
                                 return ConversationDecision(conversation: current, events: [])
                             }

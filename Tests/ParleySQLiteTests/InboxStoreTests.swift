@@ -1,5 +1,7 @@
 import ParleyCore
-@testable import ParleyStore
+@testable import ParleySQLite
+import ParleyStore
+import ParleyStoreContract
 import Testing
 
 private let t0 = Date(timeIntervalSince1970: 1_760_000_000)
@@ -7,7 +9,7 @@ private let t0 = Date(timeIntervalSince1970: 1_760_000_000)
 @Suite("Inbox storage: stage counters and full-text search")
 struct InboxStoreTests {
     private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let store = try SQLiteStore(path: "/tmp/parley-inbox-\(UUID().uuidString).sqlite", now: t0)
+        let store = try await SQLiteStore.seeded(path: "/tmp/parley-inbox-\(UUID().uuidString).sqlite", now: t0)
         do { try await body(store) } catch {
             try await store.close()
             throw error
@@ -49,7 +51,7 @@ struct InboxStoreTests {
             _ = try await open(store, "C", message: "three")
             #expect(try await store.stageCounts()[.new] == 3)
             _ = try await comment(store, a, "We are on it", .external)
-            _ = try await store.updateConversation(number: b.number) { current in
+            _ = try await store.storeDecision(number: b.number) { current in
                 try current.applying(ConversationChange(stage: .suspended), by: .devUser(3), at: t0 + 90)
             }
             var counts = try await store.stageCounts()
@@ -176,7 +178,7 @@ struct InboxStoreTests {
     func unassignedView() async throws {
         let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let store = try SQLiteStore(path: path, now: t0)
+        let store = try await SQLiteStore.seeded(path: path, now: t0)
         var nobodys: [Int] = []
         for index in 0..<12 {
             let owners = index % 3 == 0 ? [] : [3]
@@ -198,10 +200,10 @@ struct InboxStoreTests {
         #expect(try await unassigned(.priority(descending: false)) == nobodys)
         #expect(try await unassigned(.createdDate(descending: true)) == nobodys.reversed())
         // Taken by an agent: off the list; let go again: back on it.
-        _ = try await store.updateConversation(number: nobodys[0]) { try $0.applying(ConversationChange(ownedBy: [3]), by: .devUser(3), at: t0 + 60) }
+        _ = try await store.storeDecision(number: nobodys[0]) { try $0.applying(ConversationChange(ownedBy: [3]), by: .devUser(3), at: t0 + 60) }
         #expect(try await unassigned(.priority(descending: false)) == Array(nobodys.dropFirst()))
         let owned = nobodys[0] + 1
-        _ = try await store.updateConversation(number: owned) { try $0.applying(ConversationChange(ownedBy: []), by: .devUser(3), at: t0 + 60) }
+        _ = try await store.storeDecision(number: owned) { try $0.applying(ConversationChange(ownedBy: []), by: .devUser(3), at: t0 + 60) }
         #expect(try await unassigned(.modifiedDate(descending: true)).first == owned)
         try await store.close()
 
@@ -216,7 +218,7 @@ struct InboxStoreTests {
     @Test("a deleted conversation leaves the search index with its comments")
     func deletedConversationLeavesTheIndex() async throws {
         let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
-        let store = try SQLiteStore(path: path, now: t0)
+        let store = try await SQLiteStore.seeded(path: path, now: t0)
         let gone = try await open(store, "Refund for a lost parcel", message: "refund please")
         _ = try await comment(store, gone, "refund sent", .external)
         let kept = try await open(store, "Refund twice", message: "charged twice")
@@ -243,7 +245,7 @@ struct InboxStoreTests {
                 try Conversation.open(number: number, draft: draft("first"), routing: routing, by: .revUser(1), at: t0)
             }
             await #expect(throws: StoreError.self) {
-                _ = try await store.importConversations(count: 2) { number in
+                _ = try await store.importCreations(count: 2) { number in
                     try Conversation.open(number: number, draft: number == first.number + 2 ? draft("imported") : ConversationDraft(title: "fine", messages: ["m"]),
                                           routing: routing, by: .revUser(1), at: t0)
                 }
@@ -269,7 +271,7 @@ struct InboxStoreTests {
             #expect(try await search(store, "legacy", notes: true) == [login.number])
             #expect(try await search(store, "\"; DROP TABLE conversations; --").isEmpty)
             #expect(try await search(store, "*()").isEmpty, "no words: nothing matches")
-            _ = try await store.updateConversation(number: refund.number) { current in
+            _ = try await store.storeDecision(number: refund.number) { current in
                 try current.applying(ConversationChange(title: "Double charge"), by: .devUser(3), at: t0 + 120)
             }
             #expect(try await search(store, "refund").isEmpty)

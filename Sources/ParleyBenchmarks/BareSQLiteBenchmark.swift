@@ -1,3 +1,6 @@
+import Foundation
+import ParleySQLite
+
 /// The physical limit the store's durable writes are measured against: a bare loop of SQLite inserts with
 /// the store's durability (WAL, `synchronous=FULL`), committed in batches, with none of the store's work
 /// (no JSON, no events, no domain).
@@ -33,54 +36,6 @@ public enum BareSQLiteBenchmark {
         let elapsed = started.duration(to: clock.now)
         return Result(batch: batch, rows: rows,
                       seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-    }
-}
-
-/// What the store's writer wrote while recording, use case by use case: the statements that change rows
-/// (inserts, updates, deletes, with their values), without the reads, the transactions and the savepoints
-/// around them, and without use cases that rolled back. Replayed by `BareSQLiteBenchmark.replay`.
-public struct RecordedWrites: Sendable {
-    var useCases: [[RecordedStatement]]
-
-    struct RecordedStatement: Sendable {
-        var sql: String
-        var values: [SQLValue]
-    }
-
-    /// Use cases recorded.
-    public var count: Int { useCases.count }
-    /// Statements recorded, over all use cases.
-    public var statements: Int { useCases.reduce(0) { $0 + $1.count } }
-    /// Bytes of text bound to those statements.
-    public var boundTextBytes: Int {
-        useCases.reduce(0) { total, statements in
-            statements.reduce(total) { sum, statement in
-                statement.values.reduce(sum) { if case .text(let text) = $1 { $0 + text.utf8.count } else { $0 } }
-            }
-        }
-    }
-
-    /// Splits the writer's statements at each use case's savepoint; what runs after a batch's last use
-    /// case and before its COMMIT (the search index) stays with that use case.
-    init(_ log: [(sql: String, values: [SQLValue])]) {
-        var useCases: [[RecordedStatement]] = []
-        var current: [RecordedStatement]?
-        for (sql, values) in log {
-            switch sql {
-            case BatchStatement.beginUseCase:
-                if let current { useCases.append(current) }
-                current = []
-            case BatchStatement.undoUseCase:
-                current = nil
-            case BatchStatement.begin, BatchStatement.commit, BatchStatement.endUseCase:
-                continue
-            default:
-                if sql.hasPrefix("SELECT") { continue }
-                current?.append(RecordedStatement(sql: sql, values: values))
-            }
-        }
-        if let current { useCases.append(current) }
-        self.useCases = useCases
     }
 }
 

@@ -1,5 +1,8 @@
+import ParleyBenchmarks
 import ParleyCore
-@testable import ParleyStore
+@testable import ParleySQLite
+import ParleyStore
+import ParleyStoreContract
 import Testing
 
 private let t0 = Date(timeIntervalSince1970: 1_750_000_000)
@@ -23,7 +26,7 @@ struct WriteRecordingTests {
         let customer = Actor.revUser(1), agent = Actor.devUser(2)
         let resolution = ConversationChange(tags: TagChange(add: [TagValue(tag: SystemTag.resolution.number, value: "fixed")]), stage: .resolved)
 
-        let recorded = try await SQLiteStore.using(path: recordedPath, now: t0) { store in
+        let recorded = try await SQLiteStore.using(path: recordedPath) { store in
             store.startRecordingWrites()
             var numbers: [Int] = []
             for title in ["Refund for order 12", "Webhook timeout", "Invoice declined"] {
@@ -42,15 +45,15 @@ struct WriteRecordingTests {
                 return .append(decision)
             }
             await #expect(throws: Refused.self) {
-                _ = try await store.updateConversation(number: numbers[0]) { _ in throw Refused() }
+                _ = try await store.storeDecision(number: numbers[0]) { _ in throw Refused() }
             }
-            let resolved = try await store.updateConversation(number: numbers[1]) { current in
+            let resolved = try await store.storeDecision(number: numbers[1]) { current in
                 try current.applying(resolution, by: agent, at: t0 + 120)
             }
             #expect(resolved.stage == .resolved)
             let writes = store.stopRecordingWrites()
             // Not recorded any more.
-            _ = try await store.updateConversation(number: numbers[0]) { current in
+            _ = try await store.storeDecision(number: numbers[0]) { current in
                 try current.applying(resolution, by: agent, at: t0 + 180)
             }
             return writes
@@ -59,11 +62,11 @@ struct WriteRecordingTests {
         #expect(recorded.statements > 5 * 4)
         #expect(recorded.boundTextBytes > 1_000)
 
-        try await SQLiteStore.using(path: replayPath, now: t0) { _ in }
+        try await SQLiteStore.using(path: replayPath) { _ in }
         let result = try BareSQLiteBenchmark.replay(recorded, path: replayPath, batch: 2)
         #expect(result.useCases == 5)
 
-        try await SQLiteStore.using(path: replayPath, now: t0) { store in
+        try await SQLiteStore.using(path: replayPath) { store in
             let conversations = try await store.listConversations(ConversationQuery()).items
             #expect(conversations.map(\.title).sorted() == ["Invoice declined", "Refund for order 12", "Webhook timeout"])
             let byTitle = Dictionary(uniqueKeysWithValues: conversations.map { ($0.title, $0) })

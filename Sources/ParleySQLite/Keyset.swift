@@ -1,3 +1,4 @@
+import ParleyStore
 import ParleyCore
 
 /// A sort order whose last column is unique, so that a cursor (the sort values of one row) marks a

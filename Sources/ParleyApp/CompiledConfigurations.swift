@@ -1,0 +1,48 @@
+import Foundation
+import ParleyCore
+import ParleyStore
+import Synchronization
+
+/// The compiled routing rules and spam filter in force. Each is compiled once per stored version; before
+/// each use the newest version number is read, so a change made through any server takes effect at once.
+public final class CompiledConfigurations: Sendable {
+    public static let routingKind = "routing_rules"
+    public static let spamKind = "spam_rules"
+
+    private let routing = Mutex<RoutingEngine?>(nil)
+    private let spam = Mutex<SpamFilter?>(nil)
+
+    public init() {}
+
+    public func routingEngine(_ store: any ParleyStore) async throws -> RoutingEngine? {
+        let version = try await store.latestConfigurationVersion(kind: Self.routingKind)
+        guard version > 0 else { return nil }
+        if let engine = routing.withLock({ $0 }), engine.version == version { return engine }
+        guard let stored = try await store.latestConfiguration(kind: Self.routingKind) else { return nil }
+        let engine = try RoutingEngine(try Self.decode(RoutingConfiguration.self, stored.document), version: stored.version)
+        routing.withLock { $0 = engine }
+        return engine
+    }
+
+    public func spamFilter(_ store: any ParleyStore) async throws -> SpamFilter {
+        let version = try await store.latestConfigurationVersion(kind: Self.spamKind)
+        if let filter = spam.withLock({ $0 }), filter.version == version { return filter }
+        var filter = try SpamFilter(SpamConfiguration(), version: 0)
+        if version > 0, let stored = try await store.latestConfiguration(kind: Self.spamKind) {
+            filter = try SpamFilter(try Self.decode(SpamConfiguration.self, stored.document), version: stored.version)
+        }
+        spam.withLock { $0 = filter }
+        return filter
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, _ document: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(document.utf8))
+    }
+
+    public static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+

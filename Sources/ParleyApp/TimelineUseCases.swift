@@ -1,0 +1,98 @@
+import ParleyCore
+import ParleyStore
+
+extension ParleyApp {
+    /// The comment `id` names, if `caller` may see it and its conversation (otherwise `notFound`).
+    public func visibleEntry(_ id: ObjectID, for caller: Caller) async throws -> TimelineEntry {
+        guard let entry = try await store.timelineEntry(number: id.number), entry.isVisible(to: caller.actor) else {
+            throw DomainError.notFound("timeline entry \(id.don)")
+        }
+        _ = try await visibleConversation(entry.conversation, for: caller)
+        return entry
+    }
+
+    /// A page of a conversation's timeline as `caller` may read it (private notes of others never appear).
+    public func listTimeline(_ query: TimelineQuery, for caller: Caller) async throws -> Page<TimelineItem> {
+        _ = try await visibleConversation(query.conversation, for: caller)
+        var query = query
+        query.viewer = caller.actor
+        return try await store.listTimeline(query)
+    }
+
+    /// Adds a comment to a conversation: the stage machine decides what it does (a customer's message to an
+    /// archived conversation starts a follow-up). Returns the stored comment.
+    public func addComment(to number: Int, body: String, visibility: Visibility, externalRef: String?,
+                           by caller: Caller) async throws -> TimelineEntry {
+        var target = try await visibleConversation(number, for: caller)
+        guard !body.trimmed.isEmpty else { throw DomainError.missingField("body") }
+        // An archived conversation that already has a follow-up: the customer's message goes to the newest
+        // follow-up (so one archived conversation does not fork into many).
+        while target.stage == .archived, caller.role == .customer, let next = try await latestFollowUp(of: target),
+              next.isMember(caller.actor) {
+            target = next
+        }
+        let author = caller.actor
+        let now = clock.now()
+        let comment = NewComment(CommentDraft(author: author, body: body, visibility: visibility, at: now), externalRef: externalRef)
+        let app = self
+        let (entry, conversation) = try await store.addComment(to: target.number) { current in
+            switch try current.receivingComment(by: author, visibility: visibility, at: now) {
+            case .append(let decision):
+                return .append(app.appendPlan(decision, to: current, at: now), comment)
+            case .startFollowUp:
+                return .followUp(app.followUpPlan(of: current, comment: comment, by: author, visibility: visibility, at: now))
+            }
+        }
+        committed(conversation)
+        return entry
+    }
+
+    /// A follow-up to the archived `original`, which takes the comment and is linked to it.
+    private func followUpPlan(of original: Conversation, comment: NewComment, by author: Actor, visibility: Visibility,
+                              at now: Date) -> FollowUpPlan {
+        FollowUpPlan(
+            makeFollowUp: { number in
+                var followUp = original.followUp(number: number, by: author, at: now)
+                if case .append(let commented)? = try? followUp.conversation.receivingComment(by: author, visibility: visibility, at: now) {
+                    followUp.conversation = commented.conversation
+                    followUp.events += commented.events
+                }
+                let timed = followUp.withTimers(lifecyclePolicy, at: now)
+                return ConversationPlan(conversation: timed.conversation, events: timed.events,
+                                        deadline: timed.conversation.nextDeadline(lifecyclePolicy), publishes: [.conversationCreated])
+            },
+            recordOnOriginal: { number in [original.recordingFollowUp(number, by: author, at: now)] },
+            makeLink: { number, followUp in
+                let link = Link(number: number, linkType: .isFollowUpOf, source: ObjectID(.conversation, followUp),
+                                target: original.id, createdBy: author, at: now)
+                return Recorded(link, events: [ChangeEvent(object: link.id, actor: author, at: now, kind: .created)])
+            },
+            comment: comment)
+    }
+
+    private func latestFollowUp(of conversation: Conversation) async throws -> Conversation? {
+        let links = try await store.find(Link.self, key: "target", value: conversation.id.don)
+        guard let newest = links.filter({ $0.linkType == .isFollowUpOf }).max(by: { $0.number < $1.number }) else { return nil }
+        return try await store.conversation(number: newest.source.number)
+    }
+
+    /// Edits a comment's body (its author only, as the domain decides).
+    public func editComment(_ id: ObjectID, body: String, by caller: Caller) async throws -> TimelineEntry {
+        _ = try await visibleEntry(id, for: caller)
+        let actor = caller.actor
+        let now = clock.now()
+        return try await store.updateTimelineEntry(number: id.number) { entry, _ in
+            try entry.editing(body: body, by: actor, at: now)
+        }
+    }
+
+    /// Deletes a comment (it stays on record as deleted).
+    public func deleteComment(_ id: ObjectID, by caller: Caller) async throws {
+        _ = try await visibleEntry(id, for: caller)
+        let actor = caller.actor
+        let now = clock.now()
+        _ = try await store.updateTimelineEntry(number: id.number) { entry, _ in
+            try entry.deleting(by: actor, at: now)
+        }
+    }
+}
