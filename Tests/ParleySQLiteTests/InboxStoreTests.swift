@@ -43,28 +43,6 @@ struct InboxStoreTests {
         return try await store.listConversations(query).items.map(\.number).sorted()
     }
 
-    @Test("stage counts follow every create, stage change and delete")
-    func stageCounts() async throws {
-        try await withStore { store in
-            let a = try await open(store, "A", message: "one")
-            let b = try await open(store, "B", message: "two")
-            _ = try await open(store, "C", message: "three")
-            #expect(try await store.stageCounts()[.new] == 3)
-            _ = try await comment(store, a, "We are on it", .external)
-            _ = try await store.storeDecision(number: b.number) { current in
-                try current.applying(ConversationChange(stage: .suspended), by: .devUser(3), at: t0 + 90)
-            }
-            var counts = try await store.stageCounts()
-            #expect(counts[.new] == 1)
-            #expect(counts[.waitingOnUser] == 1)
-            #expect(counts[.suspended] == 1)
-            try await store.deleteConversation(number: b.number, actor: .devUser(3), at: t0 + 100) { _ in }
-            counts = try await store.stageCounts()
-            #expect(counts[.suspended] == 0)
-            #expect(counts.values.reduce(0, +) == 2)
-        }
-    }
-
     /// The numbers of every conversation `query` lists, page after page of `limit`.
     private func everyPage(_ store: SQLiteStore, _ query: ConversationQuery, limit: Int) async throws -> [Int] {
         var query = query
@@ -230,63 +208,5 @@ struct InboxStoreTests {
         let db = try SQLiteConnection(path: path, readOnly: true)
         #expect(try db.scalar("SELECT count(*) FROM conversation_text WHERE conversation = ?", [.integer(Int64(gone.number))]).int == 0)
         #expect(try db.scalar("SELECT count(*) FROM conversation_text WHERE conversation = ?", [.integer(Int64(kept.number))]).int == 2)
-    }
-
-    @Test("an import whose external ref is taken fails whole; it deletes nothing and the counters stay true")
-    func importWithTakenExternalRef() async throws {
-        try await withStore { store in
-            @Sendable func draft(_ title: String) -> ConversationDraft {
-                var draft = ConversationDraft(title: title, messages: ["m"])
-                draft.externalRef = "ticket-1"
-                return draft
-            }
-            let routing = RoutingDecision(owners: [3], record: RoutingRecord(reason: .orgDefaultOwner))
-            let first = try await store.createConversation(actor: .revUser(1), at: t0) { number in
-                try Conversation.open(number: number, draft: draft("first"), routing: routing, by: .revUser(1), at: t0)
-            }
-            await #expect(throws: StoreError.self) {
-                _ = try await store.importCreations(count: 2) { number in
-                    try Conversation.open(number: number, draft: number == first.number + 2 ? draft("imported") : ConversationDraft(title: "fine", messages: ["m"]),
-                                          routing: routing, by: .revUser(1), at: t0)
-                }
-            }
-            #expect(try await store.conversation(number: first.number)?.title == "first")
-            #expect(try await store.listConversations(ConversationQuery()).items.map(\.title) == ["first"], "the import left nothing behind")
-            #expect(try await store.stageCounts().values.reduce(0, +) == 1)
-        }
-    }
-
-    @Test("search finds title and message words (prefixes when asked with *); notes only for agents; edits re-index")
-    func search() async throws {
-        try await withStore { store in
-            let refund = try await open(store, "Refund for order 1234", message: "I was charged twice")
-            let login = try await open(store, "Cannot sign in", message: "The password reset mail never arrives")
-            _ = try await comment(store, login, "Customer is on the legacy SSO plan", .internal)
-            #expect(try await search(store, "REFUND") == [refund.number], "whole words, any case")
-            #expect(try await search(store, "refu").isEmpty, "not a word of the text")
-            #expect(try await search(store, "refu*") == [refund.number], "the beginning of a word, asked for")
-            #expect(try await search(store, "charged") == [refund.number])
-            #expect(try await search(store, "password mail") == [login.number])
-            #expect(try await search(store, "legacy").isEmpty, "internal notes are not searched for customers")
-            #expect(try await search(store, "legacy", notes: true) == [login.number])
-            #expect(try await search(store, "\"; DROP TABLE conversations; --").isEmpty)
-            #expect(try await search(store, "*()").isEmpty, "no words: nothing matches")
-            _ = try await store.storeDecision(number: refund.number) { current in
-                try current.applying(ConversationChange(title: "Double charge"), by: .devUser(3), at: t0 + 120)
-            }
-            #expect(try await search(store, "refund").isEmpty)
-            #expect(try await search(store, "double") == [refund.number])
-            let note = try await comment(store, refund, "Card ending 4242 was declined", .internal)
-            #expect(try await search(store, "declined", notes: true) == [refund.number])
-            _ = try await store.updateTimelineEntry(number: note.number) { current, _ in
-                try current.editing(body: "Card ending 4242 was accepted", by: .devUser(3), at: t0 + 130)
-            }
-            #expect(try await search(store, "declined", notes: true).isEmpty, "an edit takes the old words out")
-            #expect(try await search(store, "accepted", notes: true) == [refund.number])
-            _ = try await store.updateTimelineEntry(number: note.number) { current, _ in
-                try current.deleting(by: .devUser(3), at: t0 + 140)
-            }
-            #expect(try await search(store, "accepted", notes: true).isEmpty, "a deleted comment is not found")
-        }
     }
 }
