@@ -100,6 +100,8 @@ let package = Package(
         ),
         .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: strict),
         .testTarget(
+            name: "ParleyAppTests", dependencies: ["ParleyApp", "ParleySQLite", "ParleyStore", "ParleyCore"], swiftSettings: strict),
+        .testTarget(
             name: "ParleySQLiteTests",
             dependencies: ["ParleySQLite", "ParleyStore", "ParleyStoreContract", "ParleyCore", "ParleyBenchmarks"],
             swiftSettings: strict),

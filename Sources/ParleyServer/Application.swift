@@ -23,6 +23,8 @@ public struct AppConfiguration: Sendable {
     public var routingFile: String?
     /// When conversations stall, archive themselves, move fast or slow.
     public var lifecyclePolicy: LifecyclePolicy
+    /// How long published events are kept (`--event-retention-days`).
+    public var eventRetention = EventRetention()
     /// `--test-clock`: the server runs on this clock, and `test-clock.advance` moves it.
     public var testClock: ManualClock?
     /// Connections served at once; more wait in the listen backlog.
@@ -89,7 +91,9 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         logger.info("routing rules from \(routingFile) in force as version \(version)")
     }
     let webhooks = WebhookDelivery(app: app, clock: clock, logger: logger)
-    let router = makeRouter(app: app, timers: timers, webhooks: webhooks, testClock: configuration.testClock,
+    let pruning = EventPruning(app: app, retention: configuration.eventRetention, waitsOnRealTime: configuration.testClock == nil,
+                               logger: logger)
+    let router = makeRouter(app: app, timers: timers, webhooks: webhooks, pruning: pruning, testClock: configuration.testClock,
                             rateLimits: configuration.rateLimits, secureCookies: configuration.tlsCertificate != nil)
     // A connection idle this long is closed, so slow or stalled clients cannot hold connections forever.
     let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))
@@ -107,7 +111,7 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley",
                              availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
-        services: [StoreService(store: store), timers, webhooks],
+        services: [StoreService(store: store), timers, webhooks, pruning],
         logger: logger)
     return ParleyServerApp(application: application, app: app, bootstrap: bootstrap, webhooks: webhooks)
 }

@@ -48,6 +48,12 @@ extension ParleyAPI {
             let header: String? = request.headers[.lastEventID]
             let after: String? = parameters["after"].map { String($0) }
             if let resume = Int(header ?? after ?? "") {
+                // Resuming from before what the outbox keeps would leave a silent gap: refuse it.
+                let horizon = try await store.outboxHorizon()
+                guard resume >= horizon else {
+                    throw APIError(.gone, type: "gone",
+                                   message: "events up to \(horizon) were pruned (older than the retention period): reload the current state, then follow from the newest event")
+                }
                 cursor = resume
             } else {
                 cursor = try await store.latestOutboxSequence()
@@ -72,7 +78,14 @@ extension ParleyAPI {
             try await writer.write(ByteBuffer(string: ": connected\nretry: 2000\n\n"))
             // A stream ends when the server shuts down, so that open streams do not hold the shutdown up.
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                let events = try await feed.events(after: cursor, limit: 100)
+                let events: [OutboxEvent]
+                do {
+                    events = try await feed.events(after: cursor, limit: 100)
+                } catch let pruned as EventsPruned {
+                    // Fell behind what the outbox keeps: tell the client to reload rather than skip events.
+                    try await writer.write(ByteBuffer(string: "event: reset\ndata: {\"pruned_through\":\(pruned.horizon)}\n\n"))
+                    break
+                }
                 // One write for what was read together: a write per event cost a system call each, per stream.
                 var batch = ByteBuffer()
                 for (index, event) in events.enumerated() {

@@ -62,7 +62,11 @@ final class OutboxFeed: Sendable {
             return Array(state.recent[low...].prefix(limit))
         }
         if let kept { return kept }
-        return try await store.outbox(after: cursor, limit: limit)
+        // Behind what the feed keeps: the store's own outbox, unless what follows the cursor was pruned.
+        let events = try await store.outbox(after: cursor, limit: limit)
+        let horizon = try await store.outboxHorizon()
+        if cursor < horizon { throw EventsPruned(horizon: horizon) }
+        return events
     }
 
     /// The serialized payload of `event` for `viewer` (it differs only between agents and customers).
@@ -132,4 +136,11 @@ final class OutboxFeed: Sendable {
             if batch.count < Self.readBatch { break }
         }
     }
+}
+
+/// A stream asked for events after a cursor older than the outbox keeps (`--event-retention-days`): some of
+/// what follows it was pruned, so the stream cannot go on without a gap. Its client must reload its state.
+struct EventsPruned: Error {
+    /// The highest sequence pruned.
+    var horizon: Int
 }

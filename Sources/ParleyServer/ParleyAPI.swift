@@ -10,6 +10,7 @@ struct ParleyAPI: Sendable {
     let app: ParleyApp
     let timers: LifecycleTimers
     let webhooks: WebhookDelivery
+    let pruning: EventPruning
     /// What every live stream reads the outbox through.
     let feed: OutboxFeed
     /// For reads that need no rule of the application's (rendering references, lookups).
@@ -37,6 +38,7 @@ struct ParleyAPI: Sendable {
                 throw APIError.invalidField("seconds", "must be between 0 and ten years")
             }
             let fired = try await timers.advance(clock, by: Double(seconds), webhooks: webhooks)
+            try await pruning.prune()
             return .object(["now": .string(Timestamp.format(clock.now())), "deadlines_fired": .int(fired)])
         }
     }
@@ -109,7 +111,7 @@ struct ParleyAPI: Sendable {
 }
 
 /// Builds the router with every route and middleware; shared by `parley serve` and the tests.
-func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelivery, testClock: ManualClock?,
+func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelivery, pruning: EventPruning, testClock: ManualClock?,
                 rateLimits: RateLimitPolicy, secureCookies: Bool = false) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     let catalog = EndpointCatalog()
@@ -122,7 +124,7 @@ func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelive
     }
     let limiter = RateLimiter(policy: rateLimits)
     router.add(middleware: AuthenticationMiddleware(store: app.store, clock: app.clock, limiter: limiter))
-    let api = ParleyAPI(app: app, timers: timers, webhooks: webhooks, feed: OutboxFeed(store: app.store))
+    let api = ParleyAPI(app: app, timers: timers, webhooks: webhooks, pruning: pruning, feed: OutboxFeed(store: app.store))
     WebInterface(api: api, limiter: limiter, secureCookies: secureCookies).register(on: router)
     let rpcRouter = RPCRouter(router: router, catalog: catalog)
     api.register(on: rpcRouter)

@@ -57,6 +57,8 @@ struct Serve: AsyncParsableCommand {
     var stalledAfterHours = 72.0
     @Option(help: "Days after which a resolved conversation archives itself (a customer reply before then reopens it).")
     var archiveAfterDays = 7.0
+    @Option(help: "Days published events are kept for live streams to resume and webhooks to catch up; older ones are pruned (never before every webhook delivered them).")
+    var eventRetentionDays = 7.0
     @Flag(help: "Run on a test clock that starts at the real time and moves only by the admin-only test-clock.advance endpoint.")
     var testClock = false
     @Option(help: "Requests a minute allowed for one token (429 past it).") var rateLimitPerToken = 6000
@@ -78,6 +80,8 @@ struct Serve: AsyncParsableCommand {
             lifecyclePolicy: LifecyclePolicy(stalledAfter: stalledAfterHours * 3600, archiveAfter: archiveAfterDays * 86_400),
             testClock: testClock ? ManualClock(Date()) : nil)
         configuration.rateLimits = RateLimitPolicy(perToken: rateLimitPerToken, perAddress: rateLimitPerAddress)
+        guard eventRetentionDays > 0 else { throw ValidationError("--event-retention-days must be more than 0") }
+        configuration.eventRetention = EventRetention(days: eventRetentionDays)
         configuration.maxConnections = maxConnections
         configuration.idleTimeout = idleTimeout
         configuration.tlsCertificate = tlsCert

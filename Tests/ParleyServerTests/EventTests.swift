@@ -151,4 +151,30 @@ struct EventTests {
             #expect(alice.contains("id: "))
         }
     }
+
+    @Test("events past the retention period are pruned on the server's clock; a stream resuming before them gets 410, never a gap")
+    func retention() async throws {
+        try await withServer(testClock: true) { api, _ in
+            let world = try await World.make(api)
+            func stream(after: Int) async throws -> (HTTPResponse.Status, String) {
+                try await api.client.execute(uri: "/events.stream?after=\(after)&follow=false", method: .get,
+                                             headers: [.authorization: "Bearer \(adminToken)"]) { ($0.status, String(buffer: $0.body)) }
+            }
+            _ = try await api.conversation(world.aliceToken, title: "Old news")
+            _ = try await api.post("test-clock.advance", #"{"seconds":\#(6 * 86_400)}"#, token: adminToken)
+            var (status, body) = try await stream(after: 0)
+            #expect(status == .ok && body.contains("Old news"), "kept for seven days")
+            _ = try await api.conversation(world.aliceToken, title: "Fresh news")
+            _ = try await api.post("test-clock.advance", #"{"seconds":\#(2 * 86_400)}"#, token: adminToken)
+            (status, body) = try await stream(after: 0)
+            #expect(status == .gone, "resuming from before the horizon is refused, never a silent gap")
+            let error = Doc(value: try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8)))
+            #expect(error["type"].string == "gone")
+            let horizon = try #require(body.split(separator: " ").lazy.compactMap { Int($0) }.first)
+            (status, body) = try await stream(after: horizon)
+            let ids = body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { Int($0.dropFirst(4)) }
+            #expect(status == .ok && body.contains("Fresh news"), "younger events are all still there")
+            #expect(!ids.isEmpty && ids.allSatisfy { $0 > horizon } && ids == ids.sorted())
+        }
+    }
 }

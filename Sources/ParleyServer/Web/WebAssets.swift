@@ -113,6 +113,8 @@ enum WebAssets {
           source.addEventListener(type, onChange);
         });
         source.addEventListener("open", function () { body.setAttribute("data-live-connected", "true"); });
+        // The server pruned events this page had not seen yet: only a reload shows the current state.
+        source.addEventListener("reset", function () { source.close(); window.location.reload(); });
       }
 
       // Keyboard shortcuts (inbox only): j/k move, o or Enter opens, r replies, e resolves, / searches, u goes back.
