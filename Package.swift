@@ -99,6 +99,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: strict),
+        .testTarget(name: "ParleyJSONTests", dependencies: ["ParleyJSON"], swiftSettings: strict),
         .testTarget(
             name: "ParleyAppTests", dependencies: ["ParleyApp", "ParleySQLite", "ParleyStore", "ParleyCore"], swiftSettings: strict),
         .testTarget(

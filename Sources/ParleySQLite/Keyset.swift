@@ -1,5 +1,5 @@
-import ParleyStore
 import ParleyCore
+import ParleyStore
 
 /// A sort order whose last column is unique, so that a cursor (the sort values of one row) marks a
 /// position and a page is found by an index seek, not by counting rows.

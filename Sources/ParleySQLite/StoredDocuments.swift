@@ -1,7 +1,7 @@
-import ParleyStore
 import Foundation
 import ParleyCore
 import ParleyJSON
+import ParleyStore
 
 /// The JSON the store keeps of conversations, comments and events, written by hand: exactly the document
 /// their `Codable` conformances give through `JSONEncoder` with this store's settings (dates as milliseconds

@@ -1,5 +1,5 @@
-import ParleyStore
 import Foundation
+import ParleyStore
 
 /// What the store's writer wrote while recording, use case by use case: the statements that change rows
 /// (inserts, updates, deletes, with their values), without the reads, the transactions and the savepoints

@@ -1,6 +1,6 @@
-import ParleyStore
 import Foundation
 import ParleyCore
+import ParleyStore
 
 
 /// A use case waiting for the writer.

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 
 /// An error as DevRev's API reports it: a status and a JSON body `{type, message, …}`.

@@ -1,8 +1,8 @@
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import NIOSSL
 import Logging
+import NIOSSL
 import ParleyApp
 import ParleyCore
 import ParleySQLite

@@ -1,3 +1,4 @@
+import ParleyJSON
 import Synchronization
 
 /// Every endpoint the router serves, recorded as it is registered, and the OpenAPI 3 description made

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 import ServiceLifecycle
 import Synchronization

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 import ServiceLifecycle
 

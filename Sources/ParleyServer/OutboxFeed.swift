@@ -1,5 +1,6 @@
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 import Synchronization
 

@@ -1,6 +1,7 @@
 import Hummingbird
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 
 /// The HTTP adapter: each handler parses the request into typed input, calls the application layer

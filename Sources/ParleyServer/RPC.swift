@@ -1,6 +1,7 @@
 import Hummingbird
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 
 /// The router the API registers on, and the catalog of what it registered (from which `/openapi.json`

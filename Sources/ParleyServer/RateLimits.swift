@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ParleyCore
+import ParleyJSON
 import Synchronization
 
 /// How many requests a caller may make in a window (DevRev: per authenticated user; here also per

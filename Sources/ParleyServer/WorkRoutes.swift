@@ -1,6 +1,7 @@
 import Hummingbird
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 
 extension ParleyAPI {

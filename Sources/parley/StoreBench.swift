@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import ParleyCore
 import ParleyBenchmarks
+import ParleyCore
 import ParleySQLite
 import ParleyStore
 

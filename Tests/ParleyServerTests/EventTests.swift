@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyServer
 import Synchronization
 import Testing

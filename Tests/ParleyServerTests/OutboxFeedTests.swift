@@ -1,6 +1,7 @@
 import Foundation
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 @testable import ParleyServer
 import ParleySQLite
 import ParleyStore

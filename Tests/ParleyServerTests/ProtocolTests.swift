@@ -1,10 +1,11 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
-import Synchronization
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyServer
+import Synchronization
 import Testing
 
 @Suite("Errors, auth and the wire protocol")

@@ -3,6 +3,7 @@ import HummingbirdTesting
 import Logging
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyServer
 import ParleyStore
 import Testing

@@ -1,6 +1,6 @@
+import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Foundation
 import Logging
 import ParleyApp
 import ParleyCore

@@ -1,6 +1,7 @@
 import Foundation
-@testable import ParleyCore
 import ParleyApp
+@testable import ParleyCore
+import ParleyJSON
 @testable import ParleyServer
 import Testing
 
@@ -102,6 +103,42 @@ struct WireWritingTests {
         #expect(tags.count == 2)
         #expect(tags[1] == .object(["tag": .object(["id": .string(ObjectID(.tag, 97).don), "display_id": .string(ObjectID(.tag, 97).displayID),
                                                     "name": .string("TAG-97")])]))
+    }
+
+    /// Where each stored field of a conversation goes on the wire (DevRev's names), or why it stays inside.
+    /// Stored documents and Codable are one encoding (a `StoredDocumentTests` test compares them byte for
+    /// byte); this table is the wire's side, so that a new field cannot reach one encoding and not the other.
+    private static let wireNames: [String: String?] = [
+        "number": "display_id", "title": "title", "description": "description", "sourceChannel": "source_channel",
+        "stage": "stage", "stageEnteredAt": "stage_entered_date", "ownedBy": "owned_by", "group": "group", "members": "members",
+        "revOrg": "rev_org", "account": "account", "priority": "priority", "tags": "tags", "isSpam": "is_spam",
+        "createdBy": "created_by", "createdDate": "created_date", "modifiedBy": "modified_by", "modifiedDate": "modified_date",
+        "metrics": "metrics", "routing": "routing", "followUpOf": "is_follow_up_of", "lastCustomerMessageAt": "last_external_message_date",
+        "version": "version", "spam": "spam", "resolutionCheck": "resolution_check", "externalRef": "external_ref",
+        // Kept for the timers and the inbox's order, not part of DevRev's conversation.
+        "waitingSince": nil, "lastAgentReplyAt": nil, "lastActivityAt": nil, "recentMessages": nil,
+    ]
+
+    @Test("every stored field of a conversation is in its Codable encoding and on the wire, or deliberately inside")
+    func everyFieldHasAPlace() throws {
+        var conversation = fullConversation
+        conversation.lastAgentReplyAt = at
+        conversation.lastActivityAt = at
+        // A property wrapper's storage is labelled with a leading underscore.
+        let fields = Set(Mirror(reflecting: conversation).children.compactMap { $0.label.map { $0.hasPrefix("_") ? String($0.dropFirst()) : $0 } })
+        #expect(fields == Set(Self.wireNames.keys), "fields without a decided wire name: \(fields.symmetricDifference(Self.wireNames.keys).sorted())")
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        let codable = try #require(try JSONSerialization.jsonObject(with: encoder.encode(conversation)) as? [String: Any])
+        #expect(fields.subtracting(codable.keys).isEmpty, "the full conversation encodes every field: \(fields.subtracting(codable.keys).sorted())")
+        let wire = Wire(references: references)
+        guard case .object(let agent) = try checkSorted(wire.conversation(conversation, for: Caller(actor: .devUser(1), role: .agent))) else {
+            Issue.record("not an object")
+            return
+        }
+        for case (let field, let name?) in Self.wireNames {
+            #expect(agent[name] != nil, "\(field) is written as \(name)")
+        }
     }
 
     @Test("comments and events of a timeline are JSON with sorted keys")

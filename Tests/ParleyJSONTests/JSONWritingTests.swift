@@ -1,5 +1,4 @@
-import ParleyApp
-@testable import ParleyServer
+import ParleyJSON
 import Testing
 
 @Suite("JSON writing")

@@ -1,22 +1,18 @@
 import Foundation
-import ParleyJSON
 
 /// JSON text that is already written (an object `Wire` rendered straight to bytes), carried inside a
 /// `JSONValue` and copied into the response as it is.
 public struct JSONText: Sendable, Equatable {
     public let bytes: [UInt8]
+
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
 }
 
 extension JSONWriter {
-    /// A timestamp as DevRev writes it, left out when nil.
-    mutating func field(_ name: StaticString, date: Date?) {
-        guard let date else { return }
-        key(name)
-        string(Timestamp.format(date))
-    }
-
     /// Writes `value`; keys of its objects sorted, absent members left out.
-    mutating func write(_ value: JSONValue) {
+    public mutating func write(_ value: JSONValue) {
         switch value {
         case .null, .absent: null()
         case .bool(let v): bool(v)

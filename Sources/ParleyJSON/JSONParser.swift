@@ -3,22 +3,22 @@
 /// it), nests at most `maximumDepth` arrays and objects deep, requires valid UTF-8 and paired surrogate
 /// escapes, and keeps the last of repeated keys. Foundation's `JSONDecoder` into a `Decodable` enum cost
 /// several thrown errors per value (each case tried in turn); this costs a byte loop.
-struct JSONParser {
-    struct Failure: Error, Equatable, CustomStringConvertible {
+public struct JSONParser {
+    public struct Failure: Error, Equatable, CustomStringConvertible {
         /// Byte offset where the text stopped being JSON.
-        var offset: Int
-        var reason: String
-        var description: String { "\(reason) at byte \(offset)" }
+        public var offset: Int
+        public var reason: String
+        public var description: String { "\(reason) at byte \(offset)" }
     }
 
-    static let maximumDepth = 512
+    public static let maximumDepth = 512
 
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         let result = bytes.withUnsafeBytes { buffer in Result { () throws(Failure) -> JSONValue in try parse(buffer) } }
         return try result.get()
     }
 
-    static func parse(_ buffer: UnsafeRawBufferPointer) throws(Failure) -> JSONValue {
+    public static func parse(_ buffer: UnsafeRawBufferPointer) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: buffer)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
