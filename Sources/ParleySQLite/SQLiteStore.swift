@@ -74,14 +74,7 @@ public final class SQLiteStore: ParleyStore {
     /// Opens the database at `path` for `body` (a command's work) and closes it, whether `body` returns or throws.
     public static func using<Result>(path: String, _ body: (SQLiteStore) async throws -> Result) async throws -> Result {
         let store = try SQLiteStore(path: path)
-        do {
-            let result = try await body(store)
-            try await store.close()
-            return result
-        } catch {
-            try? await store.close()
-            throw error
-        }
+        return try await store.closing { try await body(store) }
     }
 
     /// Stops the store's threads; the file stays consistent whether or not this runs.

@@ -14,13 +14,6 @@ public enum StoreOpening {
     public static func using<Result>(_ configuration: StoreConfiguration,
                                      _ body: (any ParleyStore) async throws -> Result) async throws -> Result {
         let store = try open(configuration)
-        do {
-            let result = try await body(store)
-            try await store.close()
-            return result
-        } catch {
-            try? await store.close()
-            throw error
-        }
+        return try await store.closing { try await body(store) }
     }
 }

@@ -110,7 +110,7 @@ public struct StorageContract: Sendable {
     }
 
     /// Every conversation a query lists, page after page.
-    static func everyPage(_ store: any ParleyStore, _ query: ConversationQuery, limit: Int = 7) async throws -> [Int] {
+    public static func everyPage(_ store: any ParleyStore, _ query: ConversationQuery, limit: Int = 7) async throws -> [Int] {
         var query = query
         query.page = PageRequest(cursor: nil, limit: limit)
         var seen: [Int] = []

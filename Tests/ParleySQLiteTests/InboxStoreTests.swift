@@ -43,17 +43,8 @@ struct InboxStoreTests {
         return try await store.listConversations(query).items.map(\.number).sorted()
     }
 
-    /// The numbers of every conversation `query` lists, page after page of `limit`.
     private func everyPage(_ store: SQLiteStore, _ query: ConversationQuery, limit: Int) async throws -> [Int] {
-        var query = query
-        query.page = PageRequest(cursor: nil, limit: limit)
-        var seen: [Int] = []
-        while true {
-            let page = try await store.listConversations(query)
-            seen += page.items.map(\.number)
-            guard let next = page.nextCursor else { return seen }
-            query.page = PageRequest(cursor: next, limit: limit)
-        }
+        try await StorageContract.everyPage(store, query, limit: limit)
     }
 
     @Test("owner filters list the same conversations in order whether found by owner (few) or along the order (many)")
