@@ -158,6 +158,24 @@ struct WebTests {
         }
     }
 
+    @Test("a reply form with a visibility outside external and internal is refused, never sent to the customer")
+    func replyVisibilityFailsClosed() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "Typo", message: "Hello")
+            try await signIn(browser)
+            let number = try #require(ObjectID.parse(id)).number
+            let page = try await browser.get("/inbox/conversations/\(number)")
+            let csrf = try #require(Browser.csrf(page))
+            let sent = try await browser.post("/inbox/conversations/\(number)/reply", [("_csrf", csrf), ("body", "Meant as a note"), ("visibility", "internl")])
+            #expect(sent.status == .seeOther, "back to the page with the error")
+            #expect(try await api.stage(of: id) == "new", "nothing was sent")
+            let widget = Browser(browser.client)
+            _ = try await widget.get("/widget?token=\(world.aliceToken)")
+            #expect(try await !widget.get("/widget/conversations/\(number)").html.contains("Meant as a note"))
+            #expect(try await !browser.get("/inbox/conversations/\(number)").html.contains("Meant as a note"))
+        }
+    }
+
     @Test("forms without this session's CSRF token, or from another origin, are refused")
     func csrf() async throws {
         try await withWebServer { api, browser, world in
