@@ -73,12 +73,22 @@ public struct ParleyApp: Sendable {
 /// Where the timers hear of deadlines written (they sleep until the earliest). Kept outside the store: a
 /// store calls nobody back; the use case that wrote a deadline signals it after its commit.
 public final class DeadlineSignal: Sendable {
-    private let listener = Mutex<(@Sendable (Date) -> Void)?>(nil)
+    /// The listener, boxed: a closure kept directly in a `Mutex` is re-abstracted each time `withLock` hands
+    /// it out and writes it back, so every signal wrapped it in two more thunks and made the next one slower
+    /// (the workflow benchmark slowed down run after run until it stalled).
+    private struct Listener: Sendable {
+        let hear: @Sendable (Date) -> Void
+    }
+
+    private let listener = Mutex<Listener?>(nil)
 
     public init() {}
 
     /// Who hears of deadlines (the timers of this server).
-    public func listen(_ body: @escaping @Sendable (Date) -> Void) { listener.withLock { $0 = body } }
+    public func listen(_ body: @escaping @Sendable (Date) -> Void) { listener.withLock { $0 = Listener(hear: body) } }
 
-    func wrote(_ due: Date) { listener.withLock { $0 }?(due) }
+    func wrote(_ due: Date) {
+        let current = listener.withLock { $0 }
+        current?.hear(due)
+    }
 }
