@@ -66,7 +66,9 @@ extension ParleyAPI {
         draft.externalRef = try fields.string("external_ref")
         draft.sourceChannel = try fields.string("source_channel") ?? (caller.isAgent ? "api" : "widget")
         if caller.role == .customer {
-            for forbidden in ["owned_by", "group", "tags", "stage", "is_spam", "priority", "members", "account", "rev_org"]
+            // external_ref is the integrator's key, unique across orgs: a customer may neither set one nor learn,
+            // from a 409, which conversation holds one.
+            for forbidden in ["owned_by", "group", "tags", "stage", "is_spam", "priority", "members", "account", "rev_org", "external_ref"]
             where fields.has(forbidden) {
                 throw APIError.forbidden("customers cannot set '\(forbidden)' on a conversation")
             }

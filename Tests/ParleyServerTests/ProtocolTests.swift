@@ -222,6 +222,23 @@ struct ConcurrencyTests {
         }
     }
 
+    @Test("customers cannot set external_ref: no squatting an integrator's key, no 409 naming another org's conversation")
+    func customersCannotSetExternalRef() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let taken = try await api.post("conversations.create", #"{"type":"support","title":"Imported","external_ref":"ext-B-1"}"#,
+                                           token: world.agentToken)
+            #expect(taken.status == .created)
+            let squat = try await api.post("conversations.create", #"{"type":"support","title":"p","external_ref":"ext-B-1"}"#,
+                                           token: world.carolToken)
+            #expect(squat.status == .forbidden)
+            #expect(squat.body["message"].string?.contains("CONV-") == false, "\(squat.body)")
+            let fresh = try await api.post("conversations.create", #"{"type":"support","title":"p","external_ref":"ext-C-9"}"#,
+                                           token: world.carolToken)
+            #expect(fresh.status == .forbidden, "refused whether or not the ref is taken")
+        }
+    }
+
     @Test("a stale version (If-Match or version) is refused with 409 and changes nothing")
     func staleWrite() async throws {
         try await withServer { api, _ in
