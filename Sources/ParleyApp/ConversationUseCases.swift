@@ -28,13 +28,14 @@ extension ParleyApp {
         return conversation
     }
 
-    /// A page of conversations as `caller` may list them: a customer's own only; for agents, Suspended (the
-    /// spam review queue) stays out unless the query asks about spam.
+    /// A page of conversations as `caller` may list them: a customer's own only, searched without notes; for
+    /// agents, notes are searched too, and Suspended (the spam review queue) stays out unless the query asks
+    /// about spam.
     public func listConversations(_ query: ConversationQuery, for caller: Caller) async throws -> Page<Conversation> {
         var query = query
+        query.searchesNotes = caller.isAgent
         if caller.role == .customer {
             query.members = [caller.actor]
-            query.searchesNotes = false
         } else if query.isSpam == nil {
             query.excludedStages = [.suspended]
         }
@@ -163,8 +164,9 @@ extension ParleyApp {
     }
 
     /// The customer answers the resolution check, with or without a message.
-    public func confirmResolution(_ number: Int, confirmed: Bool, message: String?, by caller: Caller) async throws -> Conversation {
+    public func confirmResolution(_ number: Int, confirmed: Bool?, message: String?, by caller: Caller) async throws -> Conversation {
         _ = try await visibleConversation(number, for: caller)
+        guard let confirmed else { throw DomainError.missingField("confirmed") }
         let now = clock.now()
         let actor = caller.actor
         let app = self

@@ -42,26 +42,24 @@ public struct ParleyApp: Sendable {
     /// deadline, and `publishes`. Nil when the decision changes nothing (nothing is written or published).
     func plan(_ decision: ConversationDecision, from current: Conversation?, at now: Date,
               publishes: [OutboxEvent.Kind]) -> ConversationPlan? {
-        let timed = decision.withTimers(lifecyclePolicy, at: now)
-        if let current, timed.conversation == current { return nil }
-        return ConversationPlan(conversation: timed.conversation, events: timed.events,
-                                deadline: timed.conversation.nextDeadline(lifecyclePolicy), publishes: publishes)
+        planAsDecided(decision.withTimers(lifecyclePolicy, at: now), from: current, publishes: publishes)
     }
 
     /// The plan of a comment's conversation: always stored with the comment, published as updated only if it
     /// changed.
     func appendPlan(_ decision: ConversationDecision, to current: Conversation, at now: Date) -> ConversationPlan {
-        let timed = decision.withTimers(lifecyclePolicy, at: now)
-        return ConversationPlan(conversation: timed.conversation, events: timed.events,
-                                deadline: timed.conversation.nextDeadline(lifecyclePolicy),
-                                publishes: timed.conversation == current ? [] : [.conversationUpdated])
+        // Without a conversation to compare with, there is always a plan.
+        var plan = plan(decision, from: nil, at: now, publishes: [.conversationUpdated])!
+        if plan.conversation == current { plan.publishes = [] }
+        return plan
     }
 
-    /// The plan of a decision whose timers were already applied (the timers' own decisions).
-    func planAsDecided(_ decision: ConversationDecision, from current: Conversation) -> ConversationPlan? {
-        guard decision.conversation != current else { return nil }
+    /// The plan of a decision as it stands (the timers' own decisions have their timers applied already).
+    func planAsDecided(_ decision: ConversationDecision, from current: Conversation?,
+                       publishes: [OutboxEvent.Kind] = [.conversationUpdated]) -> ConversationPlan? {
+        if let current, decision.conversation == current { return nil }
         return ConversationPlan(conversation: decision.conversation, events: decision.events,
-                                deadline: decision.conversation.nextDeadline(lifecyclePolicy), publishes: [.conversationUpdated])
+                                deadline: decision.conversation.nextDeadline(lifecyclePolicy), publishes: publishes)
     }
 
     /// After a conversation write committed: wakes the timers for its deadline.

@@ -57,9 +57,8 @@ extension ParleyApp {
                     followUp.conversation = commented.conversation
                     followUp.events += commented.events
                 }
-                let timed = followUp.withTimers(lifecyclePolicy, at: now)
-                return ConversationPlan(conversation: timed.conversation, events: timed.events,
-                                        deadline: timed.conversation.nextDeadline(lifecyclePolicy), publishes: [.conversationCreated])
+                // A new conversation: there is always a plan.
+                return plan(followUp, from: nil, at: now, publishes: [.conversationCreated])!
             },
             recordOnOriginal: { number in [original.recordingFollowUp(number, by: author, at: now)] },
             makeLink: { number, followUp in
@@ -77,8 +76,9 @@ extension ParleyApp {
     }
 
     /// Edits a comment's body (its author only, as the domain decides).
-    public func editComment(_ id: ObjectID, body: String, by caller: Caller) async throws -> TimelineEntry {
+    public func editComment(_ id: ObjectID, body: String?, by caller: Caller) async throws -> TimelineEntry {
         _ = try await visibleEntry(id, for: caller)
+        guard let body else { throw DomainError.missingField("body") }
         let actor = caller.actor
         let now = clock.now()
         return try await store.updateTimelineEntry(number: id.number) { entry, _ in

@@ -52,23 +52,26 @@ extension Conversation {
     }
 
     /// When `applyingTimers` will next change something, if ever: the deadline the server stores and waits for.
+    /// Computed for every conversation written (in its plan, and to wake the timers after the commit), so it
+    /// keeps the earliest candidate as it goes instead of collecting them.
     public func nextDeadline(_ policy: LifecyclePolicy) -> Date? {
-        var candidates: [Date] = []
-        if stage == .resolved { candidates.append(stageEnteredAt + policy.archiveAfter) }
-        let hasTag = { (tag: SystemTag) in self.tags.contains { $0.tag == tag.number } }
-        if [.waitingOnUser, .hold].contains(stage), !hasTag(.stalled) {
-            candidates.append((lastActivityAt ?? stageEnteredAt) + policy.stalledAfter)
+        var earliest: Date?
+        func consider(_ date: Date) { earliest = min(earliest ?? date, date) }
+        func hasTag(_ tag: SystemTag) -> Bool { tags.contains { $0.tag == tag.number } }
+        if stage == .resolved { consider(stageEnteredAt + policy.archiveAfter) }
+        if stage == .waitingOnUser || stage == .hold, !hasTag(.stalled) {
+            consider((lastActivityAt ?? stageEnteredAt) + policy.stalledAfter)
         }
-        if [.new, .needsResponse].contains(stage), let since = waitingSince, !hasTag(.slowMoving) {
-            candidates.append(since + policy.slowAfter)
+        if stage == .new || stage == .needsResponse, let since = waitingSince, !hasTag(.slowMoving) {
+            consider(since + policy.slowAfter)
         }
         if hasTag(.fastMoving) {
             // Off when the window no longer holds enough messages.
             let sorted = recentMessages.sorted(by: >)
-            if sorted.count >= policy.fastMessages { candidates.append(sorted[policy.fastMessages - 1] + policy.fastWindow) }
-            else { candidates.append(stageEnteredAt) }
+            if sorted.count >= policy.fastMessages { consider(sorted[policy.fastMessages - 1] + policy.fastWindow) }
+            else { consider(stageEnteredAt) }
         }
-        return candidates.min()
+        return earliest
     }
 }
 

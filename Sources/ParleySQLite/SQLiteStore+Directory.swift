@@ -66,26 +66,23 @@ extension SQLiteStore {
     }
 
     public func seed<Object: DirectoryObject>(_ objects: [Recorded<Object>]) async throws -> [Object] {
-        try await write { [self] db in try seed(db, objects) }
-    }
-
-    @discardableResult
-    func seed<Object: DirectoryObject>(_ db: SQLiteConnection, _ objects: [Recorded<Object>]) throws -> [Object] {
-        var inserted: [Object] = []
-        for object in objects {
-            let exists = try db.scalar("SELECT 1 FROM objects WHERE kind = ? AND number = ?",
-                                       [.text(Object.kind.rawValue), .integer(Int64(object.value.number))])
-            guard exists == .null else { continue }
-            try insertObject(db, object.value, events: object.events)
-            inserted.append(object.value)
+        try await write { [self] db in
+            var inserted: [Object] = []
+            for object in objects {
+                let exists = try db.scalar("SELECT 1 FROM objects WHERE kind = ? AND number = ?",
+                                           [.text(Object.kind.rawValue), .integer(Int64(object.value.number))])
+                guard exists == .null else { continue }
+                try insertObject(db, object.value, events: object.events)
+                inserted.append(object.value)
+            }
+            if let highest = objects.map(\.value.number).max() {
+                try db.run("""
+                    INSERT INTO sequences (kind, next) VALUES (?, ?)
+                    ON CONFLICT(kind) DO UPDATE SET next = MAX(next, excluded.next)
+                    """, [.text(Object.kind.rawValue), .integer(Int64(highest + 1))])
+            }
+            return inserted
         }
-        if let highest = objects.map(\.value.number).max() {
-            try db.run("""
-                INSERT INTO sequences (kind, next) VALUES (?, ?)
-                ON CONFLICT(kind) DO UPDATE SET next = MAX(next, excluded.next)
-                """, [.text(Object.kind.rawValue), .integer(Int64(highest + 1))])
-        }
-        return inserted
     }
 
     public func object<Object: DirectoryObject>(_ type: Object.Type, number: Int) async throws -> Object? {

@@ -42,7 +42,7 @@ extension SQLiteStore {
     }
 
     public func outboxHorizon() async throws -> Int {
-        try lookup { db in try db.scalar("SELECT value FROM settings WHERE name = ?", [.text(Self.outboxHorizonSetting)]).string.flatMap { Int($0) } ?? 0 }
+        try lookup { db in try Self.horizon(db) }
     }
 
     public func pruneOutbox(before date: Date, throughSequence sequence: Int, limit: Int) async throws -> Int {
@@ -60,7 +60,7 @@ extension SQLiteStore {
             }
             guard through > 0 else { return 0 }
             let removed = try db.run("DELETE FROM outbox WHERE seq <= ?", [.integer(Int64(through))])
-            let horizon = try db.scalar("SELECT value FROM settings WHERE name = ?", [.text(Self.outboxHorizonSetting)]).string.flatMap { Int($0) } ?? 0
+            let horizon = try Self.horizon(db)
             if through > horizon {
                 try db.run("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
                            [.text(Self.outboxHorizonSetting), .text(String(through))])
@@ -70,4 +70,9 @@ extension SQLiteStore {
     }
 
     static let outboxHorizonSetting = "outbox_horizon"
+
+    /// The highest sequence pruned, kept in `settings` (0 if none).
+    private static func horizon(_ db: SQLiteConnection) throws -> Int {
+        try db.scalar("SELECT value FROM settings WHERE name = ?", [.text(outboxHorizonSetting)]).string.flatMap { Int($0) } ?? 0
+    }
 }

@@ -7,18 +7,6 @@ import Synchronization
 extension SQLiteStore {
     // MARK: Running work
 
-    func transaction<T>(_ db: SQLiteConnection, _ body: () throws -> T) throws -> T {
-        try db.execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try db.execute("COMMIT")
-            return result
-        } catch {
-            try? db.execute("ROLLBACK")
-            throw error
-        }
-    }
-
     /// Write transactions committed and use cases they carried since the store opened (their ratio is the
     /// mean group-commit batch), and the seconds the writer spent running use cases and committing them.
     public var writeStatistics: WriteStatistics {

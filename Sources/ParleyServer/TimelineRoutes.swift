@@ -19,10 +19,8 @@ extension ParleyAPI {
         }
         router.rpc("timeline-entries.update") { fields, context in
             let caller = try context.requireCaller()
-            let id = try fields.requiredID("id", [.comment])
-            _ = try await app.visibleEntry(id, for: caller)
-            guard let body = try fields.string("body") else { throw APIError.missing("body") }
-            return .object(["timeline_entry": try await render(try await app.editComment(id, body: body, by: caller))])
+            let entry = try await app.editComment(try fields.requiredID("id", [.comment]), body: try fields.string("body"), by: caller)
+            return .object(["timeline_entry": try await render(entry)])
         }
         router.rpc("timeline-entries.delete") { fields, context in
             let caller = try context.requireCaller()
