@@ -31,7 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        .target(name: "ParleyCore", swiftSettings: strict),
+        // The domain: pure decisions, no I/O. Its stored documents are written with ParleyJSON's writer.
+        .target(name: "ParleyCore", dependencies: ["ParleyJSON"], swiftSettings: strict),
         .target(name: "ParleyJSON", swiftSettings: strict),
         // The storage contract: the protocol every store keeps, its query and result types.
         .target(name: "ParleyStore", dependencies: ["ParleyCore"], swiftSettings: strict),

@@ -1,3 +1,5 @@
+import ParleyJSON
+
 /// A tag on a conversation, optionally with a value (`Resolution: fixed`).
 public struct TagValue: Hashable, Sendable, Codable {
     public var tag: Int
@@ -252,6 +254,172 @@ extension Conversation {
         conversation.touch(by: author, at: now)
         decision.conversation = conversation
         return .append(decision)
+    }
+}
+
+// The timer rules sit beside the fields they read: a new timed field (a snooze's wake-up time, say), its
+// rule and its deadline are one change to this file.
+extension Conversation {
+    /// The system tags and automatic moves that depend on time, as they should be at `now`:
+    /// Stalled, Fast Moving, Slow Moving, and the archiving of resolved conversations.
+    public func applyingTimers(_ policy: LifecyclePolicy, at now: Date) -> ConversationDecision {
+        var decision = ConversationDecision(conversation: self, events: [])
+        if stage == .resolved, now.timeIntervalSince(stageEnteredAt) >= policy.archiveAfter,
+           case .moveTo(let next) = StageMachine.outcome(of: .archiveTimerElapsed, in: stage) {
+            var archived = self
+            let event = archived.move(to: next, by: .system, at: now,
+                                      because: "resolved for \(Int(policy.archiveAfter / 3600)) hours without a customer reply")
+            archived.touch(by: .system, at: now)
+            decision = ConversationDecision(conversation: archived, events: [event])
+        }
+        let c = decision.conversation
+        let quiet = now.timeIntervalSince(c.lastActivityAt ?? c.stageEnteredAt)
+        decision.setSystemTag(.stalled, on: [.waitingOnUser, .hold].contains(c.stage) && quiet >= policy.stalledAfter,
+                              reason: [.waitingOnUser, .hold].contains(c.stage)
+                                  ? (quiet >= policy.stalledAfter ? "no activity for \(Int(quiet / 3600)) hours" : "activity")
+                                  : "left \(stage.rawValue)", at: now)
+        let waiting = c.waitingSince.map { now.timeIntervalSince($0) } ?? 0
+        let slow = [.new, .needsResponse].contains(c.stage) && c.waitingSince != nil && waiting >= policy.slowAfter
+        decision.setSystemTag(.slowMoving, on: slow,
+                              reason: slow ? "customer waiting for \(Int(waiting / 3600)) hours" : "customer not waiting", at: now)
+        let recent = c.recentMessages.filter { now.timeIntervalSince($0) < policy.fastWindow }
+        let fast = !slow && recent.count >= policy.fastMessages
+        decision.setSystemTag(.fastMoving, on: fast,
+                              reason: "\(recent.count) messages in the last \(Int(policy.fastWindow / 60)) minutes", at: now)
+        return decision
+    }
+
+    /// When `applyingTimers` will next change something, if ever: the deadline the server stores and waits for.
+    /// Computed for every conversation written (in its plan, and to wake the timers after the commit), so it
+    /// keeps the earliest candidate as it goes instead of collecting them.
+    public func nextDeadline(_ policy: LifecyclePolicy) -> Date? {
+        var earliest: Date?
+        func consider(_ date: Date) { earliest = min(earliest ?? date, date) }
+        func hasTag(_ tag: SystemTag) -> Bool { tags.contains { $0.tag == tag.number } }
+        if stage == .resolved { consider(stageEnteredAt + policy.archiveAfter) }
+        if stage == .waitingOnUser || stage == .hold, !hasTag(.stalled) {
+            consider((lastActivityAt ?? stageEnteredAt) + policy.stalledAfter)
+        }
+        if stage == .new || stage == .needsResponse, let since = waitingSince, !hasTag(.slowMoving) {
+            consider(since + policy.slowAfter)
+        }
+        if hasTag(.fastMoving) {
+            // Off when the window no longer holds enough messages.
+            let sorted = recentMessages.sorted(by: >)
+            if sorted.count >= policy.fastMessages { consider(sorted[policy.fastMessages - 1] + policy.fastWindow) }
+            else { consider(stageEnteredAt) }
+        }
+        return earliest
+    }
+}
+
+extension ConversationDecision {
+    /// This decision with the time-dependent tags brought up to date as of `now` (a comment can make an
+    /// exchange fast, a reply ends a slow wait).
+    public func withTimers(_ policy: LifecyclePolicy, at now: Date) -> ConversationDecision {
+        let timed = conversation.applyingTimers(policy, at: now)
+        return ConversationDecision(conversation: timed.conversation, events: events + timed.events)
+    }
+}
+
+extension StoredDocument {
+    /// The stored JSON of a conversation: what its `Codable` conformance writes through `JSONEncoder` with
+    /// the stores' settings, written in one pass (see `StoredDocument`). A new field goes here too.
+    public static func document(_ c: Conversation) throws -> Written {
+        var exact = true
+        let numbers = [c.metrics.completedSecondsInNew, c.spam?.score ?? 0, c.spam?.threshold ?? 0]
+        if let invalid = numbers.first(where: { !$0.isFinite }) {
+            throw EncodingError.invalidValue(invalid, EncodingError.Context(codingPath: [], debugDescription:
+                "conversation \(c.number): \(invalid) cannot be written as JSON"))
+        }
+        var w = JSONWriter(capacity: 1_536)
+        w.object { w in
+            w.field("account", c.account)
+            actor(c.createdBy, "createdBy", &w)
+            date(c.createdDate, "createdDate", &w, &exact)
+            w.field("description", c.description)
+            w.field("externalRef", c.externalRef)
+            w.field("followUpOf", c.followUpOf)
+            w.field("group", c.group)
+            w.field("isSpam", c.isSpam)
+            date(c.lastActivityAt, "lastActivityAt", &w, &exact)
+            date(c.lastAgentReplyAt, "lastAgentReplyAt", &w, &exact)
+            date(c.lastCustomerMessageAt, "lastCustomerMessageAt", &w, &exact)
+            w.key("members")
+            w.strings(c.members.lazy.map(\.description))
+            w.key("metrics")
+            w.object { w in
+                w.key("completedSecondsInNew")
+                w.number(c.metrics.completedSecondsInNew)
+                date(c.metrics.firstResponseAt, "firstResponseAt", &w, &exact)
+                w.field("hasBeenInNew", c.metrics.hasBeenInNew)
+                w.field("reopenCount", c.metrics.reopenCount)
+            }
+            actor(c.modifiedBy, "modifiedBy", &w)
+            date(c.modifiedDate, "modifiedDate", &w, &exact)
+            w.field("number", c.number)
+            w.key("ownedBy")
+            w.array { w in
+                for owner in c.ownedBy {
+                    w.element()
+                    w.int(owner)
+                }
+            }
+            w.field("priority", c.priority.rawValue)
+            w.key("recentMessages")
+            w.array { w in
+                for message in c.recentMessages {
+                    w.element()
+                    w.number(milliseconds(message))
+                    exact = exact && readsBack(message)
+                }
+            }
+            if let check = c.resolutionCheck {
+                w.key("resolutionCheck")
+                w.object { w in
+                    date(check.answeredAt, "answeredAt", &w, &exact)
+                    w.field("awaitingConfirmation", check.awaitingConfirmation)
+                    if let confirmed = check.confirmed { w.field("confirmed", confirmed) }
+                    date(check.proposedAt, "proposedAt", &w, &exact)
+                }
+            }
+            w.field("revOrg", c.revOrg)
+            w.key("routing")
+            w.object { w in
+                w.field("keyword", c.routing.keyword)
+                w.field("priorityReason", c.routing.priorityReason)
+                w.field("reason", c.routing.reason.rawValue)
+                w.field("rule", c.routing.rule)
+            }
+            w.field("sourceChannel", c.sourceChannel)
+            if let spam = c.spam {
+                w.key("spam")
+                w.object { w in
+                    w.key("reasons")
+                    w.strings(spam.reasons)
+                    w.key("score")
+                    w.number(spam.score)
+                    w.key("threshold")
+                    w.number(spam.threshold)
+                }
+            }
+            w.field("stage", c.stage.rawValue)
+            date(c.stageEnteredAt, "stageEnteredAt", &w, &exact)
+            w.key("tags")
+            w.array { w in
+                for tag in c.tags {
+                    w.element()
+                    w.object { w in
+                        w.field("tag", tag.tag)
+                        w.field("value", tag.value)
+                    }
+                }
+            }
+            w.field("title", c.title)
+            w.field("version", c.version)
+            date(c.waitingSince, "waitingSince", &w, &exact)
+        }
+        return Written(json: String(decoding: w.bytes, as: UTF8.self), readsBackExactly: exact)
     }
 }
 

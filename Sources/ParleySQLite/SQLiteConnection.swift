@@ -19,9 +19,9 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 package final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
-    /// While set, every statement `run` and `query` execute is appended to it with its values (the store's
-    /// writer records what its use cases write, for `parley bench store` to replay it bare).
-    var statementLog: StatementLog?
+    /// While set, every statement `run` and `query` execute is appended to it with its values (benchmarks
+    /// record what the store's writer runs, for `parley bench store` to replay it bare).
+    package var statementLog: StatementLog?
 
     package init(path: String, readOnly: Bool) throws {
         var db: OpaquePointer?
@@ -152,6 +152,7 @@ package final class SQLiteConnection: @unchecked Sendable {
 }
 
 /// Statements as a connection ran them, in order (see `SQLiteConnection.statementLog`).
-final class StatementLog {
-    var statements: [(sql: String, values: [SQLValue])] = []
+package final class StatementLog {
+    package var statements: [(sql: String, values: [SQLValue])] = []
+    package init() {}
 }

@@ -29,19 +29,15 @@ extension SQLiteStore {
     package static let smallJobsTempStore = "PRAGMA temp_store=MEMORY"
     static let bulkJobsTempStore = "PRAGMA temp_store=DEFAULT"
 
-    /// Starts recording every statement the writer runs, with its values, until `stopRecordingWrites`
-    /// (`parley bench store` replays them bare, as the yardstick for the store's overhead).
-    public func startRecordingWrites() {
-        writer.withLock { $0?.statementLog = StatementLog() }
-    }
-
-    /// Stops recording and returns the writes recorded since `startRecordingWrites`, by use case.
-    public func stopRecordingWrites() -> RecordedWrites {
-        let log = writer.withLock { connection -> StatementLog? in
-            defer { connection?.statementLog = nil }
+    /// Sets (or, with nil, removes) the log that every statement the writer runs is appended to, with its
+    /// values. Only benchmarks use it (`RecordedWrites` in ParleyBenchmarks); the returned log is the one
+    /// that was set before.
+    @discardableResult
+    package func logWriterStatements(to log: StatementLog?) -> StatementLog? {
+        writer.withLock { connection in
+            defer { connection?.statementLog = log }
             return connection?.statementLog
         }
-        return RecordedWrites(log?.statements ?? [])
     }
 
     /// Use cases queued for the writer and not yet taken into a transaction.

@@ -14,6 +14,8 @@ final class BenchConnection: Sendable {
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+        /// The request never left: the connection was already closed (the server closes idle ones).
+        var notSent = false
     }
 
     private let channel: any Channel
@@ -55,8 +57,13 @@ final class BenchConnection: Sendable {
     }
 
     private func send(_ head: HTTPRequestHead, body: ByteBuffer) async throws -> Response {
+        guard channel.isActive else { throw Failure(description: "the connection is closed", notSent: true) }
         let exchange = Exchange(head: head, body: body, answer: channel.eventLoop.makePromise())
-        channel.writeAndFlush(exchange, promise: nil)
+        // A write the channel refuses (it closed meanwhile) never reaches the handler: fail the answer, or
+        // the caller would wait forever.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { exchange.answer.fail(Failure(description: "the request could not be written: \($0)")) }
+        channel.writeAndFlush(exchange, promise: written)
         return try await exchange.answer.futureResult.get()
     }
 

@@ -86,6 +86,21 @@ struct StoredDocumentTests {
         }
     }
 
+    /// A field added to `Conversation` but not to its stored document fails the comparison above only if
+    /// the fixture sets it: so the fixture must set every field (no nil optional, no empty list).
+    @Test("the full fixture sets every field of a conversation")
+    func fixtureSetsEveryField() {
+        let c = conversation(at: Date(timeIntervalSince1970: 1_767_225_600.125), text: "x", full: true)
+        func unset(_ value: Any) -> Bool {
+            let mirror = Mirror(reflecting: value)
+            if mirror.displayStyle == .optional || mirror.displayStyle == .collection { return mirror.children.isEmpty }
+            if let wrapped = mirror.children.first(where: { $0.label == "wrappedValue" }) { return unset(wrapped.value) }
+            return false
+        }
+        let unsetFields = Mirror(reflecting: c).children.filter { unset($0.value) }.compactMap(\.label)
+        #expect(unsetFields.isEmpty, "set these in the full fixture: \(unsetFields)")
+    }
+
     @Test("a number JSON cannot hold fails the document, as JSONEncoder does, rather than storing null")
     func nonFiniteNumbersThrow() throws {
         let at = Date(timeIntervalSince1970: 1_767_225_600.125)

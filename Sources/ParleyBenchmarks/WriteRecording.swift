@@ -1,4 +1,5 @@
 import Foundation
+import ParleySQLite
 import ParleyStore
 
 /// What the store's writer wrote while recording, use case by use case: the statements that change rows
@@ -49,3 +50,16 @@ public struct RecordedWrites: Sendable {
     }
 }
 
+
+extension SQLiteStore {
+    /// Starts recording every statement the writer runs, with its values, until `stopRecordingWrites`
+    /// (`parley bench store` replays them bare, as the yardstick for the store's overhead).
+    public func startRecordingWrites() {
+        logWriterStatements(to: StatementLog())
+    }
+
+    /// Stops recording and returns the writes recorded since `startRecordingWrites`, by use case.
+    public func stopRecordingWrites() -> RecordedWrites {
+        RecordedWrites(logWriterStatements(to: nil)?.statements ?? [])
+    }
+}
