@@ -49,7 +49,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // The application layer: every use case, for every caller.
-        .target(name: "ParleyApp", dependencies: ["ParleyCore", "ParleyStore"], swiftSettings: strict),
+        .target(
+            name: "ParleyApp",
+            dependencies: ["ParleyCore", "ParleyStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         // The storage contract's test suite and fixtures, run against every store.
         .target(name: "ParleyStoreContract", dependencies: ["ParleyStore", "ParleyCore"], swiftSettings: strict),
         // Benchmark-only code (the bare SQLite yardsticks), kept out of the production libraries.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ParleyCore
 import ParleyStore
 import Synchronization
@@ -11,8 +12,11 @@ public final class CompiledConfigurations: Sendable {
 
     private let routing = Mutex<RoutingEngine?>(nil)
     private let spam = Mutex<SpamFilter?>(nil)
+    private let logger: Logger
 
-    public init() {}
+    public init(logger: Logger = Logger(label: "parley")) {
+        self.logger = logger
+    }
 
     public func routingEngine(_ store: any ParleyStore) async throws -> RoutingEngine? {
         let version = try await store.latestConfigurationVersion(kind: Self.routingKind)
@@ -29,7 +33,11 @@ public final class CompiledConfigurations: Sendable {
         if let filter = spam.withLock({ $0 }), filter.version == version { return filter }
         var filter = try SpamFilter(SpamConfiguration(), version: 0)
         if version > 0, let stored = try await store.latestConfiguration(kind: Self.spamKind) {
-            filter = try SpamFilter(try Self.decode(SpamConfiguration.self, stored.document), version: stored.version)
+            filter = SpamFilter(stored: try Self.decode(SpamConfiguration.self, stored.document), version: stored.version)
+            for pattern in filter.unusablePatterns {
+                logger.warning("spam rule pattern never matches: this version does not accept it (spam-rules.set says why)",
+                               metadata: ["pattern": "\(pattern)", "version": "\(stored.version)"])
+            }
         }
         spam.withLock { $0 = filter }
         return filter

@@ -1,3 +1,4 @@
+import Logging
 import ParleyCore
 import ParleyStore
 
@@ -89,7 +90,17 @@ extension ParleyApp {
         // Customers' first messages go through the spam filter; agents' conversations do not.
         var spam: SpamAssessment?
         if caller.role == .customer {
-            spam = try await configurations.spamFilter(store).assess(title: draft.title, body: body, senderEmail: customer?.email)
+            let filter = try await configurations.spamFilter(store)
+            let (title, email) = (draft.title, customer?.email)
+            // Patterns over a large message can take a while: they run off the threads that serve requests.
+            let result = filter.hasPatterns
+                ? await PatternSearchQueue.run { filter.assessed(title: title, body: body, senderEmail: email) }
+                : filter.assessed(title: title, body: body, senderEmail: email)
+            for pattern in result.outOfSteps {
+                logger.warning("spam rule pattern ran out of steps and counts as no match",
+                               metadata: ["pattern": "\(pattern)", "characters": "\(title.count + body.count)"])
+            }
+            spam = result.assessment
         }
         let creator = caller.actor
         let finalDraft = draft

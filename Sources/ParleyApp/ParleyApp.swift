@@ -1,3 +1,4 @@
+import Logging
 import ParleyCore
 import ParleyStore
 import Synchronization
@@ -16,15 +17,18 @@ public struct ParleyApp: Sendable {
     public let configurations: CompiledConfigurations
     /// Told of every deadline a use case wrote, after it committed.
     public let deadlines: DeadlineSignal
+    public let logger: Logger
 
     public init(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy = PriorityPolicy(),
-                lifecyclePolicy: LifecyclePolicy = LifecyclePolicy(), deadlines: DeadlineSignal = DeadlineSignal()) {
+                lifecyclePolicy: LifecyclePolicy = LifecyclePolicy(), deadlines: DeadlineSignal = DeadlineSignal(),
+                logger: Logger = Logger(label: "parley")) {
         self.store = store
         self.clock = clock
         self.priorityPolicy = priorityPolicy
         self.lifecyclePolicy = lifecyclePolicy
-        self.configurations = CompiledConfigurations()
+        self.configurations = CompiledConfigurations(logger: logger)
         self.deadlines = deadlines
+        self.logger = logger
     }
 
     /// Makes the store ready for use: the system tags exist (once; later starts find them).

@@ -76,7 +76,8 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     let clock = configuration.testClock ?? clock
     let policy = configuration.lifecyclePolicy
     let store = try StoreOpening.open(.sqlite(path: configuration.databasePath))
-    let app = ParleyApp(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, lifecyclePolicy: policy)
+    let app = ParleyApp(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, lifecyclePolicy: policy,
+                        logger: logger)
     try await app.prepare()
     let timers = LifecycleTimers(app: app, waitsOnRealTime: configuration.testClock == nil)
     let bootstrap = try await AdminBootstrap.run(app: app, adminToken: configuration.adminToken, now: clock.now())

@@ -1,7 +1,8 @@
 /// Spam filter configuration (`spam-rules.set`): block lists, weighted patterns and a threshold.
 public struct SpamConfiguration: Codable, Sendable, Equatable {
     public struct PatternRule: Codable, Sendable, Equatable {
-        /// A regular expression, matched case-insensitively against the title and the first message.
+        /// A regular expression, matched case-insensitively against the title and the first message, in
+        /// time linear in the text (`LinearPattern`: no backreferences or lookaround).
         public var pattern: String
         public var weight: Double
 
@@ -58,6 +59,13 @@ public struct SpamFilter: Sendable {
     public let version: Int
     private let blockedDomains: Set<String>
     private let blockedSenders: Set<String>
+    /// The rules' patterns, compiled; nil for a stored pattern this version cannot compile (it never matches).
+    private let patterns: [LinearPattern?]
+    /// Stored patterns that no longer compile (accepted by an earlier version): they never match.
+    public let unusablePatterns: [String]
+    /// Steps one assessment may spend on all its patterns together (`LinearPattern.search`): a 1 MB message
+    /// searched by a dozen ordinary patterns takes a small part of it; what runs out counts as no match.
+    public static let stepBudget = 50_000_000
 
     /// Heuristic weights: fixed, documented in docs/routing.md.
     public static let linkWeight = 1.0, shoutingWeight = 1.0, invisibleWeight = 1.5, punctuationWeight = 0.5
@@ -75,9 +83,9 @@ public struct SpamFilter: Sendable {
                 throw RoutingConfigurationError(field: "rules[\(index)].weight", message: "must be between -\(Int(Self.largestWeight)) and \(Int(Self.largestWeight))")
             }
             do {
-                _ = try Regex(rule.pattern)
+                _ = try LinearPattern(rule.pattern)
             } catch {
-                throw RoutingConfigurationError(field: "rules[\(index)].pattern", message: "'\(rule.pattern)' is not a valid regular expression")
+                throw RoutingConfigurationError(field: "rules[\(index)].pattern", message: "'\(rule.pattern)' \(error.message)")
             }
         }
         for (index, domain) in configuration.blockedDomains.enumerated() where domain.trimmed.isEmpty || domain.contains("@") {
@@ -86,13 +94,34 @@ public struct SpamFilter: Sendable {
         for (index, sender) in configuration.blockedSenders.enumerated() where !sender.contains("@") {
             throw RoutingConfigurationError(field: "blocked_senders[\(index)]", message: "'\(sender)' is not an email address")
         }
+        self.init(checked: configuration, version: version)
+    }
+
+    /// A filter for a configuration stored earlier: never refused, since conversations must keep being
+    /// assessed; a pattern this version cannot compile is left out and listed in `unusablePatterns`.
+    public init(stored configuration: SpamConfiguration, version: Int) {
+        self.init(checked: configuration, version: version)
+    }
+
+    private init(checked configuration: SpamConfiguration, version: Int) {
         self.configuration = configuration
         self.version = version
+        patterns = configuration.rules.map { try? LinearPattern($0.pattern) }
+        unusablePatterns = zip(configuration.rules, patterns).filter { $0.1 == nil }.map(\.0.pattern)
         self.blockedDomains = Set(configuration.blockedDomains.map { $0.trimmed.lowercased() })
         self.blockedSenders = Set(configuration.blockedSenders.map { $0.trimmed.lowercased() })
     }
 
+    /// Whether assessing runs patterns (which may take a while on a large message) or only cheap checks.
+    public var hasPatterns: Bool { patterns.contains { $0 != nil } }
+
     public func assess(title: String, body: String, senderEmail: String?) -> SpamAssessment {
+        assessed(title: title, body: body, senderEmail: senderEmail).assessment
+    }
+
+    /// The assessment, and the patterns whose search ran out of steps (counted as no match; to be logged).
+    public func assessed(title: String, body: String, senderEmail: String?) -> (assessment: SpamAssessment, outOfSteps: [String]) {
+        var outOfSteps: [String] = []
         var score = 0.0
         var reasons: [String] = []
         func add(_ weight: Double, _ reason: String) {
@@ -109,10 +138,16 @@ public struct SpamFilter: Sendable {
             }
         }
         let text = title + "\n" + body
-        // Regex values are not Sendable, so the filter keeps the validated patterns and compiles them here.
-        for rule in configuration.rules {
-            if let regex = try? Regex(rule.pattern).ignoresCase(), (try? regex.firstMatch(in: text)) != nil {
-                add(rule.weight, "matches /\(rule.pattern)/")
+        if hasPatterns {
+            let folded = FoldedText(text)
+            var budget = Self.stepBudget
+            for (rule, pattern) in zip(configuration.rules, patterns) {
+                guard let pattern else { continue }
+                switch pattern.search(in: folded, budget: &budget) {
+                case .match: add(rule.weight, "matches /\(rule.pattern)/")
+                case .noMatch: break
+                case .outOfSteps: outOfSteps.append(rule.pattern)
+                }
             }
         }
         let links = text.split(whereSeparator: \.isWhitespace).filter { $0.lowercased().hasPrefix("http://") || $0.lowercased().hasPrefix("https://") || $0.lowercased().hasPrefix("www.") }.count
@@ -134,6 +169,6 @@ public struct SpamFilter: Sendable {
         if letters >= 20, Double(upper) / Double(letters) > 0.7 { add(Self.shoutingWeight, "mostly capital letters") }
         if invisible > 0 { add(Self.invisibleWeight, "\(invisible) invisible characters") }
         if text.contains("!!!") || text.contains("$$$") { add(Self.punctuationWeight, "runs of !!! or $$$") }
-        return SpamAssessment(score: (score * 1000).rounded() / 1000, threshold: configuration.threshold, reasons: reasons)
+        return (SpamAssessment(score: (score * 1000).rounded() / 1000, threshold: configuration.threshold, reasons: reasons), outOfSteps)
     }
 }

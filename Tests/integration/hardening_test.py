@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""What the second outside attack found (issue 15), replayed against the real binary, each bounded in time:
+a spam-rule pattern that backtracks catastrophically in other engines, and a flood of idle connections
+from one address. Run against loopback only (127.0.0.1 and 127.0.0.2, both on this machine).
+
+Usage: hardening_test.py PATH_TO_PARLEY. Prints 'hardening-test: N passed, M failed' last.
+"""
+import json, os, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request
+
+binary = sys.argv[1]
+workdir = tempfile.mkdtemp(prefix="parley-hardening-")
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(*flags):
+    port = free_port()
+    server = subprocess.Popen([binary, "serve", "--port", str(port), "--db", os.path.join(workdir, f"{port}.sqlite"),
+                               "--log-level", "warning", *flags],
+                              env=dict(os.environ, PARLEY_ADMIN_TOKEN="adm"), stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(workdir, f"{port}.log"), "w"))
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return server, port
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the server did not start")
+
+
+def call(port, path, body, token="adm", timeout=30):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def health_seconds(port, source="127.0.0.1"):
+    started = time.time()
+    with socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0)) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = s.recv(100)
+    return time.time() - started, answer.startswith(b"HTTP/1.1 200")
+
+
+def slow_patterns():
+    server, port = start()
+    try:
+        status, _ = call(port, "spam-rules.set", {"rules": [{"pattern": "(a+)+$", "weight": 1}], "threshold": 3})
+        check(status == 200, f"(a+)+$ is accepted: it runs in linear time here ({status})")
+        status, answer = call(port, "spam-rules.set", {"rules": [{"pattern": "(a)\\1", "weight": 1}]})
+        check(status == 400 and "backtracking" in answer.get("message", ""),
+              f"a backreference is refused at spam-rules.set, saying why ({status} {answer.get('message')})")
+        user = call(port, "rev-users.create", {"display_name": "Eve"})[1]["rev_user"]["id"]
+        customer = call(port, "auth-tokens.create", {"requested_token_type": "urn:devrev:params:oauth:token-type:session",
+                                                      "rev_info": {"user_id": user}})[1]["access_token"]
+        timings = {}
+
+        def create(name, title, body):
+            started = time.time()
+            conversation = {"type": "support", "title": title}
+            if body:
+                conversation["messages"] = [{"body": body}]
+            try:
+                status, _ = call(port, "conversations.create", conversation, token=customer, timeout=60)
+            except OSError:
+                status = "no answer within 60 s"
+            timings[name] = (status, time.time() - started)
+
+        # The issue's title alone (23 characters took over 120 s with a backtracking engine), and a message of
+        # 65,000 characters (about the most a message may hold).
+        threads = [threading.Thread(target=create, args=("short", "a" * 23 + "!", None)),
+                   threading.Thread(target=create, args=("long", "a" * 30 + "!", "a" * 65_000 + "!"))]
+        for thread in threads:
+            thread.start()
+        slowest_health = max(health_seconds(port)[0] for _ in range(5))
+        for thread in threads:
+            thread.join(90)
+        for name, (status, seconds) in sorted(timings.items()):
+            check(status == 201 and seconds < 10, f"the {name} title's conversation is created in {seconds:.2f} s ({status})")
+        check(len(timings) == 2, "both creations finished")
+        check(slowest_health < 1, f"/health answers meanwhile (slowest {slowest_health * 1000:.0f} ms)")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+slow_patterns()
+print(f"hardening-test: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
