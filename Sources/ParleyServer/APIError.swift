@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOHTTP1
 import Logging
 import ParleyApp
 import ParleyCore
@@ -56,6 +57,9 @@ public struct APIError: Error, Sendable, Equatable {
             self.init(domain: error)
         case let error as DecodingError:
             self.init(decoding: error)
+        case let error as HTTPParserError:
+            // The HTTP layer could not read the request (a malformed chunk size, say): the client's fault.
+            self.init(.badRequest, type: "bad_request", message: "malformed HTTP request: \(error)")
         case let error as any HTTPResponseError:
             switch error.status {
             case .contentTooLarge:

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 import ParleyApp
 import ParleyCore
@@ -31,6 +32,13 @@ public struct AppConfiguration: Sendable {
     public var maxConnections = 1024
     /// Seconds a connection may stay idle (or send nothing) before it is closed.
     public var idleTimeout = 60.0
+    /// Connections one client address may hold open (`--max-connections-per-address`; IPv6 per /64;
+    /// trusted proxies not counted).
+    public var maxConnectionsPerAddress = 128
+    /// Seconds a new connection has to send a complete request head (`--request-head-timeout`).
+    public var requestHeadTimeout = 10.0
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxy CIDR`, repeatable).
+    public var trustedProxies: [String] = []
     /// Requests allowed per window, per token and per address.
     public var rateLimits = RateLimitPolicy()
     /// `--tls-cert` and `--tls-key` (PEM files): serve HTTPS.
@@ -94,10 +102,24 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     let webhooks = WebhookDelivery(app: app, clock: clock, logger: logger)
     let pruning = EventPruning(app: app, retention: configuration.eventRetention, waitsOnRealTime: configuration.testClock == nil,
                                logger: logger)
+    var proxies: [AddressRange] = []
+    for text in configuration.trustedProxies {
+        guard let range = AddressRange(text) else {
+            throw APIError.badRequest("--trusted-proxy \(text) is not an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32)")
+        }
+        proxies.append(range)
+    }
+    let addresses = ClientAddresses(trustedProxies: proxies)
     let router = makeRouter(app: app, timers: timers, webhooks: webhooks, pruning: pruning, testClock: configuration.testClock,
-                            rateLimits: configuration.rateLimits, secureCookies: configuration.tlsCertificate != nil)
-    // A connection idle this long is closed, so slow or stalled clients cannot hold connections forever.
-    let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))
+                            rateLimits: configuration.rateLimits, secureCookies: configuration.tlsCertificate != nil,
+                            clientAddresses: addresses)
+    // One address holds at most so many connections, a new one must send its request head in time, and one
+    // idle this long is closed: slow, stalled or flooding clients cannot hold the server's connections.
+    let counts = ConnectionCounts(limit: configuration.maxConnectionsPerAddress, addresses: addresses)
+    let headTimeout = TimeAmount.milliseconds(Int64(configuration.requestHeadTimeout * 1000))
+    let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [ConnectionGuard(counts: counts, headTimeout: headTimeout)],
+        idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))
     var server: HTTPServerBuilder = .http1(configuration: http1)
     if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Crypto
 import Hummingbird
 import ParleyApp
@@ -39,23 +40,21 @@ extension String {
 /// Reads `Authorization: Bearer <token>` (or a bare token), and sets the caller on the context.
 /// Requests without a token go on without a caller; routes that need one refuse them.
 /// Rate limits apply here too: per token, per address without one, and failed authentications per address.
+/// The client's address is worked out here (`ClientAddresses`: behind a trusted proxy, the forwarded one).
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
     let store: any ParleyStore
     let clock: any ParleyClock
     let limiter: RateLimiter
+    let addresses: ClientAddresses
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.ifMatch = request.headers[.ifMatch]
+        context.clientAddress = addresses.client(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
         let now = Date()
         let address = context.clientAddress
         let policy = limiter.policy
-        // An address that failed authentication too often is refused until its window passes.
-        let failures = limiter.check("fail:\(address)", limit: policy.failedAuthentications, at: now, counting: false)
-        if failures.remaining == 0 {
-            return RateLimiter.tooManyRequests(failures, now: now, message: "too many failed authentications from this address")
-        }
         guard let header = request.headers[.authorization] else {
             // Inbox and widget pages: a signed-in browser is counted per session, like a token (agents behind
             // one office address would otherwise share one address's limit).
@@ -73,8 +72,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
         if token.lowercased().hasPrefix("bearer ") { token = String(token.dropFirst(7)).trimmed }
         let hash = TokenSecret.hash(token)
         // A browser session's cookie is not an API token (the API has no CSRF defence; it needs none for bearer tokens).
+        // An address that failed too often gets 429 for further failures until its window passes; a valid
+        // token from it still passes (one client cannot lock out everyone who shares its address). Tokens are
+        // 256-bit random: what the limit stops is the load and noise of guessing, not a guess that works.
         guard !token.isEmpty, let stored = try await store.token(hash: hash), stored.kind != .webSession else {
-            _ = limiter.check("fail:\(address)", limit: policy.failedAuthentications, at: now)
+            let failures = limiter.check("fail:\(address)", limit: policy.failedAuthentications, at: now)
+            if !failures.allowed {
+                return RateLimiter.tooManyRequests(failures, now: now, message: "too many failed authentications from this address")
+            }
             throw APIError.unauthenticated
         }
         let verdict = limiter.check("token:\(hash)", limit: policy.perToken, at: now)
@@ -169,4 +174,8 @@ public enum AdminBootstrap {
         }
         return Outcome(admin: admin, generatedToken: generated)
     }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }

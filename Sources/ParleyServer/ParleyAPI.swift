@@ -113,7 +113,8 @@ struct ParleyAPI: Sendable {
 
 /// Builds the router with every route and middleware; shared by `parley serve` and the tests.
 func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelivery, pruning: EventPruning, testClock: ManualClock?,
-                rateLimits: RateLimitPolicy, secureCookies: Bool = false) -> Router<ParleyRequestContext> {
+                rateLimits: RateLimitPolicy, secureCookies: Bool = false,
+                clientAddresses: ClientAddresses = ClientAddresses(trustedProxies: [])) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     let catalog = EndpointCatalog()
     router.add(middleware: ErrorMiddleware())
@@ -124,7 +125,8 @@ func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelive
         JSONResponse.make(status: .ok, catalog.openAPI())
     }
     let limiter = RateLimiter(policy: rateLimits)
-    router.add(middleware: AuthenticationMiddleware(store: app.store, clock: app.clock, limiter: limiter))
+    router.add(middleware: AuthenticationMiddleware(store: app.store, clock: app.clock, limiter: limiter,
+                                                    addresses: clientAddresses))
     let api = ParleyAPI(app: app, timers: timers, webhooks: webhooks, pruning: pruning, feed: OutboxFeed(store: app.store))
     WebInterface(api: api, limiter: limiter, secureCookies: secureCookies).register(on: router)
     let rpcRouter = RPCRouter(router: router, catalog: catalog)

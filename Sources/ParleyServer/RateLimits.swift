@@ -13,7 +13,8 @@ public struct RateLimitPolicy: Sendable, Equatable {
     public var perToken: Int
     /// Requests per window from one address without a token.
     public var perAddress: Int
-    /// Failed authentications per window from one address before it is refused outright.
+    /// Failed authentications per window from one address before its further attempts are refused (a valid
+    /// token still passes; a password sign-in counts per address and account).
     public var failedAuthentications: Int
 
     public init(window: Double = 60, perToken: Int = 6000, perAddress: Int = 600, failedAuthentications: Int = 100) {
@@ -79,9 +80,4 @@ extension HTTPTypes.HTTPField.Name {
     static let rateLimitLimit = Self("X-Ratelimit-Limit")!
     static let rateLimitRemaining = Self("X-Ratelimit-Remaining")!
     static let rateLimitReset = Self("X-Ratelimit-Reset")!
-}
-
-extension ParleyRequestContext {
-    /// The client's address, for per-address limits ("local" in tests without a socket).
-    var clientAddress: String { remoteAddress?.ipAddress ?? "local" }
 }

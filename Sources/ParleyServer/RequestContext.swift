@@ -11,12 +11,16 @@ public struct ParleyRequestContext: RequestContext {
     public var ifMatch: String?
     /// The peer's address.
     public let remoteAddress: SocketAddress?
+    /// The client's address as limits count it: the peer's, or behind a trusted proxy the forwarded client's
+    /// (set by `AuthenticationMiddleware`; "local" in router tests, which have no socket).
+    var clientAddress: String
     /// The signed-in browser of an inbox or widget page (from its cookie; never used by the API).
     var webSession: WebSession?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        clientAddress = IPAddressBytes(remoteAddress)?.limitKey ?? remoteAddress?.ipAddress ?? "local"
         caller = nil
         ifMatch = nil
         webSession = nil

@@ -65,6 +65,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests a minute allowed from one address without a token.") var rateLimitPerAddress = 600
     @Option(help: "Connections served at once (more wait).") var maxConnections = 1024
     @Option(help: "Seconds a connection may stay idle before it is closed.") var idleTimeout = 60.0
+    @Option(help: "Connections one client address may hold open (IPv6: per /64; trusted proxies are not counted).")
+    var maxConnectionsPerAddress = 128
+    @Option(help: "Seconds a new connection has to send a complete request head before it is closed.")
+    var requestHeadTimeout = 10.0
+    @Option(help: "A reverse proxy (IP or CIDR, repeatable) whose X-Forwarded-For names the real client, for per-address limits.")
+    var trustedProxy: [String] = []
     @Option(help: "TLS certificate chain (PEM): with --tls-key, serve HTTPS.") var tlsCert: String?
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
 
@@ -84,6 +90,12 @@ struct Serve: AsyncParsableCommand {
         configuration.eventRetention = EventRetention(days: eventRetentionDays)
         configuration.maxConnections = maxConnections
         configuration.idleTimeout = idleTimeout
+        guard maxConnectionsPerAddress > 0, requestHeadTimeout > 0 else {
+            throw ValidationError("--max-connections-per-address and --request-head-timeout must be more than 0")
+        }
+        configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
+        configuration.requestHeadTimeout = requestHeadTimeout
+        configuration.trustedProxies = trustedProxy
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
         let server = try await buildApplication(configuration)

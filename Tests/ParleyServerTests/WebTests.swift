@@ -313,6 +313,21 @@ struct WebTests {
         }
     }
 
+    /// Issue 15 item 5: failed sign-ins used to lock the whole address out.
+    @Test("failed sign-ins lock only that account from that address; another agent at the address signs in")
+    func signInFailuresPerAccount() async throws {
+        try await withWebServer(rateLimits: RateLimitPolicy(failedAuthentications: 3)) { api, browser, world in
+            for _ in 0..<3 {
+                let page = try await browser.post("/inbox/sign-in", [("email", "maya@support.test"), ("password", "wrong")])
+                #expect(page.status == .unauthorized)
+            }
+            let locked = try await browser.post("/inbox/sign-in", [("email", "Maya@support.test"), ("password", "correct horse battery")])
+            #expect(locked.status == .tooManyRequests, "this account, from this address, waits out the window")
+            let colleague = try await Browser(browser.client).post("/inbox/sign-in", [("token", world.agentToken)])
+            #expect(colleague.location == "/inbox", "someone else at the same address is not locked out")
+        }
+    }
+
     @Test("form bodies decode as browsers encode them; malformed escapes and invalid UTF-8 are kept, not fatal")
     func formDecoding() async throws {
         try await withWebServer { api, browser, world in

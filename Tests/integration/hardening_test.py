@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """What the second outside attack found (issue 15), replayed against the real binary, each bounded in time:
-a spam-rule pattern that backtracks catastrophically in other engines, and a flood of idle connections
-from one address. Run against loopback only (127.0.0.1 and 127.0.0.2, both on this machine).
+a spam-rule pattern that backtracks catastrophically in other engines, a flood of idle connections from
+one address, a malformed chunked body. Run against loopback only (127.0.0.1 and 127.0.0.2, both on this machine).
 
 Usage: hardening_test.py PATH_TO_PARLEY. Prints 'hardening-test: N passed, M failed' last.
 """
-import json, os, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request
+import json, os, resource, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request
 
 binary = sys.argv[1]
 workdir = tempfile.mkdtemp(prefix="parley-hardening-")
@@ -110,6 +110,55 @@ def slow_patterns():
         stop(server)
 
 
+def still_open(sockets):
+    count = 0
+    for s in sockets:
+        s.setblocking(False)
+        try:
+            count += s.recv(1) != b""
+        except BlockingIOError:
+            count += 1
+        except OSError:
+            pass
+    return count
+
+
+def connection_flood():
+    """1,100 idle connections from one address (127.0.0.2) used to take every connection the server serves."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    server, port = start("--request-head-timeout", "3")
+    hogs = []
+    try:
+        for _ in range(1100):
+            try:
+                hogs.append(socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.2", 0)))
+            except OSError:
+                break
+        time.sleep(1)
+        seconds, ok = health_seconds(port)
+        check(ok and seconds < 1, f"/health from another address answers in {seconds * 1000:.0f} ms with {len(hogs)} connections opened from 127.0.0.2")
+        held = still_open(hogs)
+        check(held <= 128, f"the server holds at most 128 of them ({held}; --max-connections-per-address)")
+        time.sleep(3)
+        held = still_open(hogs)
+        check(held == 0, f"those that sent no request head are closed after --request-head-timeout 3 s ({held} still open)")
+        seconds, ok = health_seconds(port, source="127.0.0.2")
+        check(ok and seconds < 1, f"and the address may connect again ({seconds * 1000:.0f} ms)")
+        # A malformed chunked body is the client's fault: 400 with DevRev's error JSON, not 500.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"POST /conversations.create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n")
+            answer = s.recv(4096).decode("latin1")
+        body = answer.split("\r\n\r\n", 1)[-1]
+        check(answer.startswith("HTTP/1.1 400") and '"type":"bad_request"' in body,
+              f"a malformed chunk size answers 400 bad_request ({answer.splitlines()[0] if answer else 'nothing'}; {body[:80]})")
+    finally:
+        for s in hogs:
+            s.close()
+        stop(server)
+
+
 slow_patterns()
+connection_flood()
 print(f"hardening-test: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

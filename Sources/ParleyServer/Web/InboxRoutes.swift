@@ -97,14 +97,17 @@ struct WebInterface: Sendable {
         }
         router.post("/inbox/sign-in") { request, context in
             let form = try await Self.form(request, context: context)
-            let address = context.clientAddress
+            // Failed sign-ins count per address and account: a client guessing one account's password locks
+            // only that account from its address, not everyone behind the same address (an office, a proxy).
+            let failureKey = "fail-sign-in:\(context.clientAddress):\((form.text("email") ?? "").trimmed.lowercased())"
             let now = Date()
-            if limiter.check("fail:\(address)", limit: limiter.policy.failedAuthentications, at: now, counting: false).remaining == 0 {
-                return Self.page(pages.signIn(error: "Too many failed sign-ins from this address; wait a minute.", email: form.text("email")),
+            if limiter.check(failureKey, limit: limiter.policy.failedAuthentications, at: now, counting: false).remaining == 0 {
+                return Self.page(pages.signIn(error: "Too many failed sign-ins for this account from this address; wait a minute.",
+                                              email: form.text("email")),
                                  status: .tooManyRequests)
             }
             guard let user = try await signIn(form) else {
-                _ = limiter.check("fail:\(address)", limit: limiter.policy.failedAuthentications, at: now)
+                _ = limiter.check(failureKey, limit: limiter.policy.failedAuthentications, at: now)
                 return Self.page(pages.signIn(error: "That email and password (or token) did not match an active agent.",
                                               email: form.text("email")), status: .unauthorized)
             }
