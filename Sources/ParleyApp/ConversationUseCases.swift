@@ -30,11 +30,14 @@ extension ParleyApp {
     }
 
     /// A page of conversations as `caller` may list them: a customer's own only, searched without notes; for
-    /// agents, notes are searched too, and Suspended (the spam review queue) stays out unless the query asks
+    /// agents, internal notes and their own private notes are searched too, and Suspended (the spam review queue) stays out unless the query asks
     /// about spam.
     public func listConversations(_ query: ConversationQuery, for caller: Caller) async throws -> Page<Conversation> {
         var query = query
-        query.searchesNotes = caller.isAgent
+        if caller.isAgent {
+            if case .devUser(let agent) = caller.actor { query.searchedNotes = .internalAndPrivate(of: agent) }
+            else { query.searchedNotes = .internalAndPrivate(of: nil) }
+        }
         if caller.role == .customer {
             query.members = [caller.actor]
         } else if query.isSpam == nil {

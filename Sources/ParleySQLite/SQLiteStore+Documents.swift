@@ -67,7 +67,7 @@ extension SQLiteStore {
                 guard !entry.isDeleted else { continue }
                 try db.run("INSERT INTO conversation_text (rowid, text, conversation, is_note) VALUES (?, ?, ?, ?)",
                            [.integer(Int64(entry.number)), .text(entry.body), .integer(Int64(entry.conversation)),
-                            .integer(entry.visibility.isNote ? 1 : 0)])
+                            .integer(Self.searchReaders(of: entry))])
             case .removed(let conversation, let comments):
                 for rowid in [-conversation] + comments {
                     try db.run("DELETE FROM conversation_text WHERE rowid = ?", [.integer(Int64(rowid))])
@@ -113,4 +113,15 @@ extension SQLiteStore {
         }
     }
 
+}
+
+extension SQLiteStore {
+    /// Who may find a comment by search, as `conversation_text.is_note` keeps it: 0 everyone, 1 the support
+    /// team, minus the author's number for a private note (only its author).
+    static func searchReaders(of entry: TimelineEntry) -> Int64 {
+        switch (entry.visibility, entry.author) {
+        case (.private, .devUser(let author)): -Int64(author)
+        case (let visibility, _): visibility.isNote ? 1 : 0
+        }
+    }
 }

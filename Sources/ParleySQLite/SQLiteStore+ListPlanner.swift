@@ -52,7 +52,14 @@ extension SQLiteStore {
             }
             if let text = query.text, !text.isEmpty {
                 // No word to search for matches nothing rather than everything.
-                let notes = query.searchesNotes ? "" : " AND is_note = 0"
+                // `is_note`: 0 for titles and external comments, 1 for internal notes, minus its author's
+                // number for a private note (schema 15).
+                let notes: String
+                switch query.searchedNotes {
+                case .none: notes = " AND is_note = 0"
+                case .internalAndPrivate(let author?): notes = " AND (is_note >= 0 OR is_note = \(-author))"
+                case .internalAndPrivate(nil): notes = " AND is_note >= 0"
+                }
                 // Bounded: the newest matching comments and titles (rowids grow with time; titles are -number),
                 // so a common word costs what a rare one does instead of collecting every match.
                 conditions.append("""

@@ -168,5 +168,12 @@ enum Schema {
         CREATE INDEX conversations_by_channel ON conversations (source_channel) WHERE deleted = 0;
         CREATE INDEX conversations_spam ON conversations (number) WHERE deleted = 0 AND is_spam = 1;
         """),
+        // Private notes were searchable by every agent (issue 15, item 8): a private note's `is_note` becomes
+        // minus its author's number, so that only its author's searches read it.
+        Migration(version: 15, name: "private notes searched by their author only", sql: """
+        UPDATE conversation_text
+            SET is_note = -(SELECT CAST(substr(author, 6) AS INTEGER) FROM timeline_entries WHERE number = conversation_text.rowid)
+            WHERE rowid IN (SELECT number FROM timeline_entries WHERE visibility = 'private' AND author LIKE 'DEVU-%');
+        """),
     ]
 }

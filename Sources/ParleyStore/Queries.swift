@@ -65,8 +65,9 @@ public struct ConversationQuery: Sendable, Equatable {
     public var members: [Actor] = []
     /// Words every matching conversation has in its title or comments (prefixes match: "refu" finds "refund").
     public var text: String?
-    /// Whether `text` also searches internal notes (agents) or only what customers see.
-    public var searchesNotes = false
+    /// Which notes `text` also searches: none (customers see titles and external comments), or internal notes
+    /// and one agent's own private notes (no one else's: a search must find only what its reader may read).
+    public var searchedNotes: SearchedNotes = .none
     public var sort: ConversationSort = .createdDate(descending: true)
     public var page = PageRequest()
 
@@ -178,4 +179,11 @@ public struct OutboxEvent: Sendable, Equatable, Codable {
         self.oldConversation = oldConversation
         self.entry = entry
     }
+}
+
+/// The notes a full-text search reads besides titles and external comments.
+public enum SearchedNotes: Sendable, Hashable {
+    case none
+    /// Internal notes, and the private notes this dev user wrote (nil: no private notes at all).
+    case internalAndPrivate(of: Int?)
 }

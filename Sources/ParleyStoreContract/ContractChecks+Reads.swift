@@ -146,10 +146,10 @@ extension StorageContract {
 
     func searchSeesWordsTitlesAndNotesAsAllowed(_ store: any ParleyStore) async throws {
         let t0 = Self.t0
-        func search(_ text: String, notes: Bool = false) async throws -> [Int] {
+        func search(_ text: String, notes: Bool = false, agent: Int? = 3) async throws -> [Int] {
             var query = ConversationQuery()
             query.text = text
-            query.searchesNotes = notes
+            query.searchedNotes = notes ? .internalAndPrivate(of: agent) : .none
             return try await store.listConversations(query).items.map(\.number).sorted()
         }
         let refund = try await Self.open(store, "Refund for order 1234", message: "I was charged twice")
@@ -162,6 +162,12 @@ extension StorageContract {
         #expect(try await search("password mail") == [login.number])
         #expect(try await search("legacy").isEmpty, "internal notes are not searched for customers")
         #expect(try await search("legacy", notes: true) == [login.number])
+        // A private note: its author finds it, no other agent does (issue 15, item 8).
+        try await Self.comment(store, on: refund.number, "zebrasecret refund code", .private, by: .devUser(3))
+        #expect(try await search("zebrasecret", notes: true, agent: 3) == [refund.number], "its author finds it")
+        #expect(try await search("zebrasecret", notes: true, agent: 4).isEmpty, "another agent does not")
+        #expect(try await search("zebrasecret", notes: true, agent: nil).isEmpty, "nor a caller with no private notes")
+        #expect(try await search("zebrasecret").isEmpty, "nor a customer")
         #expect(try await search("\"; DROP TABLE conversations; --").isEmpty)
         #expect(try await search("*()").isEmpty, "no words: nothing matches")
         _ = try await store.storeDecision(number: refund.number) { current in

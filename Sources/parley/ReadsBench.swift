@@ -51,7 +51,7 @@ struct ReadsBench: AsyncParsableCommand {
             rows["conversation + timeline", default: 0] += items
             var query = ConversationQuery()
             query.text = search[index % search.count]
-            query.searchesNotes = true
+            query.searchedNotes = .internalAndPrivate(of: 1)
             query.page = PageRequest(limit: 50)
             let found = try await time("search") { try await store.listConversations(query) }
             rows["search", default: 0] += found.items.count

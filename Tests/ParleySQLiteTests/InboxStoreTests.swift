@@ -39,7 +39,7 @@ struct InboxStoreTests {
     private func search(_ store: SQLiteStore, _ text: String, notes: Bool = false) async throws -> [Int] {
         var query = ConversationQuery()
         query.text = text
-        query.searchesNotes = notes
+        query.searchedNotes = notes ? .internalAndPrivate(of: 3) : .none
         return try await store.listConversations(query).items.map(\.number).sorted()
     }
 
@@ -182,6 +182,31 @@ struct InboxStoreTests {
         #expect(try SQLiteStore.migrate(path: path) == [11])
         let marked = try db.query("SELECT number FROM conversations WHERE unassigned = 1 ORDER BY number").compactMap { $0.first?.int }
         #expect(marked == (Array(nobodys.dropFirst()) + [owned]).sorted())
+    }
+
+    @Test("schema 15: private notes indexed before it become searchable by their author only")
+    func privateNotesMigration() async throws {
+        let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await SQLiteStore.seeded(path: path, now: t0)
+        let c = try await open(store, "Billing", message: "hello")
+        let note = try await comment(store, c, "zebrasecret", .private, by: .devUser(7))
+        let internalNote = try await comment(store, c, "okapinote", .internal)
+        try await store.close()
+        // As schema 14 indexed them: every note 1.
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute("UPDATE conversation_text SET is_note = 1 WHERE rowid IN (\(note.number), \(internalNote.number)); DELETE FROM schema_migrations WHERE version = 15")
+        #expect(try SQLiteStore.migrate(path: path) == [15])
+        #expect(try db.scalar("SELECT is_note FROM conversation_text WHERE rowid = ?", [.integer(Int64(note.number))]).int == -7)
+        #expect(try db.scalar("SELECT is_note FROM conversation_text WHERE rowid = ?", [.integer(Int64(internalNote.number))]).int == 1)
+        let reopened = try SQLiteStore(path: path)
+        for (agent, expected) in [(7, [c.number]), (3, [])] {
+            var query = ConversationQuery()
+            query.text = "zebrasecret"
+            query.searchedNotes = .internalAndPrivate(of: agent)
+            #expect(try await reopened.listConversations(query).items.map(\.number) == expected, "agent \(agent)")
+        }
+        try await reopened.close()
     }
 
     @Test("a deleted conversation leaves the search index with its comments")

@@ -172,6 +172,26 @@ struct ConversationLifeTests {
         }
     }
 
+    /// Issue 15, item 8: agent 2 used to list a conversation whose only match was agent 1's private note.
+    @Test("search sees exactly what the searcher may read: a private note is found by its author only")
+    func searchPrivateNotes() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            #expect(try await api.comment(world.agentToken, on: id, "zebrasecret", visibility: "private").status == .created)
+            let otherToken = try #require(try await api.post("auth-tokens.create",
+                #"{"requested_token_type":"urn:devrev:params:oauth:token-type:pat","act_as":"\#(world.otherAgent)"}"#,
+                token: adminToken).body["access_token"].string)
+            func found(_ token: String) async throws -> [String] {
+                try await api.get("conversations.list?search=zebrasecret", token: token).body["conversations"].array.compactMap { $0["id"].string }
+            }
+            #expect(try await found(world.agentToken) == [id], "its author")
+            #expect(try await found(otherToken).isEmpty, "another agent")
+            #expect(try await found(adminToken).isEmpty, "the admin")
+            #expect(try await found(world.aliceToken).isEmpty, "the customer")
+        }
+    }
+
     @Test("a customer cannot read, list or write another customer's conversation")
     func isolation() async throws {
         try await withServer { api, _ in

@@ -163,7 +163,8 @@ struct WebInterface: Sendable {
         query.sort = .priority(descending: false)
         query.page = PageRequest(cursor: view.cursor, limit: limit)
         query.text = view.search
-        query.searchesNotes = true
+        if case .devUser(let me) = session.caller.actor { query.searchedNotes = .internalAndPrivate(of: me) }
+        else { query.searchedNotes = .internalAndPrivate(of: nil) }
         switch view.scope {
         case .all: break
         case .mine:
