@@ -54,10 +54,10 @@ extension ParleyAPI {
     }
 
     func createConversation(_ fields: Fields, caller: Caller) async throws -> JSONValue {
-        if let type = try fields.string("type"), type != "support" {
-            throw APIError.invalidEnum("type", type, allowed: ["support"])
-        }
-        let messages = try (fields.objects("messages") ?? []).compactMap { message throws(APIError) in try message.string("body") }
+        // DevRev requires the type; its SDK always sends it.
+        let type = try fields.requiredString("type")
+        guard type == "support" else { throw APIError.invalidEnum("type", type, allowed: ["support"]) }
+        let messages = try (fields.objects("messages") ?? []).map { message throws(APIError) in try message.requiredString("body") }
         var draft = ConversationDraft(title: try fields.string("title") ?? "")
         draft.description = try fields.string("description")
         draft.messages = messages

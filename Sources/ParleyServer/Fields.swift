@@ -84,7 +84,10 @@ enum Timestamp {
     }
 }
 
-/// The fields of a request object, read leniently, with the path of each field for errors.
+/// The fields of a request object, with the path of each field for errors. A field of the wrong JSON type
+/// is refused with `invalid_field` naming it (a number is not a string, `null` is not an object); only a
+/// query string, where every value is text, is read leniently (`limit=50`, `a=x&a=y` or `a=x,y`).
+/// Unknown fields are ignored: DevRev's clients send fields Parley does not use.
 /// Limits: a string field holds at most 65,536 characters, a list at most 1,000 items.
 struct Fields: Sendable {
     static let maxStringLength = 65_536
@@ -92,16 +95,20 @@ struct Fields: Sendable {
 
     var values: [String: JSONValue]
     var path: String
+    /// Read from a query string: numbers, booleans and lists arrive as text.
+    var fromQueryString = false
 
-    init(_ values: [String: JSONValue], path: String = "") {
+    init(_ values: [String: JSONValue], path: String = "", fromQueryString: Bool = false) {
         self.values = values
         self.path = path
+        self.fromQueryString = fromQueryString
     }
 
-    init(_ value: JSONValue, path: String = "") throws(APIError) {
+    init(_ value: JSONValue, path: String = "", fromQueryString: Bool = false) throws(APIError) {
         switch value {
-        case .object(let values): self.init(values, path: path)
-        case .null: self.init([:], path: path)
+        case .object(let values): self.init(values, path: path, fromQueryString: fromQueryString)
+        // An empty body reads as `null`: no fields. Inside a request, `null` where an object belongs is refused.
+        case .null where path.isEmpty: self.init([:], path: path)
         default:
             throw path.isEmpty
                 ? APIError(.badRequest, type: "parse_error", message: "request body must be a JSON object")
@@ -121,8 +128,6 @@ struct Fields: Sendable {
                 throw APIError.invalidField(name(key), "too long: at most \(Self.maxStringLength) characters")
             }
             return v
-        case .number(let v)?: return v.rounded() == v ? String(Int64(v)) : String(v)
-        case .bool(let v)?: return String(v)
         case let other?: throw APIError.invalidField(name(key), "expected a string, got \(other.typeName)")
         }
     }
@@ -147,7 +152,7 @@ struct Fields: Sendable {
         switch values[key] {
         case nil, .null?: return nil
         case .number(let v)? where v.rounded() == v && abs(v) < 9e15: return Int(v)
-        case .string(let v)?:
+        case .string(let v)? where fromQueryString:
             guard let number = Int(v.trimmed) else {
                 throw APIError.invalidField(name(key), "expected an integer, got '\(v)'")
             }
@@ -160,8 +165,8 @@ struct Fields: Sendable {
         switch values[key] {
         case nil, .null?: return nil
         case .bool(let v)?: return v
-        case .string("true")?: return true
-        case .string("false")?: return false
+        case .string("true")? where fromQueryString: return true
+        case .string("false")? where fromQueryString: return false
         case let other?: throw APIError.invalidField(name(key), "expected true or false, got \(other.typeName)")
         }
     }
@@ -182,7 +187,7 @@ struct Fields: Sendable {
                 result.append(v)
             }
             return result
-        case .string(let v)?:
+        case .string(let v)? where fromQueryString:
             let items = v.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
             guard items.count <= Self.maxListCount else {
                 throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
@@ -194,7 +199,7 @@ struct Fields: Sendable {
 
     func object(_ key: String) throws(APIError) -> Fields? {
         guard let value = values[key], value != .null else { return nil }
-        return try Fields(value, path: name(key))
+        return try Fields(value, path: name(key), fromQueryString: fromQueryString)
     }
 
     /// An array of objects.
@@ -206,7 +211,9 @@ struct Fields: Sendable {
                 throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
             }
             var result: [Fields] = []
-            for (index, item) in items.enumerated() { result.append(try Fields(item, path: "\(name(key)).\(index)")) }
+            for (index, item) in items.enumerated() {
+                result.append(try Fields(item, path: "\(name(key)).\(index)", fromQueryString: fromQueryString))
+            }
             return result
         case let other?: throw APIError.invalidField(name(key), "expected an array, got \(other.typeName)")
         }
@@ -251,6 +258,6 @@ struct Fields: Sendable {
         for (name, value) in parameters {
             insert(name.split(separator: ".")[...], value, into: &root)
         }
-        return Fields(root)
+        return Fields(root, fromQueryString: true)
     }
 }

@@ -52,6 +52,39 @@ struct ProtocolTests {
         }
     }
 
+    /// Issue 15, item 11: `"title": 42` was stored as "42", `messages: [null]` and a missing `type` accepted.
+    @Test("a field of the wrong JSON type is refused naming it, never coerced; required fields are required; unknown ones ignored")
+    func noCoercion() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let cases: [(String, String, String)] = [
+                (#"{"type":"support","title":42}"#, "invalid_field", "title"),
+                (#"{"type":"support","title":true}"#, "invalid_field", "title"),
+                (#"{"type":"support","title":"x","messages":[{"body":5}]}"#, "invalid_field", "messages.0.body"),
+                (#"{"type":"support","title":"x","messages":[null]}"#, "invalid_field", "messages.0"),
+                (#"{"type":"support","title":"x","messages":[{}]}"#, "missing_required_field", "messages.0.body"),
+                (#"{"title":"x"}"#, "missing_required_field", "type"),
+                (#"{"type":"support","title":"x","owned_by":"DEVU-1"}"#, "invalid_field", "owned_by"),
+            ]
+            for (body, type, field) in cases {
+                let reply = try await api.post("conversations.create", body, token: world.agentToken)
+                #expect(reply.status == .badRequest && reply.body["type"].string == type && reply.body["field_name"].string == field,
+                        "\(body) → \(reply.status.code) \(reply.body)")
+            }
+            let limit = try await api.post("conversations.list", #"{"limit":"5"}"#, token: world.agentToken)
+            #expect(limit.status == .badRequest && limit.body["field_name"].string == "limit", "a string is not an integer in JSON")
+            let confirmed = try await api.post("conversations.resolution.confirm", #"{"id":"CONV-1","confirmed":"yes"}"#, token: world.aliceToken)
+            #expect(confirmed.status == .badRequest && confirmed.body["field_name"].string == "confirmed")
+            // What is text anyway stays lenient: a query string.
+            #expect(try await api.get("conversations.list?limit=5", token: world.agentToken).status == .ok)
+            let unknown = try await api.post("conversations.create", #"{"type":"support","title":"x","custom_fields":{"a":1},"frobnicate":[1]}"#,
+                                             token: world.agentToken)
+            #expect(unknown.status == .created, "unknown fields are ignored, as DevRev clients expect")
+            let list = try await api.post("conversations.list", "{}", token: world.agentToken)
+            #expect(list.body["conversations"].array.count == 1, "nothing was written by the refused requests")
+        }
+    }
+
     @Test("bad input answers DevRev's errors, and nothing is written")
     func badInput() async throws {
         try await withServer { api, _ in
