@@ -143,9 +143,13 @@ extension ParleyApp {
         let now = clock.now()
         let finalChange = change
         let app = self
+        let seesVersions = caller.isAgent
         let conversation = try await store.updateConversation(number: number) { current in
             if let expectedVersion, expectedVersion != current.version {
-                throw DomainError.conflict("conversation \(current.id.displayID) is at version \(current.version), not \(expectedVersion): reload it and try again")
+                // Customers are not shown versions (they count agents' changes too).
+                throw DomainError.conflict(seesVersions
+                    ? "conversation \(current.id.displayID) is at version \(current.version), not \(expectedVersion): reload it and try again"
+                    : "conversation \(current.id.displayID) has changed since you read it: reload it and try again")
             }
             return app.plan(try current.applying(finalChange, by: actor, at: now), from: current, at: now,
                             publishes: [.conversationUpdated])

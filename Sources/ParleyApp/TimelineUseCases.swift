@@ -2,12 +2,20 @@ import ParleyCore
 import ParleyStore
 
 extension ParleyApp {
-    /// The comment `id` names, if `caller` may see it and its conversation (otherwise `notFound`).
+    /// The comment `id` names, if `caller` may see it and its conversation; otherwise the same `notFound`
+    /// whatever the reason (no such comment, a note, a conversation the caller cannot see, or an id whose
+    /// conversation part names another conversation), so that the answer tells nothing.
     public func visibleEntry(_ id: ObjectID, for caller: Caller) async throws -> TimelineEntry {
-        guard let entry = try await store.timelineEntry(number: id.number), entry.isVisible(to: caller.actor) else {
-            throw DomainError.notFound("timeline entry \(id.don)")
+        let notFound = DomainError.notFound("timeline entry \(id.don)")
+        guard let entry = try await store.timelineEntry(number: id.number), entry.isVisible(to: caller.actor),
+              id.parent == nil || id.parent == entry.conversation else {
+            throw notFound
         }
-        _ = try await visibleConversation(entry.conversation, for: caller)
+        do {
+            _ = try await visibleConversation(entry.conversation, for: caller)
+        } catch DomainError.notFound {
+            throw notFound
+        }
         return entry
     }
 

@@ -94,7 +94,7 @@ extension ParleyAPI {
                     // A hundred events rendered without a pause held one of the two threads that run every
                     // request's handler for milliseconds (write p99 60 ms with streams open): let requests in.
                     if index % 32 == 31 { await Task.yield() }
-                    guard EventRenderer.isVisible(event, to: caller) else { continue }
+                    guard EventRenderer.isVisible(event, to: caller), caller.isAgent || event.changesWhatCustomersSee else { continue }
                     let data = try await feed.payload(event, for: caller, renderer: renderer)
                     batch.writeString("id: \(event.sequence)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n")
                 }
@@ -127,4 +127,30 @@ extension ParleyAPI {
 
 extension HTTPTypes.HTTPField.Name {
     static let lastEventID = Self("Last-Event-ID")!
+}
+
+extension OutboxEvent {
+    /// Whether a customer following this conversation would see anything change: not when an agent's note
+    /// only bumped who modified it and when, its version or the team's triage (a note's `conversation_updated`
+    /// told the customer which agent wrote one, and when). What is not set aside here counts as visible.
+    var changesWhatCustomersSee: Bool {
+        guard kind == .conversationUpdated, let old = oldConversation else { return true }
+        func customersView(_ c: Conversation) -> Conversation {
+            var c = c
+            c.modifiedBy = .system
+            c.modifiedDate = .distantPast
+            c.version = 0
+            c.priority = .p2
+            c.tags = []
+            c.isSpam = false
+            c.spam = nil
+            c.routing = RoutingRecord(reason: .explicit)
+            c.lastActivityAt = nil
+            c.recentMessages = []
+            c.waitingSince = nil
+            c.lastAgentReplyAt = nil
+            return c
+        }
+        return customersView(old) != customersView(conversation)
+    }
 }

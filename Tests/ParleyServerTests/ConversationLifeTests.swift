@@ -2,6 +2,8 @@ import Hummingbird
 import ParleyApp
 import ParleyCore
 import ParleyServer
+import HummingbirdTesting
+import NIOCore
 import Testing
 
 @Suite("A conversation's life over the API")
@@ -115,6 +117,41 @@ struct ConversationLifeTests {
             let reply = try await update(#""stage":{"name":"\#(to)"}"#)
             #expect(reply.status == (allowed ? .ok : .badRequest), "\(from) → \(to): \(reply.body)")
             #expect(try await api.stage(of: id) == (allowed ? to : from))
+        }
+    }
+
+    /// Issue 15, item 12: answers that told a customer more than "not found", or that let an id's conversation
+    /// part be anything.
+    @Test("a customer learns nothing from how a hidden entry or a stale version is refused; an entry id's conversation must match")
+    func smallLeaks() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let alices = try await api.conversation(world.aliceToken)
+            let carols = try await api.conversation(world.carolToken, title: "Globex issue")
+            let carolsMessage = try #require(try await api.post("timeline-entries.list", #"{"object":"\#(carols)"}"#,
+                                                                 token: world.agentToken).body["timeline_entries"][0]["id"].string)
+            let note = try #require(try await api.comment(world.agentToken, on: alices, "legacy plan", visibility: "internal")
+                .body["timeline_entry"]["id"].string)
+            let otherOrgs = try await api.post("timeline-entries.get", #"{"id":"\#(carolsMessage)"}"#, token: world.aliceToken)
+            let hiddenNote = try await api.post("timeline-entries.get", #"{"id":"\#(note)"}"#, token: world.aliceToken)
+            #expect(otherOrgs.status == .notFound && hiddenNote.status == .notFound)
+            #expect(otherOrgs.body["message"].string?.hasPrefix("timeline entry") == true, "\(otherOrgs.body)")
+            #expect(otherOrgs.body["type"].string == hiddenNote.body["type"].string)
+
+            let stale = try await api.client.execute(uri: "/conversations.update", method: .post,
+                headers: [.authorization: "Bearer \(world.aliceToken)", .contentType: "application/json", .ifMatch: "1"],
+                body: ByteBuffer(string: #"{"id":"\#(alices)","title":"New title"}"#)) { $0 }
+            let staleBody = String(buffer: stale.body)
+            #expect(stale.status == .conflict)
+            #expect(!staleBody.contains("version"), "the customer is not told the hidden version: \(staleBody)")
+
+            // conversation/99:comment/N names comment N only if it belongs to conversation 99.
+            let message = try #require(try await api.post("timeline-entries.list", #"{"object":"\#(alices)"}"#,
+                                                          token: world.agentToken).body["timeline_entries"][0]["id"].string)
+            let wrongParent = message.replacing(#/conversation/\d+:/#, with: "conversation/99:")
+            #expect(wrongParent != message)
+            #expect(try await api.post("timeline-entries.get", #"{"id":"\#(wrongParent)"}"#, token: world.agentToken).status == .notFound)
+            #expect(try await api.post("timeline-entries.get", #"{"id":"\#(message)"}"#, token: world.agentToken).status == .ok)
         }
     }
 

@@ -153,6 +153,31 @@ struct EventTests {
         }
     }
 
+    /// Issue 15, item 12: an internal note sent the customer a `conversation_updated` naming the agent and time.
+    @Test("an agent's note does not show up in the customer's stream at all, not even as an update")
+    func notesLeaveNoTraceForCustomers() async throws {
+        try await withServer { api, _ in
+            let world = try await World.make(api)
+            let id = try await api.conversation(world.aliceToken)
+            func stream(_ token: String, after: Int) async throws -> String {
+                // Streams share one read of the outbox within 50 ms: let the writes before this be read.
+                try await Task.sleep(for: .milliseconds(120))
+                return try await api.client.execute(uri: "/events.stream?after=\(after)&follow=false", method: .get,
+                                             headers: [.authorization: "Bearer \(token)"]) { String(buffer: $0.body) }
+            }
+            let before = try await stream(adminToken, after: 0)
+            let last = before.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { Int($0.dropFirst(4)) }.max() ?? 0
+            _ = try await api.comment(world.agentToken, on: id, "Escalate to billing", visibility: "internal")
+            _ = try await api.comment(world.agentToken, on: id, "Mine only", visibility: "private")
+            let agent = try await stream(world.agentToken, after: last)
+            #expect(agent.contains("event: conversation_updated") || agent.contains("Escalate to billing"), "the team sees the note")
+            let alice = try await stream(world.aliceToken, after: last)
+            #expect(!alice.contains("event: "), "nothing for the customer: \(alice)")
+            _ = try await api.comment(world.agentToken, on: id, "Hello Alice")
+            #expect(try await stream(world.aliceToken, after: last).contains("Hello Alice"), "a public reply still arrives")
+        }
+    }
+
     @Test("events past the retention period are pruned on the server's clock; a stream resuming before them gets 410, never a gap")
     func retention() async throws {
         try await withServer(testClock: true) { api, _ in
