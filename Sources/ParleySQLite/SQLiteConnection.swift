@@ -47,7 +47,12 @@ package final class SQLiteConnection: @unchecked Sendable {
     var isInTransaction: Bool { sqlite_nio_sqlite3_get_autocommit(handle) == 0 }
 
     private func failure(_ code: Int32) -> StoreError {
-        StoreError(code: code, message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
+        Self.error(code, String(cString: sqlite_nio_sqlite3_errmsg(handle)))
+    }
+
+    /// SQLite's result code as a store error; SQLITE_FULL (a full disk, or `max_page_count`) is `storageFull`.
+    static func error(_ code: Int32, _ message: String) -> StoreError {
+        StoreError(code: code, message: message, kind: code & 0xFF == SQLITE_FULL ? .storageFull : .other)
     }
 
     /// `?, ?, ?` for `count` values (an `IN (…)` list).
@@ -62,7 +67,7 @@ package final class SQLiteConnection: @unchecked Sendable {
         if status != SQLITE_OK {
             let message = error.map { String(cString: $0) } ?? "error"
             sqlite_nio_sqlite3_free(error)
-            throw StoreError(code: status, message: message)
+            throw Self.error(status, message)
         }
     }
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import Synchronization
 import NIOHTTP1
 import Logging
 import ParleyApp
@@ -57,6 +58,9 @@ public struct APIError: Error, Sendable, Equatable {
             self.init(domain: error)
         case let error as DecodingError:
             self.init(decoding: error)
+        case let error as StoreError where error.kind == .storageFull:
+            self.init(.insufficientStorageStatus, type: "insufficient_storage",
+                      message: "the server's disk is full: nothing can be saved until space is freed (reading still works)")
         case let error as HTTPParserError:
             // The HTTP layer could not read the request (a malformed chunk size, say): the client's fault.
             self.init(.badRequest, type: "bad_request", message: "malformed HTTP request: \(error)")
@@ -144,15 +148,47 @@ public struct APIError: Error, Sendable, Equatable {
 
 /// Turns every error thrown by a route, or by routing itself, into DevRev's error JSON.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let storageFull = StorageFullReport()
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
             let apiError = APIError(error)
-            if apiError.status.code >= 500 {
+            if apiError.status == .insufficientStorageStatus {
+                storageFull.refused(logger: context.logger)
+            } else if apiError.status.code >= 500 {
                 context.logger.error("\(request.method) \(request.uri.path) failed: \(String(reflecting: error)) [\(apiError.referenceID ?? "-")]")
             }
             return JSONResponse.make(status: apiError.status, .object(apiError.body))
         }
     }
+}
+
+/// A full disk refuses every write until space returns: one log line when it starts, then one a minute at
+/// most with how many writes were refused meanwhile, not one per request.
+final class StorageFullReport: Sendable {
+    private struct State {
+        var lastLogged: ContinuousClock.Instant?
+        var refusedSince = 0
+    }
+    private let state = Mutex(State())
+
+    func refused(logger: Logger) {
+        let now = ContinuousClock.now
+        let refused: Int? = state.withLock { state in
+            state.refusedSince += 1
+            if let last = state.lastLogged, last.duration(to: now) < .seconds(60) { return nil }
+            defer { state.lastLogged = now; state.refusedSince = 0 }
+            return state.refusedSince
+        }
+        if let refused {
+            logger.error("the disk is full: writes are refused with 507 until space is freed; reads go on (\(refused) refused since the last report)")
+        }
+    }
+}
+
+extension HTTPResponse.Status {
+    /// 507 Insufficient Storage (RFC 4918), which HTTPTypes does not name.
+    static let insufficientStorageStatus = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 }
