@@ -115,9 +115,14 @@ struct ParleyAPI: Sendable {
 func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelivery, pruning: EventPruning, testClock: ManualClock?,
                 rateLimits: RateLimitPolicy, secureCookies: Bool = false,
                 clientAddresses: ClientAddresses = ClientAddresses(trustedProxies: [])) -> Router<ParleyRequestContext> {
-    let router = Router(context: ParleyRequestContext.self)
+    // HEAD is answered as GET without the body (RFC 9110 §9.3.2), by Hummingbird's own option.
+    let router = Router(context: ParleyRequestContext.self, options: .autoGenerateHeadEndpoints)
     let catalog = EndpointCatalog()
     router.add(middleware: ErrorMiddleware())
+    if secureCookies {
+        // Served over TLS (the cookies are Secure for the same reason).
+        router.add(middleware: StrictTransportSecurityMiddleware())
+    }
     router.get("/health") { _, _ in
         JSONResponse.make(status: .ok, .object(["status": .string("ok")]))
     }

@@ -85,6 +85,18 @@ struct ProtocolTests {
         }
     }
 
+    /// Issue 15, item 13: HEAD answered 404.
+    @Test("HEAD is answered as GET, without the body")
+    func head() async throws {
+        try await withServer { api, _ in
+            let get = try await api.client.execute(uri: "/health", method: .get) { $0 }
+            let head = try await api.client.execute(uri: "/health", method: .head) { $0 }
+            #expect(head.status == .ok && head.body.readableBytes == 0)
+            #expect(head.headers[.contentType] == get.headers[.contentType])
+            #expect(try await api.client.execute(uri: "/inbox/sign-in", method: .head) { $0.status } == .ok)
+        }
+    }
+
     @Test("bad input answers DevRev's errors, and nothing is written")
     func badInput() async throws {
         try await withServer { api, _ in

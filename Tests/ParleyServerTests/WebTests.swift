@@ -207,8 +207,16 @@ struct WebTests {
             let page = try await browser.get("/inbox/conversations/\(number)")
             #expect(page.html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"))
             #expect(!page.html.contains("<script>alert"))
-            let error = try await browser.get("/inbox?error=%3Cb%3Ehi%3C%2Fb%3E")
-            #expect(error.html.contains("&lt;b&gt;hi&lt;/b&gt;"))
+            // Issue 15, item 13: a link's ?error= text never reaches the page; only known codes do.
+            let error = try await browser.get("/inbox?error=%3Cb%3Ehi%3C%2Fb%3E+Sign+in+at+evil.example")
+            #expect(!error.html.contains("hi&lt;/b&gt;") && !error.html.contains("evil.example") && !error.html.contains("<b>hi"))
+            let coded = try await browser.get("/inbox?error=conflict&field=Sign+in+at+evil.example")
+            #expect(coded.html.contains("Someone changed this meanwhile") && !coded.html.contains("evil.example"))
+            // NUL and bidirectional overrides are neutralised.
+            let tricky = try await api.conversation(world.aliceToken, title: "invoice\u{202E}fdp.exe", message: "nul\\u0000here")
+            let trickyPage = try await browser.get("/inbox/conversations/\(try #require(ObjectID.parse(tricky)).number)")
+            #expect(!trickyPage.html.contains("\u{202E}") && !trickyPage.html.contains("\u{0}"))
+            #expect(trickyPage.html.contains("invoice\u{FFFD}fdp.exe"))
         }
     }
 

@@ -11,7 +11,7 @@ extension WebInterface {
             guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let number = try context.parameters.require("number", as: Int.self)
             let form = FormData(encoded: request.uri.query ?? "")
-            guard let html = try await conversationPage(number, view: InboxView(form), session: session, error: form.text("error")) else {
+            guard let html = try await conversationPage(number, view: InboxView(form), session: session, error: PageNotice.message(form)) else {
                 return Self.page(pages.message(title: "Not found", text: "There is no conversation CONV-\(number)."), status: .notFound)
             }
             return Self.page(html)

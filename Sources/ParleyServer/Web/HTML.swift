@@ -31,6 +31,11 @@ struct HTML: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible
             case ">": escaped += "&gt;"
             case "\"": escaped += "&quot;"
             case "'": escaped += "&#39;"
+            // NUL and other control characters, and the bidirectional overrides and isolates that can make
+            // text read differently from what it is ("evil\u{202E}fdp.exe"), are shown as U+FFFD.
+            case "\t", "\n", "\r": escaped.unicodeScalars.append(scalar)
+            case "\u{00}"..."\u{1F}", "\u{7F}", "\u{202A}"..."\u{202E}", "\u{2066}"..."\u{2069}":
+                escaped.unicodeScalars.append("\u{FFFD}")
             default: escaped.unicodeScalars.append(scalar)
             }
         }

@@ -72,10 +72,9 @@ struct WebInterface: Sendable {
         return FormData(encoded: encoded)
     }
 
-    /// Where to go back to after a failed form, with the error shown there.
+    /// Where to go back to after a failed form, with a notice of what went wrong (a code, see `PageNotice`).
     static func back(_ path: String, error: any Error) -> Response {
-        let message = APIError(error).message
-        return redirect(path + (path.contains("?") ? "&" : "?") + "error=" + FormData.encode(message))
+        redirect(path + (path.contains("?") ? "&" : "?") + PageNotice.query(for: error))
     }
 
     // MARK: Sessions
@@ -93,7 +92,7 @@ struct WebInterface: Sendable {
     private func registerInbox(on router: Router<ParleyRequestContext>) {
         router.get("/inbox/sign-in") { request, _ in
             let query = FormData(encoded: request.uri.query ?? "")
-            return Self.page(pages.signIn(error: query.text("error"), email: query.text("email")))
+            return Self.page(pages.signIn(error: PageNotice.message(query), email: query.text("email")))
         }
         router.post("/inbox/sign-in") { request, context in
             let form = try await Self.form(request, context: context)
@@ -135,7 +134,7 @@ struct WebInterface: Sendable {
         router.get("/inbox") { request, context in
             guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let form = FormData(encoded: request.uri.query ?? "")
-            return Self.page(try await inboxPage(InboxView(form), session: session, error: form.text("error")))
+            return Self.page(try await inboxPage(InboxView(form), session: session, error: PageNotice.message(form)))
         }
     }
 

@@ -21,7 +21,7 @@ extension WebInterface {
                     name: WebSession.widgetCookie, value: token, path: "/widget", maxAge: lifetime, secure: secureCookies, embeddable: true))
             }
             guard let session = context.webSession else { return signedOut() }
-            return Self.page(try await widgetHome(session, error: query.text("error")), embeddable: true)
+            return Self.page(try await widgetHome(session, error: PageNotice.message(query)), embeddable: true)
         }
         router.get("/widget/events") { request, context in
             try await liveUpdates(request, session: context.webSession)
@@ -30,7 +30,7 @@ extension WebInterface {
             guard let session = context.webSession else { return signedOut() }
             let number = try context.parameters.require("number", as: Int.self)
             let query = FormData(encoded: request.uri.query ?? "")
-            guard let html = try await widgetConversation(number, session: session, error: query.text("error")) else {
+            guard let html = try await widgetConversation(number, session: session, error: PageNotice.message(query)) else {
                 return Self.page(pages.message(title: "Not found", text: "That conversation is not one of yours."), status: .notFound, embeddable: true)
             }
             return Self.page(html, embeddable: true)
