@@ -1,7 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
+import ParleyApp
+import ParleyCore
 import ParleyServer
+import ParleyStore
 import Testing
 
 /// Issue 15, item 6: an agent's access can be taken away through the API, and it stops at once everywhere
@@ -96,6 +100,36 @@ struct AccessRevocationTests {
             #expect(activated.status == .ok && activated.body["invite_sent"].bool == false, "\(activated.body)")
             try await signIn(Browser(browser.client))
         }
+    }
+
+    @Test("a row edited by hand (state deactivated, tokens untouched) stops the agent too: every request checks the user")
+    func rowEditedByHand() async throws {
+        let configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning)
+        let server = try await buildApplication(configuration, clock: ManualClock(Date(timeIntervalSince1970: 1_750_000_000)))
+        do {
+            try await server.application.test(.router) { client in
+                let api = API(client: client)
+                let world = try await World.make(api)
+                let number = try #require(ObjectID.parse(world.agent)?.number)
+                func setState(_ state: UserState) async throws {
+                    _ = try await server.store.update(DevUser.self, number: number) { user in
+                        var user = user
+                        user.state = state
+                        return Recorded(user, events: [])
+                    }
+                }
+                try await setState(.deactivated)
+                let refused = try await api.post("conversations.list", token: world.agentToken)
+                #expect(refused.status == .unauthorized && refused.body["type"].string == "unauthenticated", "\(refused.body)")
+                try await setState(.active)
+                #expect(try await api.post("conversations.list", token: world.agentToken).status == .ok,
+                        "never revoked, so back with the row (the API's deactivation revokes for good)")
+            }
+        } catch {
+            try await server.close()
+            throw error
+        }
+        try await server.close()
     }
 
     @Test("an active admin always remains; an agent changes only their own names")
