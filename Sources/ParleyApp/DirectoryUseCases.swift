@@ -61,8 +61,9 @@ extension ParleyApp {
 
     // MARK: Tokens, passwords, configurations
 
-    /// Stores a token (by its hash); records that it was issued.
-    public func issueToken(hash: String, token: StoredToken) async throws {
+    /// Stores a token (by its hash); records that it was issued; returns its number (its id).
+    @discardableResult
+    public func issueToken(hash: String, token: StoredToken) async throws -> Int {
         try await store.saveToken(hash: hash, token: token, events: [
             ChangeEvent(object: token.subject.objectID, actor: .system, at: token.createdDate,
                         kind: .tokenIssued, field: token.kind.rawValue, after: .text(token.subject.description)),

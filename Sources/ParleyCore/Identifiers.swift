@@ -13,6 +13,8 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
     /// Tickets, issues and tasks (DevRev's works): one number space, shown with their type's prefix.
     case work
     case webhook
+    /// An API token or session, named by the number it was stored with (never by its secret).
+    case token
 
     /// Other names a kind is written with: a work's DON segment and display prefix name its type.
     static func named(segment: String) -> ObjectKind? {
@@ -26,7 +28,7 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
     /// `core` objects are work and records; `identity` objects are people and organisations.
     var partition: String {
         switch self {
-        case .devUser, .revUser, .revOrg, .sysUser, .group: "identity"
+        case .devUser, .revUser, .revOrg, .sysUser, .group, .token: "identity"
         default: "core"
         }
     }
@@ -45,6 +47,7 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
         case .link: "LINK"
         case .work: "WORK"
         case .webhook: "WEBHOOK"
+        case .token: "TOKEN"
         case .comment: nil
         }
     }

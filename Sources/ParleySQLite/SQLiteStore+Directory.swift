@@ -110,13 +110,18 @@ extension SQLiteStore {
                 throw DomainError.notFound(ObjectID(Object.kind, number).displayID)
             }
             guard let next = try change(current) else { return current }
-            try checkUnique(db, next.value)
-            try db.run("UPDATE objects SET doc = ?, modified_ms = ? WHERE kind = ? AND number = ?",
-                       [try json(next.value), Self.ms(next.value.modifiedDate), .text(Object.kind.rawValue), .integer(Int64(number))])
-            try writeKeys(db, next.value)
-            try record(db, next.events)
+            try replaceObject(db, next)
             return next.value
         }
+    }
+
+    /// Stores an object's new version over the old (unique keys checked), with its events.
+    func replaceObject<Object: DirectoryObject>(_ db: SQLiteConnection, _ next: Recorded<Object>) throws {
+        try checkUnique(db, next.value)
+        try db.run("UPDATE objects SET doc = ?, modified_ms = ? WHERE kind = ? AND number = ?",
+                   [try json(next.value), Self.ms(next.value.modifiedDate), .text(Object.kind.rawValue), .integer(Int64(next.value.number))])
+        try writeKeys(db, next.value)
+        try record(db, next.events)
     }
 
     public func delete<Object: DirectoryObject>(_ type: Object.Type, number: Int,

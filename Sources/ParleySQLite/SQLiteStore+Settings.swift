@@ -33,33 +33,7 @@ extension SQLiteStore {
         }
     }
 
-    // MARK: Tokens and settings
-
-    public func saveToken(hash: String, token: StoredToken, events: [ChangeEvent]) async throws {
-        try await write { [self] db in
-            try db.run("INSERT INTO tokens (hash, subject, doc) VALUES (?, ?, ?)",
-                       [.text(hash), .text(token.subject.description), try json(token)])
-            try record(db, events)
-        }
-    }
-
-    public func token(hash: String) async throws -> StoredToken? {
-        try lookup { [self] db in
-            let value = try db.scalar("SELECT doc FROM tokens WHERE hash = ?", [.text(hash)])
-            // Every request reads its token: decode it again only when its stored JSON changed (revoked).
-            return value == .null ? nil : try decodeDocument(StoredToken.self, kind: "token \(hash)", number: 0, value)
-        }
-    }
-
-    public func revokeTokens(of subject: Actor) async throws {
-        try await write { [self] db in
-            for row in try db.query("SELECT hash, doc FROM tokens WHERE subject = ?", [.text(subject.description)]) {
-                var token = try decode(StoredToken.self, row[1])
-                token.revoked = true
-                try db.run("UPDATE tokens SET doc = ? WHERE hash = ?", [try json(token), row[0]])
-            }
-        }
-    }
+    // MARK: Configurations and settings
 
     func configuration(_ row: [SQLValue], kind: String) throws -> StoredConfiguration {
         guard let actorText = row[2].string, let id = ObjectID.parse(actorText), let actor = Actor(id) else {
@@ -97,16 +71,6 @@ extension SQLiteStore {
         try await read { [self] db in
             try db.query("SELECT version, doc, actor, created_ms FROM configurations WHERE kind = ? ORDER BY version DESC",
                          [.text(kind)]).map { try configuration($0, kind: kind) }
-        }
-    }
-
-    public func revokeToken(hash: String) async throws {
-        try await write { [self] db in
-            let value = try db.scalar("SELECT doc FROM tokens WHERE hash = ?", [.text(hash)])
-            guard value != .null else { return }
-            var token = try decode(StoredToken.self, value)
-            token.revoked = true
-            try db.run("UPDATE tokens SET doc = ? WHERE hash = ?", [try json(token), .text(hash)])
         }
     }
 

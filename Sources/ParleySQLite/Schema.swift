@@ -175,5 +175,16 @@ enum Schema {
             SET is_note = -(SELECT CAST(substr(author, 6) AS INTEGER) FROM timeline_entries WHERE number = conversation_text.rowid)
             WHERE rowid IN (SELECT number FROM timeline_entries WHERE visibility = 'private' AND author LIKE 'DEVU-%');
         """),
+        // Tokens get a number (their id, `TOKEN-n`) so they can be listed and revoked without their secret or
+        // hash: existing ones in the order they were issued, new ones from the `token` sequence.
+        Migration(version: 16, name: "token numbers", sql: """
+        ALTER TABLE tokens ADD COLUMN number INTEGER;
+        UPDATE tokens SET number = numbered.n FROM (
+            SELECT hash, ROW_NUMBER() OVER (ORDER BY json_extract(doc, '$.createdDate'), hash) AS n FROM tokens) AS numbered
+            WHERE tokens.hash = numbered.hash;
+        CREATE UNIQUE INDEX tokens_by_number ON tokens (number);
+        INSERT INTO sequences (kind, next) SELECT 'token', COALESCE(MAX(number), 0) + 1 FROM tokens WHERE true
+            ON CONFLICT(kind) DO UPDATE SET next = MAX(next, excluded.next);
+        """),
     ]
 }

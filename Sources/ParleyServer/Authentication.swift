@@ -15,6 +15,9 @@ public enum TokenSecret {
 
     public static func hash(_ token: String) -> String { hex(Array(SHA256.hash(data: Array(token.utf8)))) }
 
+    /// What a token list shows of a secret: its last four characters (16 of its 256 random bits).
+    public static func hint(_ token: String) -> String { "…" + token.suffix(4) }
+
     /// Lowercase hex, two digits a byte (every authenticated request hashes its token and writes this).
     static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
@@ -84,27 +87,53 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let verdict = limiter.check("token:\(hash)", limit: policy.perToken, at: now)
         guard verdict.allowed else { return RateLimiter.tooManyRequests(verdict, now: now, message: "too many requests for this token") }
-        if stored.revoked {
+        switch try await Credential.check(stored, store: store, now: clock.now()) {
+        case .admits(let caller):
+            context.caller = caller
+            context.tokenHash = hash
+        case .revoked:
             throw APIError(.unauthorized, type: "token_revoked", message: "token has been revoked")
-        }
-        if let expiry = stored.expiresAt, expiry <= clock.now() {
+        case .expired:
             throw APIError(.unauthorized, type: "token_expired", message: "token has expired")
-        }
-        switch stored.subject {
-        case .devUser(let number):
-            guard let user = try await store.object(DevUser.self, number: number), user.state == .active else {
-                throw APIError(.unauthorized, type: "unauthenticated", message: "the token's user is not active")
-            }
-            context.caller = Caller(actor: stored.subject, role: user.role == .admin ? .admin : .agent)
-        case .revUser(let number):
-            guard try await store.object(RevUser.self, number: number) != nil else { throw APIError.unauthenticated }
-            context.caller = Caller(actor: stored.subject, role: .customer)
-        case .system:
-            context.caller = Caller(actor: .system, role: .admin)
+        case .inactive:
+            throw APIError(.unauthorized, type: "unauthenticated", message: "the token's user is not active")
+        case .unknown:
+            throw APIError.unauthenticated
         }
         var response = try await next(request, context)
         RateLimiter.headers(verdict, into: &response.headers)
         return response
+    }
+}
+
+/// What a stored token admits now: checked on every request, and again and again by the responses that
+/// outlive one (event streams), so a revoked token or a deactivated user stops everything at once.
+enum Credential {
+    case admits(Caller)
+    case unknown, revoked, expired
+    /// Its dev user is not active (deactivated), or its customer was deleted.
+    case inactive
+
+    static func check(_ stored: StoredToken?, store: any ParleyStore, now: Date) async throws -> Credential {
+        guard let stored else { return .unknown }
+        if stored.revoked { return .revoked }
+        if let expiry = stored.expiresAt, expiry <= now { return .expired }
+        switch stored.subject {
+        case .devUser(let number):
+            guard let user = try await store.object(DevUser.self, number: number), user.state == .active else { return .inactive }
+            return .admits(Caller(actor: stored.subject, role: user.role == .admin ? .admin : .agent))
+        case .revUser(let number):
+            guard try await store.object(RevUser.self, number: number) != nil else { return .inactive }
+            return .admits(Caller(actor: stored.subject, role: .customer))
+        case .system:
+            return .admits(Caller(actor: .system, role: .admin))
+        }
+    }
+
+    /// Whether the token whose hash is `hash` still admits someone.
+    static func stillAdmits(hash: String, store: any ParleyStore, now: Date) async throws -> Bool {
+        if case .admits = try await check(try await store.token(hash: hash), store: store, now: now) { return true }
+        return false
     }
 }
 
@@ -168,7 +197,7 @@ public enum AdminBootstrap {
             if let previousHash { try await store.revokeToken(hash: previousHash) }
             if try await store.token(hash: hash) == nil {
                 try await app.issueToken(hash: hash, token: StoredToken(subject: .devUser(admin.number), kind: .pat,
-                                                                         createdDate: now, expiresAt: nil))
+                                                                         createdDate: now, expiresAt: nil, hint: TokenSecret.hint(token)))
             }
             try await store.setSetting(tokenSetting, value: hash)
         }

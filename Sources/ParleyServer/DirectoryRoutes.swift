@@ -36,46 +36,6 @@ extension ParleyAPI {
         return object
     }
 
-    // MARK: Dev users
-
-    private func registerDevUsers(on router: RPCRouter) {
-        router.rpc("dev-users.create", created: true) { fields, context in
-            let caller = try context.requireAdmin()
-            let email = try fields.requiredString("email").trimmed.lowercased()
-            guard email.contains("@") else { throw APIError.invalidField("email", "expected an email address") }
-            let displayName = try fields.string("display_name") ?? String(email.prefix { $0 != "@" })
-            let fullName = try fields.string("full_name")
-            let role = try fields.enumValue("role", DevUserRole.self) ?? .agent
-            let state = try fields.enumValue("state", UserState.self) ?? .active
-            let now = clock.now()
-            let user = try await app.insert(DevUser.self, actor: caller.actor, at: now) { number in
-                DevUser(number: number, email: email, displayName: displayName, fullName: fullName, state: state, role: role,
-                        createdBy: caller.actor, at: now)
-            }
-            return .object(["dev_user": try await render(user, Wire.devUser)])
-        }
-        router.rpc("dev-users.get", readable: true) { fields, context in
-            _ = try context.requireAgent()
-            return .object(["dev_user": try await render(try await object(DevUser.self, fields), Wire.devUser)])
-        }
-        router.rpc("dev-users.self", readable: true) { _, context in
-            let caller = try context.requireAgent()
-            guard case .devUser(let number) = caller.actor, let user = try await store.object(DevUser.self, number: number) else {
-                throw APIError.forbidden("dev-users.self needs a dev user's token")
-            }
-            return .object(["dev_user": try await render(user, Wire.devUser)])
-        }
-        router.rpc("dev-users.list", readable: true) { fields, context in
-            _ = try context.requireAgent()
-            var query = try directoryQuery(fields)
-            query.keys["email"] = try fields.strings("email")?.map { $0.lowercased() }
-            query.keys["state"] = try fields.strings("state")
-            let page = try await store.list(DevUser.self, query: query)
-            let wire = try await wire(.init())
-            return listResponse("dev_users", page, render: wire.devUser)
-        }
-    }
-
     // MARK: Accounts, rev orgs, rev users
 
     private func registerCustomers(on router: RPCRouter) {

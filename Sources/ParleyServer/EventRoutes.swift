@@ -61,14 +61,20 @@ extension ParleyAPI {
             }
             let followText: String? = parameters["follow"].map { String($0) }
             let follow = followText != "false"
-            return eventStream(for: caller, after: cursor, follow: follow)
+            return eventStream(for: caller, after: cursor, follow: follow, tokenHash: context.tokenHash)
         }
     }
 
     /// Server-sent events of every published conversation change `caller` may see, after `start`
-    /// (shared by `/events.stream` and the inbox's and widget's live updates).
-    func eventStream(for caller: Caller, after start: Int, follow: Bool) -> Response {
-        let store = store, feed = feed
+    /// (shared by `/events.stream` and the inbox's and widget's live updates). The stream ends as soon as the
+    /// token it was opened with (hash `tokenHash`) no longer admits its holder (revoked, expired, the user
+    /// deactivated): checked before every batch it sends, and every second while there is nothing to send.
+    func eventStream(for caller: Caller, after start: Int, follow: Bool, tokenHash: String?) -> Response {
+        let store = store, feed = feed, clock = clock
+        @Sendable func admitted() async throws -> Bool {
+            guard let tokenHash else { return true }
+            return try await Credential.stillAdmits(hash: tokenHash, store: store, now: clock.now())
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
@@ -98,10 +104,14 @@ extension ParleyAPI {
                     let data = try await feed.payload(event, for: caller, renderer: renderer)
                     batch.writeString("id: \(event.sequence)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n")
                 }
-                if batch.readableBytes > 0 { try await writer.write(batch) }
+                if batch.readableBytes > 0 {
+                    guard try await admitted() else { break }
+                    try await writer.write(batch)
+                }
                 if events.isEmpty {
                     if !follow { break }
                     idle += 1
+                    if idle % 4 == 0, !(try await admitted()) { break }
                     if idle % 60 == 0 { try await writer.write(ByteBuffer(string: ": ping\n\n")) }
                     try await Task.sleep(for: .milliseconds(250))
                 }

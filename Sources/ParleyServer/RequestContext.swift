@@ -16,6 +16,9 @@ public struct ParleyRequestContext: RequestContext {
     var clientAddress: String
     /// The signed-in browser of an inbox or widget page (from its cookie; never used by the API).
     var webSession: WebSession?
+    /// The SHA-256 of the API token the request was authenticated with (`auth-tokens.delete` without an id
+    /// revokes it; event streams check it as they go).
+    var tokenHash: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -24,6 +27,7 @@ public struct ParleyRequestContext: RequestContext {
         caller = nil
         ifMatch = nil
         webSession = nil
+        tokenHash = nil
     }
 
     /// Refuses a request larger than DevRev's limit before reading it.

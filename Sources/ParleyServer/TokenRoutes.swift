@@ -14,33 +14,102 @@ extension ParleyAPI {
             let requested = try fields.string("requested_token_type") ?? Self.patType
             let now = clock.now()
             let subject: Actor
-            let kind: TokenKind
             let lifetime: Int
+            let token: String
+            let number: Int
             switch requested {
             case Self.patType:
                 let id = try fields.id("act_as", [.devUser]) ?? caller.actor.objectID
-                subject = .devUser(try await devUser(id, field: "act_as").number)
-                kind = .pat
+                subject = .devUser(id.number)
                 lifetime = try fields.int("expires_in") ?? 365 * 24 * 3600
+                guard lifetime > 0 else { throw APIError.invalidField("expires_in", "must be a positive number of seconds") }
+                token = TokenSecret.generate(prefix: "parley_pat_")
+                number = try await app.issuePersonalToken(hash: TokenSecret.hash(token), for: id.number, at: now,
+                                                          expiresAt: now.addingTimeInterval(Double(lifetime)), hint: TokenSecret.hint(token))
             case Self.sessionType:
                 guard let info = try fields.object("rev_info") else { throw APIError.missing("rev_info") }
                 lifetime = try fields.int("expires_in") ?? 24 * 3600
                 guard lifetime > 0 else { throw APIError.invalidField("expires_in", "must be a positive number of seconds") }
                 subject = .revUser(try await sessionUser(info, caller: caller).number)
-                kind = .session
+                token = TokenSecret.generate(prefix: "parley_session_")
+                number = try await app.issueToken(hash: TokenSecret.hash(token), token: StoredToken(
+                    subject: subject, kind: .session, createdDate: now, expiresAt: now.addingTimeInterval(Double(lifetime)),
+                    hint: TokenSecret.hint(token)))
             default:
                 throw APIError.invalidEnum("requested_token_type", requested, allowed: [Self.patType, Self.sessionType])
             }
-            guard lifetime > 0 else { throw APIError.invalidField("expires_in", "must be a positive number of seconds") }
-            let token = TokenSecret.generate(prefix: kind == .pat ? "parley_pat_" : "parley_session_")
-            try await app.issueToken(hash: TokenSecret.hash(token), token: StoredToken(
-                subject: subject, kind: kind, createdDate: now, expiresAt: now.addingTimeInterval(Double(lifetime))))
             return .object([
                 "access_token": .string(token),
                 "token_type": .string("bearer"),
                 "expires_in": .int(lifetime),
                 "subject": .string(subject.objectID.don),
+                "token_id": .string(ObjectID(.token, number).don),
             ])
+        }
+
+        // Token metadata, never a secret: an admin lists anyone's, an agent their own (ParleyApp decides).
+        router.rpc("auth-tokens.list", readable: true) { fields, context in
+            let caller = try context.requireAgent()
+            let subject: Actor
+            if let id = try fields.id("subject", [.devUser, .revUser]) {
+                subject = try await tokenSubject(id)
+            } else {
+                subject = caller.actor
+            }
+            let kinds: Set<TokenKind>?
+            if let type = try fields.string("requested_token_type") {
+                guard let kind = Self.tokenKinds.first(where: { $0.value == type })?.key else {
+                    throw APIError.invalidEnum("requested_token_type", type, allowed: Self.tokenKinds.values.sorted())
+                }
+                kinds = [kind]
+            } else {
+                kinds = nil
+            }
+            let now = clock.now()
+            let tokens = try await app.tokens(of: subject, by: caller).filter { kinds?.contains($0.token.kind) ?? true }
+            return .object(["tokens": .array(tokens.map { Self.render($0, now: now) })])
+        }
+
+        // `token_id`: that token (an admin's: any; an agent's: their own); without it, the token of this request.
+        router.rpc("auth-tokens.delete") { fields, context in
+            let caller = try context.requireCaller()
+            if let id = try fields.id("token_id", [.token]) {
+                try await app.revokeToken(number: id.number, by: caller, at: clock.now())
+            } else if let hash = context.tokenHash {
+                try await app.revokeCurrentToken(hash: hash)
+            } else {
+                throw APIError.missing("token_id")
+            }
+            return .object([:])
+        }
+    }
+
+    /// DevRev's `requested_token_type` for each kind of token (an inbox browser session is a dev user's session).
+    static let tokenKinds: [TokenKind: String] = [
+        .pat: patType, .session: sessionType, .webSession: "urn:devrev:params:oauth:token-type:session:dev",
+    ]
+
+    /// A token's metadata as DevRev's `auth-token`: never its secret, nor its hash.
+    static func render(_ numbered: NumberedToken, now: Date) -> JSONValue {
+        let token = numbered.token
+        let id = ObjectID(.token, numbered.number)
+        let status = token.revoked ? "revoked" : (token.expiresAt.map { $0 <= now } ?? false) ? "expired" : "active"
+        var fields = Wire.atom(id)
+        fields["requested_token_type"] = .optional(tokenKinds[token.kind])
+        fields["status"] = .string(status)
+        fields["subject"] = .string(token.subject.objectID.don)
+        fields["issued_at"] = Timestamp.json(token.createdDate)
+        fields["created_date"] = Timestamp.json(token.createdDate)
+        fields["expires_at"] = Timestamp.json(token.expiresAt)
+        fields["token_hint"] = .optional(token.hint)
+        return .object(fields)
+    }
+
+    /// The holder `auth-tokens.list` asks about, which must exist.
+    private func tokenSubject(_ id: ObjectID) async throws -> Actor {
+        switch id.kind {
+        case .devUser: return .devUser(try await devUser(id, field: "subject").number)
+        default: return .revUser(try await requireExists(RevUser.self, id, field: "subject").number)
         }
     }
 

@@ -93,10 +93,28 @@ public protocol ParleyStore: Sendable {
 
     // MARK: Tokens and credentials
 
-    func saveToken(hash: String, token: StoredToken, events: [ChangeEvent]) async throws
+    /// Stores a token under its hash with the number allocated for it (its id, from the sequence of kind
+    /// `token`), and its events; returns the number.
+    @discardableResult
+    func saveToken(hash: String, token: StoredToken, events: [ChangeEvent]) async throws -> Int
     func token(hash: String) async throws -> StoredToken?
+    /// A token by its number, revoked and expired ones included.
+    func token(number: Int) async throws -> NumberedToken?
+    /// Every token `subject` holds (API tokens, sessions, browser sessions), revoked and expired ones
+    /// included, newest first.
+    func tokens(of subject: Actor) async throws -> [NumberedToken]
     func revokeTokens(of subject: Actor) async throws
     func revokeToken(hash: String) async throws
+    /// Marks the token revoked, with its events (none are recorded for one revoked already); false if there
+    /// is no such token.
+    @discardableResult
+    func revokeToken(number: Int, events: [ChangeEvent]) async throws -> Bool
+    /// Changes a dev user as `decide` plans it from the user and every active dev user, both as they are in
+    /// the transaction (so a rule over several, "an active admin remains", holds against concurrent
+    /// changes). When the plan says so, every token the user holds is revoked in the same transaction, so a
+    /// deactivation and its revocations are stored together or not at all. Nil: nothing is written (the
+    /// user as it is is returned).
+    func updateDevUser(number: Int, decide: @escaping @Sendable (DevUser, _ active: [DevUser]) throws -> AccessPlan?) async throws -> DevUser
     /// A dev user's stored password hash (`pbkdf2-sha256$rounds$salt$hash`), if one was set.
     func passwordHash(of user: Int) async throws -> String?
     func setPasswordHash(_ hash: String, of user: Int, at: Date, events: [ChangeEvent]) async throws

@@ -127,13 +127,28 @@ public struct StoredToken: Sendable, Equatable, Codable {
     public var createdDate: Date
     public var expiresAt: Date?
     public var revoked: Bool
+    /// The secret's last four characters, so that its holder can tell it from their others in a list
+    /// (16 of its 256 random bits; tokens issued before there were hints have none).
+    public var hint: String?
 
-    public init(subject: Actor, kind: TokenKind, createdDate: Date, expiresAt: Date?, revoked: Bool = false) {
+    public init(subject: Actor, kind: TokenKind, createdDate: Date, expiresAt: Date?, revoked: Bool = false, hint: String? = nil) {
         self.subject = subject
         self.kind = kind
         self.createdDate = createdDate
         self.expiresAt = expiresAt
         self.revoked = revoked
+        self.hint = hint
+    }
+}
+
+/// A token as it is listed and revoked: by its number (its id, `TOKEN-n`), never by its secret or hash.
+public struct NumberedToken: Sendable, Equatable {
+    public var number: Int
+    public var token: StoredToken
+
+    public init(number: Int, token: StoredToken) {
+        self.number = number
+        self.token = token
     }
 }
 

@@ -12,6 +12,18 @@ public struct Recorded<Value: Sendable>: Sendable {
     }
 }
 
+/// A decided change to a dev user (names, role, state): the user as stored with the events recording the
+/// change, and whether every token they hold is revoked with it (a deactivation).
+public struct AccessPlan: Sendable {
+    public var user: Recorded<DevUser>
+    public var revokesTokens: Bool
+
+    public init(user: Recorded<DevUser>, revokesTokens: Bool) {
+        self.user = user
+        self.revokesTokens = revokesTokens
+    }
+}
+
 /// A decided change to one conversation, as the store persists it: the conversation as it is to be stored,
 /// the events that record the change, its next timer, and what to publish. Nothing here is left for the
 /// store to decide.

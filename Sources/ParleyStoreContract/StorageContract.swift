@@ -40,6 +40,8 @@ public struct StorageContract: Sendable {
         case outboxCarriesWhatPlansPublish
         case outboxFollowerSeesEveryCommitOnceInOrder
         case outboxRetentionPrunesOnlyWhatIsAllowed
+        case tokensAreNumberedListedAndRevokedByNumber
+        case accessChangesAreDecidedAndStoredWithTheirRevocations
 
         public var testDescription: String { rawValue }
     }
@@ -76,6 +78,8 @@ public struct StorageContract: Sendable {
         case .outboxCarriesWhatPlansPublish: try await outboxCarriesWhatPlansPublish(store)
         case .outboxFollowerSeesEveryCommitOnceInOrder: try await outboxFollowerSeesEveryCommitOnceInOrder(store)
         case .outboxRetentionPrunesOnlyWhatIsAllowed: try await outboxRetentionPrunesOnlyWhatIsAllowed(store)
+        case .tokensAreNumberedListedAndRevokedByNumber: try await tokensAreNumberedListedAndRevokedByNumber(store)
+        case .accessChangesAreDecidedAndStoredWithTheirRevocations: try await accessChangesAreDecidedAndStoredWithTheirRevocations(store)
         }
     }
 

@@ -104,6 +104,30 @@ struct SQLiteStoreTests {
         }
     }
 
+    @Test("tokens stored before schema 16 are numbered in the order they were issued, and new ones follow")
+    func tokenNumbersMigration() async throws {
+        let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
+        let store = try await SQLiteStore.seeded(path: path, now: t0)
+        // Hashes in the opposite order to issue dates: the numbers follow the dates.
+        for (offset, hash) in ["c", "b", "a"].enumerated() {
+            try await store.saveToken(hash: hash, token: StoredToken(subject: .devUser(2), kind: .pat, createdDate: t0 + Double(offset),
+                                                                     expiresAt: nil), events: [])
+        }
+        try await store.close()
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute("""
+            DROP INDEX tokens_by_number; ALTER TABLE tokens DROP COLUMN number;
+            DELETE FROM sequences WHERE kind = 'token'; DELETE FROM schema_migrations WHERE version = 16
+            """)
+        #expect(try SQLiteStore.migrate(path: path) == [16])
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.tokens(of: .devUser(2)).map { $0.token.createdDate } == [t0 + 2, t0 + 1, t0], "newest first")
+        #expect(try await reopened.tokens(of: .devUser(2)).map(\.number) == [3, 2, 1])
+        #expect(try await reopened.saveToken(hash: "d", token: StoredToken(subject: .devUser(2), kind: .pat, createdDate: t0 + 3, expiresAt: nil),
+                                             events: []) == 4)
+        try await reopened.close()
+    }
+
     @Test("data survives reopening the file")
     func reopen() async throws {
         let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"

@@ -79,6 +79,15 @@ struct AuthorizationMatrixTests {
         Row(path: "dev-users.get", allowed: team, success: .ok) { f in #"{"id":"\#(f.world.agent)"}"# },
         Row(path: "dev-users.list", allowed: team, success: .ok) { _ in "{}" },
         Row(path: "dev-users.self", allowed: team, success: .ok) { _ in "{}" },
+        // An agent may rename only themselves (AccessRevocationTests.rules); this renames another.
+        Row(path: "dev-users.update", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { f in
+            #"{"id":"\#(f.world.otherAgent)","display_name":"Tom \#(unique())"}"# },
+        Row(path: "dev-users.deactivate", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { f in
+            #"{"id":"\#(try await f.created("dev-users.create", #"{"email":"d\#(unique())@team.test"}"#, "dev_user"))"}"# },
+        Row(path: "dev-users.activate", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { f in
+            let id = try await f.created("dev-users.create", #"{"email":"r\#(unique())@team.test"}"#, "dev_user")
+            _ = try await f.api.post("dev-users.deactivate", #"{"id":"\#(id)"}"#, token: adminToken)
+            return #"{"id":"\#(id)"}"# },
         Row(path: "groups.create", allowed: team, success: .created) { _ in #"{"name":"G \#(unique())","description":"x"}"# },
         Row(path: "groups.get", allowed: team, success: .ok) { f in #"{"id":"\#(try await f.created("groups.create", #"{"name":"G \#(unique())"}"#, "group"))"}"# },
         Row(path: "groups.list", allowed: team, success: .ok) { _ in "{}" },
@@ -109,6 +118,11 @@ struct AuthorizationMatrixTests {
         Row(path: "works.list", allowed: team, success: .ok) { _ in "{}" },
         Row(path: "works.update", allowed: team, success: .ok) { f in #"{"id":"\#(try await f.created("works.create", #"{"type":"task","title":"R"}"#, "work"))","title":"R2"}"# },
         Row(path: "auth-tokens.create", allowed: [.admin], success: .created, denied: [.agent: .forbidden]) { f in #"{"act_as":"\#(f.world.agent)"}"# },
+        // Agents list and revoke their own tokens (the agent's here); admins anyone's; customers none by id.
+        Row(path: "auth-tokens.list", allowed: team, success: .ok) { _ in "{}" },
+        Row(path: "auth-tokens.delete", allowed: team, success: .ok) { f in
+            let made = try await f.api.post("auth-tokens.create", #"{"act_as":"\#(f.world.agent)"}"#, token: adminToken)
+            return #"{"token_id":"\#(try #require(made.body["token_id"].string))"}"# },
         Row(path: "routing-rules.set", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { _ in #"{"rules":[]}"# },
         Row(path: "routing-rules.list", allowed: team, success: .ok) { _ in "{}" },
         Row(path: "spam-rules.set", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { _ in #"{"threshold":3}"# },

@@ -65,8 +65,8 @@ private extension String {
     var leftPadded2: String { count < 2 ? "0" + self : self }
 }
 
-/// Runs `body` with a server whose agent maya@support.test has the password "correct horse battery".
-private func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(),
+/// Runs `body` with a server whose agent maya@support.test (`world.agent`) has the password "correct horse battery".
+func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(),
                            _ body: @Sendable (API, Browser, World) async throws -> Void) async throws {
     var configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning)
     configuration.rateLimits = rateLimits
@@ -86,7 +86,7 @@ private func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(),
     try await server.close()
 }
 
-private func signIn(_ browser: Browser) async throws {
+func signIn(_ browser: Browser) async throws {
     let page = try await browser.post("/inbox/sign-in", [("email", "Maya@support.test"), ("password", "correct horse battery")])
     #expect(page.status == .seeOther)
     #expect(page.location == "/inbox")

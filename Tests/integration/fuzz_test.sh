@@ -2,6 +2,8 @@
 # Property-based fuzzing of the whole API with schemathesis (from PyPI), driven by Parley's own
 # GET /openapi.json: no request may get a 5xx, and every response must match the description.
 # Usage: fuzz_test.sh PATH_TO_PARLEY   (bounded: 10 examples per operation, a few minutes at most)
+# Left out: the event stream (it never ends), the test clock, and auth-tokens.delete (its `{}` revokes the
+# very token the fuzzer uses, DevRev's meaning, and every later request would be a 401).
 set -euo pipefail
 binary=$1
 python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
@@ -16,7 +18,8 @@ status=0
 timeout 600 schemathesis run "http://127.0.0.1:$port/openapi.json" -H "Authorization: Bearer fuzz-admin" \
   --phases coverage,fuzzing -n 10 --seed 1 --workers 2 \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --exclude-path /events.stream --exclude-path /test-clock.advance > "$workdir/schemathesis.log" 2>&1 || status=$?
+  --exclude-path /events.stream --exclude-path /test-clock.advance \
+  --exclude-path /auth-tokens.delete > "$workdir/schemathesis.log" 2>&1 || status=$?
 grep -E "generated|Selected|Tested|FAILED|Failed|server error" "$workdir/schemathesis.log" | head -20 || true
 if [ "$status" -ne 0 ]; then
   tail -60 "$workdir/schemathesis.log"

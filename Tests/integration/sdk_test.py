@@ -230,6 +230,31 @@ def run(port, cert):
     else:
         skip_because("dev-users.get", "dev-users.self failed")
 
+    # ---- taking an agent's access away (issue 15, item 6) ------------------------------------------------
+    from devrev.exceptions import AuthenticationError
+
+    def dev_deactivate_and_activate():
+        status, body = raw_post(port, cert, "dev-users.create", {"email": f"leaver-{RUN}@support.test"})
+        eq(status, 201, "dev-users.create")
+        agent = body["dev_user"]["id"]
+        status, body = raw_post(port, cert, "auth-tokens.create", {"act_as": agent})
+        eq(status, 201, "auth-tokens.create")
+        theirs = DevRevClient(config=DevRevConfig(api_token=body["access_token"], base_url=f"https://localhost:{port}",
+                                                  timeout=15, max_retries=0))
+        eq(theirs.dev_users.self().id, agent, "their token works")
+        renamed = client.dev_users.update(agent, display_name=f"Leaver {RUN}", full_name="Lee Vers")
+        eq((renamed.display_name, renamed.full_name), (f"Leaver {RUN}", "Lee Vers"), "dev-users.update")
+        eq(client.dev_users.deactivate(agent), None, "dev-users.deactivate")
+        eq(str(client.dev_users.get(agent).state.value), "deactivated", "state")
+        try:
+            theirs.dev_users.self()
+            raise AssertionError("a deactivated agent's token still works")
+        except AuthenticationError:
+            pass
+        back = client.dev_users.activate(agent)
+        eq((back.id, str(back.state.value)), (agent, "active"), "dev-users.activate")
+    c("dev-users.update, .deactivate (their token stops), .activate", dev_deactivate_and_activate)
+
     # ---- tags -----------------------------------------------------------------------------------------
     tag_name = f"sdk-tag-{RUN}"
 

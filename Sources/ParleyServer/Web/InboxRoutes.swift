@@ -84,7 +84,7 @@ struct WebInterface: Sendable {
         guard let session else { throw APIError.unauthenticated }
         var start = try await store.latestOutboxSequence()
         if let resume = request.headers[.lastEventID].flatMap({ Int($0) }) { start = resume }
-        return api.eventStream(for: session.caller, after: start, follow: true)
+        return api.eventStream(for: session.caller, after: start, follow: true, tokenHash: TokenSecret.hash(session.token))
     }
 
     // MARK: Inbox
@@ -114,7 +114,7 @@ struct WebInterface: Sendable {
             let started = clock.now()
             try await api.app.issueToken(hash: TokenSecret.hash(token), token: StoredToken(
                 subject: .devUser(user.number), kind: .webSession, createdDate: started,
-                expiresAt: started.addingTimeInterval(WebSession.inboxLifetime)))
+                expiresAt: started.addingTimeInterval(WebSession.inboxLifetime), hint: TokenSecret.hint(token)))
             return Self.redirect("/inbox", cookie: WebSession.cookie(
                 name: WebSession.inboxCookie, value: token, path: "/inbox", maxAge: Int(WebSession.inboxLifetime),
                 secure: secureCookies, embeddable: false))

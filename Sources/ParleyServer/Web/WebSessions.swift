@@ -79,18 +79,9 @@ struct WebSession: Sendable {
     /// The session a cookie names, if it is current and of one of `kinds`, with the caller it stands for.
     static func resolve(_ token: String?, kinds: Set<TokenKind>, store: any ParleyStore, now: Date) async throws -> WebSession? {
         guard let token, !token.isEmpty, let stored = try await store.token(hash: TokenSecret.hash(token)),
-              kinds.contains(stored.kind), !stored.revoked else { return nil }
-        if let expiry = stored.expiresAt, expiry <= now { return nil }
-        switch stored.subject {
-        case .devUser(let number):
-            guard let user = try await store.object(DevUser.self, number: number), user.state == .active else { return nil }
-            return WebSession(token: token, caller: Caller(actor: stored.subject, role: user.role == .admin ? .admin : .agent))
-        case .revUser(let number):
-            guard try await store.object(RevUser.self, number: number) != nil else { return nil }
-            return WebSession(token: token, caller: Caller(actor: stored.subject, role: .customer))
-        case .system:
-            return nil
-        }
+              kinds.contains(stored.kind), stored.subject != .system,
+              case .admits(let caller) = try await Credential.check(stored, store: store, now: now) else { return nil }
+        return WebSession(token: token, caller: caller)
     }
 
     /// A cookie for `value`: HttpOnly, SameSite, Secure when served over TLS. A widget embedded in another
