@@ -44,6 +44,9 @@ public struct AppConfiguration: Sendable {
     /// `--tls-cert` and `--tls-key` (PEM files): serve HTTPS.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// `--allow-private-webhooks`: deliver webhooks to loopback, private, link-local and other non-public
+    /// addresses too (refused by default, at `webhooks.create` and before each delivery).
+    public var allowPrivateWebhooks = false
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./parley.sqlite",
                 adminToken: String? = nil, logLevel: Logger.Level = .info, priorityPolicy: PriorityPolicy = PriorityPolicy(),
@@ -99,7 +102,8 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         let version = try await RoutingConfigurationLoader.install(json: json, app: app, actor: .system, at: clock.now())
         logger.info("routing rules from \(routingFile) in force as version \(version)")
     }
-    let webhooks = WebhookDelivery(app: app, clock: clock, logger: logger)
+    let webhooks = WebhookDelivery(app: app, clock: clock, policy: WebhookAddressPolicy(allowsPrivate: configuration.allowPrivateWebhooks),
+                                   logger: logger)
     let pruning = EventPruning(app: app, retention: configuration.eventRetention, waitsOnRealTime: configuration.testClock == nil,
                                logger: logger)
     var proxies: [AddressRange] = []

@@ -12,9 +12,8 @@ extension ParleyAPI {
         router.rpc("webhooks.create", created: true) { fields, context in
             let caller = try context.requireAdmin()
             let url = try fields.requiredString("url")
-            guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else {
-                throw APIError.invalidField("url", "expected an http:// or https:// URL")
-            }
+            // Public targets only (issue 15, item 7), unless --allow-private-webhooks; checked again at delivery.
+            _ = try await webhooks.policy.checkNew(url)
             let types = try fields.strings("event_types") ?? Webhook.eventTypes
             for (index, type) in types.enumerated() where !Webhook.eventTypes.contains(type) {
                 throw APIError.invalidEnum("event_types.\(index)", type, allowed: Webhook.eventTypes)

@@ -73,6 +73,8 @@ struct Serve: AsyncParsableCommand {
     var trustedProxy: [String] = []
     @Option(help: "TLS certificate chain (PEM): with --tls-key, serve HTTPS.") var tlsCert: String?
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
+    @Flag(help: "Let webhooks target loopback, private, link-local and other non-public addresses (refused by default, at webhooks.create and before each delivery).")
+    var allowPrivateWebhooks = false
 
     func run() async throws {
         let environment = Environment()
@@ -98,6 +100,7 @@ struct Serve: AsyncParsableCommand {
         configuration.trustedProxies = trustedProxy
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
+        configuration.allowPrivateWebhooks = allowPrivateWebhooks
         let server = try await buildApplication(configuration)
         if let token = server.bootstrap.generatedToken {
             print("""

@@ -136,7 +136,8 @@ struct AuthorizationMatrixTests {
 
     @Test("every endpoint for every role")
     func matrix() async throws {
-        try await withServer(testClock: true) { api, clock in
+        // Webhooks here target 127.0.0.1:9 (nothing listens): private targets are allowed.
+        try await withServer(testClock: true, allowPrivateWebhooks: true) { api, clock in
             let world = try await World.make(api)
             let conversation = try await api.conversation(world.aliceToken)
             _ = try await api.comment(world.agentToken, on: conversation, "reply")

@@ -11,9 +11,11 @@ import ParleyServer
 import Synchronization
 import Testing
 
-/// A real HTTP server on loopback that fails its first `failures` requests, then records what it gets.
+/// A real HTTP server on loopback that fails its first `failures` requests (or answers every one with a
+/// redirect), then records what it gets.
 final class WebhookReceiver: Sendable {
     struct Delivery: Sendable {
+        var method: HTTPRequest.Method
         var body: String
         var signature: String?
         var timestamp: String?
@@ -21,24 +23,38 @@ final class WebhookReceiver: Sendable {
 
     let received = Mutex<[Delivery]>([])
     let attempts = Mutex(0)
+    /// When each request arrived.
+    let attemptTimes = Mutex<[Date]>([])
     let port = Mutex(0)
     let failures: Int
+    let redirect: (status: HTTPResponse.Status, location: String)?
 
-    init(failures: Int) { self.failures = failures }
+    init(failures: Int = 0, redirect: (status: HTTPResponse.Status, location: String)? = nil) {
+        self.failures = failures
+        self.redirect = redirect
+    }
+
+    var url: String { "http://127.0.0.1:\(port.withLock { $0 })/hook" }
+
+    private func respond(_ request: Request) async throws -> Response {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 1 << 20)
+        let attempt = attempts.withLock { $0 += 1; return $0 }
+        attemptTimes.withLock { $0.append(Date()) }
+        if let redirect { return Response(status: redirect.status, headers: [.location: redirect.location]) }
+        if attempt <= failures { return Response(status: .internalServerError) }
+        received.withLock {
+            $0.append(Delivery(method: request.method, body: String(buffer: buffer),
+                               signature: request.headers[.init("X-Parley-Signature")!],
+                               timestamp: request.headers[.init("X-Parley-Timestamp")!]))
+        }
+        return Response(status: .ok)
+    }
 
     func run(until done: @Sendable (Int) async throws -> Void) async throws {
         let router = Router()
-        router.post("/hook") { request, _ -> HTTPResponse.Status in
-            var request = request
-            let buffer = try await request.collectBody(upTo: 1 << 20)
-            let attempt = self.attempts.withLock { $0 += 1; return $0 }
-            if attempt <= self.failures { return .internalServerError }
-            self.received.withLock {
-                $0.append(Delivery(body: String(buffer: buffer), signature: request.headers[.init("X-Parley-Signature")!],
-                                   timestamp: request.headers[.init("X-Parley-Timestamp")!]))
-            }
-            return .ok
-        }
+        router.post("/hook") { request, _ in try await self.respond(request) }
+        router.get("/hook") { request, _ in try await self.respond(request) }
         var logger = Logger(label: "receiver")
         logger.logLevel = .error
         let started = Mutex<CheckedContinuation<Int, Never>?>(nil)
@@ -63,7 +79,7 @@ struct EventTests {
     func webhooks() async throws {
         let receiver = WebhookReceiver(failures: 2)
         try await receiver.run { port in
-            try await withServer(testClock: true) { api, _ in
+            try await withServer(testClock: true, allowPrivateWebhooks: true) { api, _ in
                 let world = try await World.make(api)
                 let created = try await api.post("webhooks.create",
                     #"{"url":"http://127.0.0.1:\#(port)/hook","event_types":["conversation_created","conversation_updated","timeline_entry_created"],"secret":"s3cret"}"#,
@@ -111,7 +127,7 @@ struct EventTests {
         let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
         let receiver = WebhookReceiver(failures: 1)
         try await receiver.run { port in
-            try await withServer(path: path, clock: clock, testClock: true) { api, _ in
+            try await withServer(path: path, clock: clock, testClock: true, allowPrivateWebhooks: true) { api, _ in
                 let world = try await World.make(api)
                 _ = try await api.post("webhooks.create", #"{"url":"http://127.0.0.1:\#(port)/hook","secret":"x"}"#, token: adminToken)
                 _ = try await api.conversation(world.aliceToken, title: "Before the restart")
@@ -120,7 +136,7 @@ struct EventTests {
                 #expect(hook["failures"].int == 1, "the first attempt failed: the event is still pending")
             }
             #expect(receiver.received.withLock { $0.isEmpty })
-            try await withServer(path: path, clock: clock, testClock: true) { api, _ in
+            try await withServer(path: path, clock: clock, testClock: true, allowPrivateWebhooks: true) { api, _ in
                 _ = try await api.post("test-clock.advance", #"{"seconds":10}"#, token: adminToken)
                 let hook = try await api.post("webhooks.list", token: adminToken).body["webhooks"][0]
                 #expect(hook["failures"].int == 0)

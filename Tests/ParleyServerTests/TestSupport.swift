@@ -69,13 +69,15 @@ func temporaryDatabase() -> String {
     "/tmp/parley-test-\(UUID().uuidString).sqlite"
 }
 
-/// Runs `body` against a server built by `buildApplication` on a fresh database, with a manual clock.
+/// Runs `body` against a server built by `buildApplication` on a fresh database, with a manual clock (or
+/// the system's, with `realClock`). Webhooks may target loopback receivers only with `allowPrivateWebhooks`.
 func withServer(path: String = temporaryDatabase(), clock: ManualClock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000)),
-                testClock: Bool = false, rateLimits: RateLimitPolicy = RateLimitPolicy(),
-                _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
+                testClock: Bool = false, realClock: Bool = false, rateLimits: RateLimitPolicy = RateLimitPolicy(),
+                allowPrivateWebhooks: Bool = false, _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
     var configuration = AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning, testClock: testClock ? clock : nil)
     configuration.rateLimits = rateLimits
-    let server = try await buildApplication(configuration, clock: clock)
+    configuration.allowPrivateWebhooks = allowPrivateWebhooks
+    let server = try await buildApplication(configuration, clock: realClock ? SystemClock() : clock)
     do {
         try await server.application.test(.router) { client in try await body(API(client: client), clock) }
     } catch {
