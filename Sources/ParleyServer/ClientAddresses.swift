@@ -1,27 +1,22 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import ParleyCore
 
-/// An IP address as its bytes: 4 for IPv4 (IPv4-mapped IPv6 addresses become IPv4), 16 for IPv6.
+/// An IP address as its bytes, for prefix matching and per-address counting: 4 for IPv4 (IPv4-mapped IPv6
+/// addresses become IPv4), 16 for IPv6. Parsed and written by `IPAddress`.
 struct IPAddressBytes: Hashable, Sendable, CustomStringConvertible {
+    let address: IPAddress
     let bytes: [UInt8]
 
-    /// Parses the numeric forms `inet_pton` reads (`192.0.2.1`, `2001:db8::1`); nil for anything else.
+    /// The standard text forms `IPAddress` reads (`192.0.2.1`, `2001:db8::1`); nil for anything else.
     init?(_ text: String) {
-        var v4 = [UInt8](repeating: 0, count: 4)
-        var all = [UInt8](repeating: 0, count: 16)
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            bytes = v4
-        } else if inet_pton(AF_INET6, text, &all) == 1 {
-            bytes = all[0..<10].allSatisfy { $0 == 0 } && all[10] == 0xFF && all[11] == 0xFF ? Array(all[12...]) : all
-        } else {
-            return nil
+        guard var address = IPAddress(text) else { return nil }
+        if case .v6(let g) = address, g[0..<5].allSatisfy({ $0 == 0 }), g[5] == 0xFFFF {
+            address = .v4(UInt32(g[6]) << 16 | UInt32(g[7]))
+        }
+        self.address = address
+        switch address {
+        case .v4(let value): bytes = [24, 16, 8, 0].map { UInt8((value >> UInt32($0)) & 0xFF) }
+        case .v6(let groups): bytes = groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
         }
     }
 
@@ -34,15 +29,11 @@ struct IPAddressBytes: Hashable, Sendable, CustomStringConvertible {
 
     /// What limits count per: the address itself for IPv4, its /64 for IPv6 (one host is given a whole /64).
     var limitKey: String {
-        isIPv4 ? description : bytes[0..<8].map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
+        guard case .v6(let groups) = address else { return description }
+        return groups[0..<4].map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
     }
 
-    var description: String {
-        if isIPv4 { return bytes.map(String.init).joined(separator: ".") }
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        guard inet_ntop(AF_INET6, bytes, &text, socklen_t(text.count)) != nil else { return "?" }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    var description: String { address.description }
 }
 
 /// A CIDR range (`10.0.0.0/8`, `2001:db8::/32`, or one address).
