@@ -198,6 +198,12 @@ def run(port, cert):
 
     c("sdk health_check over https (SSL_CERT_FILE honoured)", lambda: eq(client._http.health_check(), True, "healthy"))
 
+    def strict_transport_security():
+        context = ssl.create_default_context(cafile=cert)
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/health", timeout=10, context=context) as response:
+            eq(response.headers.get("Strict-Transport-Security"), "max-age=31536000", "HSTS header over TLS")
+    check("every response over TLS carries Strict-Transport-Security (issue 15, item 13)", strict_transport_security)
+
     # ---- dev users ------------------------------------------------------------------------------------
     def dev_self():
         me = client.dev_users.self()
