@@ -25,6 +25,11 @@ final class Browser: @unchecked Sendable {
     func get(_ path: String) async throws -> Page { try await send(path, method: .get, body: nil) }
 
     func post(_ path: String, _ form: [(String, String)], origin: String? = nil) async throws -> Page {
+        var form = form
+        // As a browser does, sign in from the sign-in page, whose form carries its token.
+        if path == "/inbox/sign-in", !form.contains(where: { $0.0 == "_csrf" }) {
+            form.append(("_csrf", Self.csrf(try await get(path)) ?? ""))
+        }
         let body = form.map { "\(percentEncoded($0.0))=\(percentEncoded($0.1))" }.joined(separator: "&")
         return try await send(path, method: .post, body: body, origin: origin)
     }
@@ -100,7 +105,7 @@ struct WebTests {
             #expect(try await browser.get("/inbox").location == "/inbox/sign-in")
             let wrong = try await browser.post("/inbox/sign-in", [("email", "maya@support.test"), ("password", "not the password")])
             #expect(wrong.status == .unauthorized)
-            #expect(browser.cookies.isEmpty)
+            #expect(browser.cookies["parley_inbox"] == nil, "no session")
             let page = try await browser.post("/inbox/sign-in", [("email", "maya@support.test"), ("password", "correct horse battery")])
             let cookie = try #require(page.headers[.setCookie])
             #expect(cookie.contains("HttpOnly"))
@@ -333,6 +338,26 @@ struct WebTests {
             #expect(locked.status == .tooManyRequests, "this account, from this address, waits out the window")
             let colleague = try await Browser(browser.client).post("/inbox/sign-in", [("token", world.agentToken)])
             #expect(colleague.location == "/inbox", "someone else at the same address is not locked out")
+        }
+    }
+
+    /// Issue 15, item 13: the sign-in form had no CSRF token, and `Origin: null` passed the origin check.
+    @Test("sign-in needs the sign-in page's own token; Origin null is refused like any other site")
+    func signInForgery() async throws {
+        try await withWebServer { _, browser, world in
+            // A form posted from another site: no cookie from the sign-in page, or a token that is not its own.
+            let forged = try await browser.post("/inbox/sign-in", [("token", world.agentToken), ("_csrf", "guess")])
+            #expect(forged.status == .forbidden && forged.location == nil)
+            let fresh = Browser(browser.client)
+            _ = try await fresh.get("/inbox/sign-in")
+            #expect(try await fresh.post("/inbox/sign-in", [("token", world.agentToken), ("_csrf", "guess")]).status == .forbidden)
+            let nullOrigin = try await fresh.post("/inbox/sign-in", [("token", world.agentToken)], origin: "null")
+            #expect(nullOrigin.status == .forbidden)
+            let signedIn = try await fresh.post("/inbox/sign-in", [("token", world.agentToken)])
+            #expect(signedIn.location == "/inbox", "the page's own form signs in")
+            let page = try await fresh.get("/inbox")
+            let reply = try await fresh.post("/inbox/sign-out", [("_csrf", Browser.csrf(page) ?? "")], origin: "null")
+            #expect(reply.status == .forbidden, "Origin null on a signed-in form too")
         }
     }
 

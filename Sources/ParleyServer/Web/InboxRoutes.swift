@@ -38,14 +38,14 @@ struct WebInterface: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// A page: never cached, no referrer, scripts and styles from this server only; the inbox cannot be framed,
+    /// A page: never cached, its address sent to this site only (never to another), scripts and styles from this server only; the inbox cannot be framed,
     /// the widget can (it is made to be embedded).
     static func page(_ html: HTML, status: HTTPResponse.Status = .ok, embeddable: Bool = false) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
         headers[.xContentTypeOptions] = "nosniff"
-        headers[.referrerPolicy] = "no-referrer"
+        headers[.referrerPolicy] = "same-origin"
         headers[.contentSecurityPolicy] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             + "form-action 'self'; base-uri 'none'; frame-ancestors " + (embeddable ? "*" : "'none'")
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html.description)))
@@ -59,7 +59,9 @@ struct WebInterface: Sendable {
 
     /// The request's form body (or query, for GET), at most 1 MiB; refuses a cross-site POST by its Origin.
     static func form(_ request: Request, context: ParleyRequestContext) async throws -> FormData {
-        if request.method == .post, let origin = request.headers[.origin], origin != "null" {
+        // `Origin: null` (a sandboxed frame, a data: URL) is not this site either. Pages send their referrer to
+        // this site only (`Referrer-Policy: same-origin`), so its own forms carry their real origin.
+        if request.method == .post, let origin = request.headers[.origin] {
             let host = request.head.authority ?? ""
             let originHost = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
             guard originHost == host else { throw APIError.forbidden("cross-site form submissions are refused") }
@@ -92,23 +94,34 @@ struct WebInterface: Sendable {
     private func registerInbox(on router: Router<ParleyRequestContext>) {
         router.get("/inbox/sign-in") { request, _ in
             let query = FormData(encoded: request.uri.query ?? "")
-            return Self.page(pages.signIn(error: PageNotice.message(query), email: query.text("email")))
+            // The form carries a token that must match a cookie only this page sets (a double-submit token):
+            // another site cannot post its own credentials here to sign a victim's browser into its account.
+            let token = TokenSecret.generate(prefix: "")
+            var response = Self.page(pages.signIn(error: PageNotice.message(query), email: query.text("email"), csrf: token))
+            response.setCookie(WebSession.cookie(name: WebSession.signInCookie, value: token, path: "/inbox/sign-in",
+                                                 maxAge: 3600, secure: secureCookies, embeddable: false))
+            return response
         }
         router.post("/inbox/sign-in") { request, context in
             let form = try await Self.form(request, context: context)
+            guard let expected = request.cookies[WebSession.signInCookie]?.value, let sent = form.text("_csrf"),
+                  !expected.isEmpty, TokenSecret.constantTimeEqual(sent.utf8, expected.utf8) else {
+                return Self.page(pages.signIn(error: "That sign-in form has expired: please try again.", email: form.text("email"),
+                                              csrf: nil), status: .forbidden)
+            }
             // Failed sign-ins count per address and account: a client guessing one account's password locks
             // only that account from its address, not everyone behind the same address (an office, a proxy).
             let failureKey = "fail-sign-in:\(context.clientAddress):\((form.text("email") ?? "").trimmed.lowercased())"
             let now = Date()
             if limiter.check(failureKey, limit: limiter.policy.failedAuthentications, at: now, counting: false).remaining == 0 {
                 return Self.page(pages.signIn(error: "Too many failed sign-ins for this account from this address; wait a minute.",
-                                              email: form.text("email")),
+                                              email: form.text("email"), csrf: expected),
                                  status: .tooManyRequests)
             }
             guard let user = try await signIn(form) else {
                 _ = limiter.check(failureKey, limit: limiter.policy.failedAuthentications, at: now)
                 return Self.page(pages.signIn(error: "That email and password (or token) did not match an active agent.",
-                                              email: form.text("email")), status: .unauthorized)
+                                              email: form.text("email"), csrf: expected), status: .unauthorized)
             }
             let token = TokenSecret.generate(prefix: "parley_web_")
             let started = clock.now()

@@ -32,9 +32,16 @@ struct WebPages {
 
     // MARK: Sign-in
 
-    func signIn(error: String?, email: String?) -> HTML {
-        document(title: "Sign in", body: """
+    /// The sign-in form; with no `csrf` (a refused, expired form), a link to a fresh one instead.
+    func signIn(error: String?, email: String?, csrf: String?) -> HTML {
+        guard let csrf else {
+            return document(title: "Sign in", body: """
+            <main class="signin"><h1>Sign in to the inbox</h1>\(flash(error))<p><a href="/inbox/sign-in">Sign in</a></p></main>
+            """)
+        }
+        return document(title: "Sign in", body: """
         <form class="signin" method="post" action="/inbox/sign-in">
+          <input type="hidden" name="_csrf" value="\(csrf)">
           <h1>Sign in to the inbox</h1>\(flash(error))
           <label for="email">Email</label><input id="email" type="email" name="email" autocomplete="username" value="\(email)" autofocus>
           <label for="password">Password</label><input id="password" type="password" name="password" autocomplete="current-password">

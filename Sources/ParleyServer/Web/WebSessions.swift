@@ -57,6 +57,8 @@ public enum PasswordHash {
 /// as for API tokens; forms carry a CSRF token derived from it, which another site cannot know.
 struct WebSession: Sendable {
     static let inboxCookie = "parley_inbox"
+    /// The sign-in form's double-submit token (set by the sign-in page, sent back with the form).
+    static let signInCookie = "parley_sign_in"
     static let widgetCookie = "parley_widget"
     static let inboxLifetime: Double = 7 * 24 * 3600
 
