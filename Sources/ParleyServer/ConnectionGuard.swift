@@ -1,5 +1,7 @@
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 import Synchronization
 
 /// The connections each client address holds open, against `--max-connections-per-address`: one client
@@ -68,6 +70,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        // Hummingbird adds this after its HTTP/1 codec; the HTTP/1.0 check must see the head before it.
+        if let codec = try? context.pipeline.syncOperations.handler(type: HTTP1ToHTTPServerCodec.self) {
+            try? context.pipeline.syncOperations.addHandler(HTTP10ConnectionClose(), position: .before(codec))
+        }
         if context.channel.isActive { start(context) }
     }
 
@@ -114,5 +120,24 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
             counts.closed(key)
             self.key = nil
         }
+    }
+}
+
+/// HTTP/1.0 closes a connection after each response unless the request asks to keep it
+/// (`Connection: keep-alive`); the version is gone once Hummingbird's codec has turned the head into an
+/// `HTTPRequest`, so this handler, placed before that codec, marks such a request `Connection: close`,
+/// which Hummingbird honours.
+final class HTTP10ConnectionClose: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data), head.version.major == 1, head.version.minor == 0,
+              !head.isKeepAlive else {
+            context.fireChannelRead(data)
+            return
+        }
+        head.headers.replaceOrAdd(name: "connection", value: "close")
+        context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 }

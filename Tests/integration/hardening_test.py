@@ -152,6 +152,24 @@ def connection_flood():
         body = answer.split("\r\n\r\n", 1)[-1]
         check(answer.startswith("HTTP/1.1 400") and '"type":"bad_request"' in body,
               f"a malformed chunk size answers 400 bad_request ({answer.splitlines()[0] if answer else 'nothing'}; {body[:80]})")
+        # HTTP/1.0 closes after the response unless the request asks to keep the connection (issue 15, item 13).
+        for keep_alive in (False, True):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET /health HTTP/1.0\r\nHost: x\r\n" + (b"Connection: keep-alive\r\n" if keep_alive else b"") + b"\r\n")
+                s.settimeout(2)
+                received, closed = b"", False
+                try:
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            closed = True
+                            break
+                        received += chunk
+                except socket.timeout:
+                    pass
+            ok = received.startswith(b"HTTP/1.1 200") and closed != keep_alive
+            check(ok, f"HTTP/1.0 {'with' if keep_alive else 'without'} keep-alive: answered, connection "
+                      f"{'closed' if closed else 'kept open'}")
     finally:
         for s in hogs:
             s.close()
