@@ -27,13 +27,29 @@ extension SQLiteStore {
 
     public func outbox(after sequence: Int, limit: Int) async throws -> [OutboxEvent] {
         try await read { [self] db in
-            try db.query("SELECT seq, type, at_ms, doc FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                         [.integer(Int64(sequence)), .integer(Int64(limit))]).compactMap { row -> OutboxEvent? in
-                guard let kind = row[1].string.flatMap(OutboxEvent.Kind.init) else { return nil }
-                let document = try decode(OutboxDocument.self, row[3])
-                return OutboxEvent(sequence: row[0].int ?? 0, kind: kind, at: Date(timeIntervalSince1970: Double(row[2].int ?? 0) / 1000),
-                                   conversation: document.conversation, oldConversation: document.oldConversation, entry: document.entry)
-            }
+            try outboxEvents(db.query("SELECT seq, type, at_ms, doc FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                                      [.integer(Int64(sequence)), .integer(Int64(limit))]))
+        }
+    }
+
+    /// Walks the outbox by sequence checking each row's conversation against the member's (the primary key
+    /// of `conversation_members`), decoding only the rows that match: no index by conversation, which schema
+    /// 12 dropped to keep every commit small.
+    public func outbox(after sequence: Int, through latest: Int, limit: Int, about member: Actor) async throws -> [OutboxEvent] {
+        try await read { [self] db in
+            try outboxEvents(db.query(
+                "SELECT seq, type, at_ms, doc FROM outbox WHERE seq > ? AND seq <= ? AND EXISTS "
+                    + "(SELECT 1 FROM conversation_members WHERE member = ? AND conversation = outbox.conversation) ORDER BY seq LIMIT ?",
+                [.integer(Int64(sequence)), .integer(Int64(latest)), .text(member.description), .integer(Int64(limit))]))
+        }
+    }
+
+    private func outboxEvents(_ rows: [[SQLValue]]) throws -> [OutboxEvent] {
+        try rows.compactMap { row -> OutboxEvent? in
+            guard let kind = row[1].string.flatMap(OutboxEvent.Kind.init) else { return nil }
+            let document = try decode(OutboxDocument.self, row[3])
+            return OutboxEvent(sequence: row[0].int ?? 0, kind: kind, at: Date(timeIntervalSince1970: Double(row[2].int ?? 0) / 1000),
+                               conversation: document.conversation, oldConversation: document.oldConversation, entry: document.entry)
         }
     }
 

@@ -84,9 +84,9 @@ extension ParleyAPI {
             try await writer.write(ByteBuffer(string: ": connected\nretry: 2000\n\n"))
             // A stream ends when the server shuts down, so that open streams do not hold the shutdown up.
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                let events: [OutboxEvent]
+                let events: [OutboxEvent], through: Int
                 do {
-                    events = try await feed.events(after: cursor, limit: 100)
+                    (events, through) = try await feed.events(after: cursor, limit: 100, for: caller)
                 } catch let pruned as EventsPruned {
                     // Fell behind what the outbox keeps: tell the client to reload rather than skip events.
                     try await writer.write(ByteBuffer(string: "event: reset\ndata: {\"pruned_through\":\(pruned.horizon)}\n\n"))
@@ -107,6 +107,7 @@ extension ParleyAPI {
                     guard try await admitted() else { break }
                     try await writer.write(batch)
                 }
+                cursor = max(cursor, through)
                 if events.isEmpty {
                     if !follow { break }
                     idle += 1

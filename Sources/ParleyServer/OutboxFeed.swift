@@ -70,6 +70,24 @@ final class OutboxFeed: Sendable {
         return events
     }
 
+    /// What a stream for `viewer` reads next after `cursor`: at most `limit` events, and the sequence it may
+    /// go on from. A customer's stream that is behind what the feed keeps (it resumes from long ago, or from
+    /// `after=0`) reads only their own conversations' events from the store, filtered before decoding, and
+    /// moves past everything it scanned; it used to decode the whole retained outbox to find a few.
+    func events(after cursor: Int, limit: Int, for viewer: Caller) async throws -> (events: [OutboxEvent], through: Int) {
+        try await refreshIfDue()
+        let behind = state.withLock { !($0.started && cursor >= $0.floor) }
+        guard behind, !viewer.isAgent else {
+            let events = try await events(after: cursor, limit: limit)
+            return (events, events.last?.sequence ?? cursor)
+        }
+        let latest = try await store.latestOutboxSequence()
+        let events = try await store.outbox(after: cursor, through: latest, limit: limit, about: viewer.actor)
+        let horizon = try await store.outboxHorizon()
+        if cursor < horizon { throw EventsPruned(horizon: horizon) }
+        return (events, events.count == limit ? events.last?.sequence ?? cursor : latest)
+    }
+
     /// The serialized payload of `event` for `viewer` (it differs only between agents and customers).
     func payload(_ event: OutboxEvent, for viewer: Caller, renderer: EventRenderer) async throws -> String {
         let key = RenderKey(sequence: event.sequence, agentView: viewer.isAgent)

@@ -123,6 +123,10 @@ public protocol ParleyStore: Sendable {
 
     /// Published messages after `sequence`, in sequence order (see the outbox rule above).
     func outbox(after sequence: Int, limit: Int) async throws -> [OutboxEvent]
+    /// Published messages after `sequence` and at or below `latest` about conversations `member` is a member
+    /// of now, in sequence order, at most `limit`: what a customer's stream reads when it is behind, filtered
+    /// before any message is decoded. Fewer than `limit` means there are no others up to `latest`.
+    func outbox(after sequence: Int, through latest: Int, limit: Int, about member: Actor) async throws -> [OutboxEvent]
     /// The newest published message's sequence (0 if none).
     func latestOutboxSequence() async throws -> Int
     /// The highest sequence pruned (0 if none): a reader whose cursor is below it has missed messages and

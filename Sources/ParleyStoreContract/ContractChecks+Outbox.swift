@@ -64,6 +64,23 @@ extension StorageContract {
         #expect(try await store.outbox(after: events.last?.sequence ?? 0, limit: 10).map(\.kind) == [.conversationDeleted])
     }
 
+    /// A customer's catch-up read: only messages about their conversations, in order, up to the bound.
+    func outboxAboutOneMemberKeepsOrderAndBound(_ store: any ParleyStore) async throws {
+        let start = try await store.latestOutboxSequence()
+        let mine = try await Self.open(store, "Mine", customer: 1)
+        _ = try await Self.open(store, "Someone else's", customer: 2)
+        try await Self.comment(store, on: mine.number, "a reply")
+        let latest = try await store.latestOutboxSequence()
+        let all = try await Self.outbox(store, after: start)
+        let expected = all.filter { $0.conversation.number == mine.number }.map(\.sequence)
+        let about = try await store.outbox(after: start, through: latest, limit: 100, about: .revUser(1))
+        #expect(about.map(\.sequence) == expected && !expected.isEmpty, "only the member's conversations, in order")
+        #expect(try await store.outbox(after: start, through: latest, limit: 2, about: .revUser(1)).map(\.sequence) == Array(expected.prefix(2)))
+        #expect(try await store.outbox(after: start, through: expected[0], limit: 100, about: .revUser(1)).map(\.sequence) == [expected[0]],
+                "nothing past the bound")
+        #expect(try await store.outbox(after: start, through: latest, limit: 100, about: .revUser(9)).isEmpty)
+    }
+
     /// The outbox rule: many writers commit concurrently while a follower reads by cursor; the follower must
     /// see every published message exactly once, in increasing sequence order, and each conversation's
     /// messages in the order its writes happened.

@@ -38,6 +38,7 @@ public struct StorageContract: Sendable {
         case importWithTakenRefFailsWhole
         case deadlinesAreKeptWithTheirConversation
         case outboxCarriesWhatPlansPublish
+        case outboxAboutOneMemberKeepsOrderAndBound
         case outboxFollowerSeesEveryCommitOnceInOrder
         case outboxRetentionPrunesOnlyWhatIsAllowed
         case tokensAreNumberedListedAndRevokedByNumber
@@ -76,6 +77,7 @@ public struct StorageContract: Sendable {
         case .importWithTakenRefFailsWhole: try await importWithTakenRefFailsWhole(store)
         case .deadlinesAreKeptWithTheirConversation: try await deadlinesAreKeptWithTheirConversation(store)
         case .outboxCarriesWhatPlansPublish: try await outboxCarriesWhatPlansPublish(store)
+        case .outboxAboutOneMemberKeepsOrderAndBound: try await outboxAboutOneMemberKeepsOrderAndBound(store)
         case .outboxFollowerSeesEveryCommitOnceInOrder: try await outboxFollowerSeesEveryCommitOnceInOrder(store)
         case .outboxRetentionPrunesOnlyWhatIsAllowed: try await outboxRetentionPrunesOnlyWhatIsAllowed(store)
         case .tokensAreNumberedListedAndRevokedByNumber: try await tokensAreNumberedListedAndRevokedByNumber(store)
