@@ -82,10 +82,13 @@ struct ClientAddresses: Sendable {
     }
 
     /// The client's address as limits count it ("local" when there is no socket, as in router tests).
-    func client(peer: SocketAddress?, forwardedFor: [String]) -> String {
+    /// `forwardedFor` is read only when the peer is a trusted proxy; an IPv4 peer without proxies configured
+    /// (the common case, on every request) is its own text, parsed no further.
+    func client(peer: SocketAddress?, forwardedFor: @autoclosure () -> [String]) -> String {
+        if trustedProxies.isEmpty, case .v4? = peer, let text = peer?.ipAddress { return text }
         guard let peerAddress = IPAddressBytes(peer) else { return peer?.ipAddress ?? "local" }
         guard isTrustedProxy(peerAddress) else { return peerAddress.limitKey }
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { String($0).trimmed }
+        let hops = forwardedFor().flatMap { $0.split(separator: ",") }.map { String($0).trimmed }
         for hop in hops.reversed() {
             guard let address = IPAddressBytes(hop) else { return peerAddress.limitKey }
             if !isTrustedProxy(address) { return address.limitKey }

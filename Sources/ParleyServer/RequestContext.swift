@@ -23,7 +23,8 @@ public struct ParleyRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
-        clientAddress = IPAddressBytes(remoteAddress)?.limitKey ?? remoteAddress?.ipAddress ?? "local"
+        // Worked out once per request by `AuthenticationMiddleware`, which every route goes through.
+        clientAddress = "local"
         caller = nil
         ifMatch = nil
         webSession = nil
