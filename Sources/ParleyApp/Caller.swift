@@ -1,4 +1,5 @@
 import ParleyCore
+import ParleyStore
 
 /// Who is acting: the authenticated user and what they may do. Every use case takes one.
 public struct Caller: Sendable, Equatable {
@@ -16,5 +17,13 @@ public struct Caller: Sendable, Equatable {
 
     public var isAgent: Bool { role != .customer }
     public var isAdmin: Bool { role == .admin }
+
+    /// The notes this caller's searches read: none for customers; internal notes and their own private
+    /// notes for the support team (an admin acting as the system has none of their own).
+    public var searchedNotes: SearchedNotes {
+        guard isAgent else { return .none }
+        if case .devUser(let agent) = actor { return .internalAndPrivate(of: agent) }
+        return .internalAndPrivate(of: nil)
+    }
 }
 

@@ -34,10 +34,7 @@ extension ParleyApp {
     /// about spam.
     public func listConversations(_ query: ConversationQuery, for caller: Caller) async throws -> Page<Conversation> {
         var query = query
-        if caller.isAgent {
-            if case .devUser(let agent) = caller.actor { query.searchedNotes = .internalAndPrivate(of: agent) }
-            else { query.searchedNotes = .internalAndPrivate(of: nil) }
-        }
+        query.searchedNotes = caller.searchedNotes
         if caller.role == .customer {
             query.members = [caller.actor]
         } else if query.isSpam == nil {

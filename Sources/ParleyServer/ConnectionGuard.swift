@@ -45,9 +45,6 @@ final class ConnectionCounts: Sendable {
             open[key] = count > 0 ? count : nil
         }
     }
-
-    /// Connections open from `peer`'s address (tests).
-    func count(for key: String) -> Int { open.withLock { $0[key, default: 0] } }
 }
 
 /// First in each connection's HTTP pipeline: refuses a connection over its address's limit, and closes one

@@ -176,9 +176,7 @@ struct Fields: Sendable {
         switch values[key] {
         case nil, .null?: return nil
         case .array(let items)?:
-            guard items.count <= Self.maxListCount else {
-                throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
-            }
+            try checkCount(items, key)
             var result: [String] = []
             for (index, item) in items.enumerated() {
                 guard case .string(let v) = item else {
@@ -189,11 +187,16 @@ struct Fields: Sendable {
             return result
         case .string(let v)? where fromQueryString:
             let items = v.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
-            guard items.count <= Self.maxListCount else {
-                throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
-            }
+            try checkCount(items, key)
             return items
         case let other?: throw APIError.invalidField(name(key), "expected an array of strings, got \(other.typeName)")
+        }
+    }
+
+    /// Lists hold at most `maxListCount` items.
+    private func checkCount(_ items: some Collection, _ key: String) throws(APIError) {
+        guard items.count <= Self.maxListCount else {
+            throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
         }
     }
 
@@ -207,9 +210,7 @@ struct Fields: Sendable {
         switch values[key] {
         case nil, .null?: return nil
         case .array(let items)?:
-            guard items.count <= Self.maxListCount else {
-                throw APIError.invalidField(name(key), "too many items: at most \(Self.maxListCount)")
-            }
+            try checkCount(items, key)
             var result: [Fields] = []
             for (index, item) in items.enumerated() {
                 result.append(try Fields(item, path: "\(name(key)).\(index)", fromQueryString: fromQueryString))

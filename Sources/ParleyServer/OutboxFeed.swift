@@ -48,8 +48,17 @@ final class OutboxFeed: Sendable {
         self.refreshInterval = refreshInterval
     }
 
-    /// The events after `cursor`, oldest first, at most `limit`.
+    /// The events after `cursor`, oldest first, at most `limit`, as the team's streams read them.
     func events(after cursor: Int, limit: Int) async throws -> [OutboxEvent] {
+        try await events(after: cursor, limit: limit, for: Caller(actor: .system, role: .admin)).events
+    }
+
+    /// What a stream for `viewer` reads next after `cursor`: at most `limit` events, and the sequence it may
+    /// go on from. Within what the feed keeps, the shared events; behind it (a stream resuming from long
+    /// ago, or from `after=0`), the store's outbox, unless what follows the cursor was pruned. There a
+    /// customer's stream reads only their own conversations' events, filtered before decoding, and moves
+    /// past everything it scanned (it used to decode the whole retained outbox to find a few).
+    func events(after cursor: Int, limit: Int, for viewer: Caller) async throws -> (events: [OutboxEvent], through: Int) {
         try await refreshIfDue()
         let kept = state.withLock { state -> [OutboxEvent]? in
             guard state.started, cursor >= state.floor else { return nil }
@@ -62,30 +71,19 @@ final class OutboxFeed: Sendable {
             }
             return Array(state.recent[low...].prefix(limit))
         }
-        if let kept { return kept }
-        // Behind what the feed keeps: the store's own outbox, unless what follows the cursor was pruned.
-        let events = try await store.outbox(after: cursor, limit: limit)
-        let horizon = try await store.outboxHorizon()
-        if cursor < horizon { throw EventsPruned(horizon: horizon) }
-        return events
-    }
-
-    /// What a stream for `viewer` reads next after `cursor`: at most `limit` events, and the sequence it may
-    /// go on from. A customer's stream that is behind what the feed keeps (it resumes from long ago, or from
-    /// `after=0`) reads only their own conversations' events from the store, filtered before decoding, and
-    /// moves past everything it scanned; it used to decode the whole retained outbox to find a few.
-    func events(after cursor: Int, limit: Int, for viewer: Caller) async throws -> (events: [OutboxEvent], through: Int) {
-        try await refreshIfDue()
-        let behind = state.withLock { !($0.started && cursor >= $0.floor) }
-        guard behind, !viewer.isAgent else {
-            let events = try await events(after: cursor, limit: limit)
-            return (events, events.last?.sequence ?? cursor)
+        if let kept { return (kept, kept.last?.sequence ?? cursor) }
+        let events: [OutboxEvent], through: Int
+        if viewer.isAgent {
+            events = try await store.outbox(after: cursor, limit: limit)
+            through = events.last?.sequence ?? cursor
+        } else {
+            let latest = try await store.latestOutboxSequence()
+            events = try await store.outbox(after: cursor, through: latest, limit: limit, about: viewer.actor)
+            through = events.count == limit ? events.last?.sequence ?? cursor : latest
         }
-        let latest = try await store.latestOutboxSequence()
-        let events = try await store.outbox(after: cursor, through: latest, limit: limit, about: viewer.actor)
         let horizon = try await store.outboxHorizon()
         if cursor < horizon { throw EventsPruned(horizon: horizon) }
-        return (events, events.count == limit ? events.last?.sequence ?? cursor : latest)
+        return (events, through)
     }
 
     /// The serialized payload of `event` for `viewer` (it differs only between agents and customers).

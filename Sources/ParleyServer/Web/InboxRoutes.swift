@@ -175,8 +175,7 @@ struct WebInterface: Sendable {
         query.sort = .priority(descending: false)
         query.page = PageRequest(cursor: view.cursor, limit: limit)
         query.text = view.search
-        if case .devUser(let me) = session.caller.actor { query.searchedNotes = .internalAndPrivate(of: me) }
-        else { query.searchedNotes = .internalAndPrivate(of: nil) }
+        query.searchedNotes = session.caller.searchedNotes
         switch view.scope {
         case .all: break
         case .mine:
