@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The domain: pure decisions, no I/O. Its stored documents are written with ParleyJSON's writer.
@@ -49,6 +50,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The shared store (PostgreSQL): several servers on one database.
+        .target(
+            name: "ParleyPostgres",
+            dependencies: [
+                "ParleyCore",
+                "ParleyStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // The application layer: every use case, for every caller.
         .target(
             name: "ParleyApp",
@@ -65,6 +78,7 @@ let package = Package(
                 "ParleyApp",
                 "ParleyStore",
                 "ParleySQLite",
+                "ParleyPostgres",
                 "ParleyJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -112,6 +126,10 @@ let package = Package(
         .testTarget(
             name: "ParleySQLiteTests",
             dependencies: ["ParleySQLite", "ParleyStore", "ParleyStoreContract", "ParleyCore", "ParleyBenchmarks"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ParleyPostgresTests",
+            dependencies: ["ParleyPostgres", "ParleyStore", "ParleyStoreContract", "ParleyCore"],
             swiftSettings: strict),
         .testTarget(
             name: "ParleyServerTests",

@@ -11,18 +11,7 @@ public enum FullTextQuery {
 
     /// The FTS5 expression, or nil when the input has no word to search for.
     public static func expression(_ input: String) -> String? {
-        var words: [(text: String, prefix: Bool)] = []
-        var current = ""
-        for character in input {
-            if character.isLetter || character.isNumber {
-                current.append(character)
-            } else if !current.isEmpty {
-                words.append((current, character == "*"))
-                current = ""
-            }
-        }
-        if !current.isEmpty { words.append((current, false)) }
-        guard !words.isEmpty else { return nil }
-        return words.prefix(16).map { "\"\($0.text)\"" + ($0.prefix ? "*" : "") }.joined(separator: " ")
+        guard let search = SearchWords(input) else { return nil }
+        return search.words.map { "\"\($0.text)\"" + ($0.isPrefix ? "*" : "") }.joined(separator: " ")
     }
 }

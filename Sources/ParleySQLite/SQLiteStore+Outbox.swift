@@ -53,6 +53,9 @@ extension SQLiteStore {
         }
     }
 
+    /// One server per file: its streams poll (every 250 ms), so no hint is sent.
+    public func onPublished(_ listener: @escaping @Sendable () -> Void) {}
+
     public func latestOutboxSequence() async throws -> Int {
         try lookup { db in try db.scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox").int ?? 0 }
     }

@@ -84,6 +84,28 @@ extension SQLiteStore {
         }
     }
 
+    // MARK: Leases
+
+    public func acquireLease(_ name: String, holder: String, duration: Double) async throws -> Bool {
+        try await write { db in
+            let now = Self.ms(Date())
+            let expires = Self.ms(Date() + duration)
+            let granted = try db.scalar("""
+                INSERT INTO leases (name, holder, expires_ms) VALUES (?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+                WHERE leases.holder = excluded.holder OR leases.expires_ms < ?
+                RETURNING holder
+                """, [.text(name), .text(holder), expires, now])
+            return granted.string == holder
+        }
+    }
+
+    public func releaseLease(_ name: String, holder: String) async throws {
+        try await write { db in
+            try db.run("DELETE FROM leases WHERE name = ? AND holder = ?", [.text(name), .text(holder)])
+        }
+    }
+
     // MARK: Inbox and credentials
 
     public func stageCounts() async throws -> [Stage: Int] {

@@ -186,5 +186,10 @@ enum Schema {
         INSERT INTO sequences (kind, next) SELECT 'token', COALESCE(MAX(number), 0) + 1 FROM tokens WHERE true
             ON CONFLICT(kind) DO UPDATE SET next = MAX(next, excluded.next);
         """),
+            // Leases for background jobs (timers, webhook deliveries, pruning): one server runs each. On one
+        // SQLite file there is one server, which always gets them; the table keeps the contract the same.
+        Migration(version: 17, name: "leases", sql: """
+        CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms INTEGER NOT NULL) WITHOUT ROWID;
+        """),
     ]
 }

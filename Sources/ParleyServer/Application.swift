@@ -6,6 +6,7 @@ import NIOCore
 import NIOSSL
 import ParleyApp
 import ParleyCore
+import ParleyPostgres
 import ParleySQLite
 import ParleyStore
 
@@ -13,8 +14,18 @@ import ParleyStore
 public struct AppConfiguration: Sendable {
     public var host: String
     public var port: Int
-    /// The SQLite database file.
+    /// The SQLite database file (unless `databaseURL` names a PostgreSQL database).
     public var databasePath: String
+    /// A PostgreSQL database (`--database-url`, `PARLEY_DATABASE_URL`), shared by every server using it.
+    public var databaseURL: String?
+    /// Connections this server keeps to PostgreSQL (`--database-connections`), besides one for `LISTEN`.
+    public var databaseConnections = PostgresStore.defaultConnections
+    /// Wait for a PostgreSQL database that cannot be reached at start (`parley serve`), rather than fail.
+    public var waitsForDatabase = false
+    /// The store these settings name.
+    public var storeConfiguration: StoreConfiguration {
+        databaseURL.map { .postgres(url: $0) } ?? .sqlite(path: databasePath)
+    }
     /// The bootstrap admin's token (`PARLEY_ADMIN_TOKEN`); generated on first start when nil.
     public var adminToken: String?
     public var logLevel: Logger.Level
@@ -86,11 +97,13 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     logger.logLevel = configuration.logLevel
     let clock = configuration.testClock ?? clock
     let policy = configuration.lifecyclePolicy
-    let store = try StoreOpening.open(.sqlite(path: configuration.databasePath))
+    let store = try await StoreOpening.open(configuration.storeConfiguration, connections: configuration.databaseConnections,
+                                            logger: logger, retrying: configuration.waitsForDatabase)
     let app = ParleyApp(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, lifecyclePolicy: policy,
                         logger: logger)
     try await app.prepare()
-    let timers = LifecycleTimers(app: app, waitsOnRealTime: configuration.testClock == nil)
+    let leases = BackgroundLeases(store: store, logger: logger)
+    let timers = LifecycleTimers(app: app, waitsOnRealTime: configuration.testClock == nil, leases: leases)
     let bootstrap = try await AdminBootstrap.run(app: app, adminToken: configuration.adminToken, now: clock.now())
     if let routingFile = configuration.routingFile {
         let json: String
@@ -103,9 +116,9 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         logger.info("routing rules from \(routingFile) in force as version \(version)")
     }
     let webhooks = WebhookDelivery(app: app, clock: clock, policy: WebhookAddressPolicy(allowsPrivate: configuration.allowPrivateWebhooks),
-                                   logger: logger)
+                                   logger: logger, leases: leases)
     let pruning = EventPruning(app: app, retention: configuration.eventRetention, waitsOnRealTime: configuration.testClock == nil,
-                               logger: logger)
+                               logger: logger, leases: leases)
     var proxies: [AddressRange] = []
     for text in configuration.trustedProxies {
         guard let range = AddressRange(text) else {
@@ -138,7 +151,7 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley",
                              availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
-        services: [StoreService(store: store), timers, webhooks, pruning],
+        services: [StoreService(store: store), leases, timers, webhooks, pruning],
         logger: logger)
     return ParleyServerApp(application: application, app: app, bootstrap: bootstrap, webhooks: webhooks)
 }

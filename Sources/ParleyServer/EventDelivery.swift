@@ -126,7 +126,9 @@ final class DeliveryLane: Sendable {
 }
 
 /// Delivers the outbox to webhooks: in order per webhook, at least once, signed (`X-Parley-Signature:
-/// sha256=<hex>` of `<timestamp>.<body>` with the webhook's secret), retrying with backoff. Each webhook
+/// sha256=<hex>` of `<timestamp>.<body>` with the webhook's secret; `X-Parley-Delivery` names the webhook and
+/// the event, the same on every retry, for receivers to deduplicate), retrying with backoff. Only the server
+/// holding the webhooks' lease delivers (`BackgroundLeases`). Each webhook
 /// delivers on its own lane, so one that hangs or fails delays no other. Each webhook's position is stored,
 /// so a restart resumes where delivery stopped. Targets must be public (`WebhookAddressPolicy`, checked
 /// again as each pass starts), redirects are not followed, a connection must open within 3 s and an attempt
@@ -137,14 +139,16 @@ final class WebhookDelivery: Service, Sendable {
     let clock: any ParleyClock
     let policy: WebhookAddressPolicy
     let logger: Logger
+    let leases: BackgroundLeases
     private let lanes = Mutex<[Int: DeliveryLane]>([:])
     private let isShutDown = Synchronization.Mutex(false)
 
     static let connectTimeout = TimeAmount.seconds(3)
     static let attemptDeadline = TimeAmount.seconds(10)
 
-    init(app: ParleyApp, clock: any ParleyClock, policy: WebhookAddressPolicy, logger: Logger) {
+    init(app: ParleyApp, clock: any ParleyClock, policy: WebhookAddressPolicy, logger: Logger, leases: BackgroundLeases) {
         self.app = app
+        self.leases = leases
         self.clock = clock
         self.policy = policy
         self.logger = logger
@@ -233,7 +237,8 @@ final class WebhookDelivery: Service, Sendable {
                     if webhook.eventTypes.contains(event.kind.rawValue) {
                         let body = try await renderer.payload(event, webhook: webhook.id,
                                                               for: Caller(actor: .system, role: .admin)).serialized
-                        if let error = try await post(body, to: webhook, on: lane, client: &client) {
+                        let delivery = "\(webhook.id.displayID)-\(event.sequence)"
+                        if let error = try await post(body, delivery: delivery, to: webhook, on: lane, client: &client) {
                             webhook.failures += 1
                             webhook.nextAttemptAt = clock.now() + Webhook.retryDelay(after: webhook.failures)
                             webhook.lastError = error
@@ -250,7 +255,8 @@ final class WebhookDelivery: Service, Sendable {
                 let state = webhook
                 webhook = try await app.update(Webhook.self, number: webhook.number, actor: .system, at: now) { stored in
                     var stored = stored
-                    stored.cursor = state.cursor
+                    // Never back: a server that lost the webhooks' lease mid-pass may record an older position.
+                    stored.cursor = max(stored.cursor, state.cursor)
                     stored.failures = state.failures
                     stored.nextAttemptAt = state.nextAttemptAt
                     stored.lastError = state.lastError
@@ -270,7 +276,7 @@ final class WebhookDelivery: Service, Sendable {
     /// Posts one event; returns an error description, or nil when the receiver answered 2xx. A pass's first
     /// attempt checks the target (its host resolved now) and connects `client` to the address checked; the
     /// pass's later attempts use that client.
-    private func post(_ body: String, to webhook: Webhook, on lane: DeliveryLane, client: inout HTTPClient?) async throws -> String? {
+    private func post(_ body: String, delivery: String, to webhook: Webhook, on lane: DeliveryLane, client: inout HTTPClient?) async throws -> String? {
         if client == nil {
             let pin: [String: String]
             do {
@@ -287,6 +293,7 @@ final class WebhookDelivery: Service, Sendable {
         let timestamp = String(Int(clock.now().timeIntervalSince1970))
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "X-Parley-Timestamp", value: timestamp)
+        request.headers.add(name: "X-Parley-Delivery", value: delivery)
         request.headers.add(name: "X-Parley-Signature", value: Self.signature(secret: webhook.secret, timestamp: timestamp, body: body))
         request.body = .bytes(ByteBuffer(string: body))
         do {
@@ -320,6 +327,10 @@ final class WebhookDelivery: Service, Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 while true {
                     do {
+                        guard self.leases.holds(.webhooks) else {
+                            try await Task.sleep(for: .milliseconds(250))
+                            continue
+                        }
                         let now = self.clock.now()
                         let latest = try await self.store.latestOutboxSequence()
                         let webhooks = try await self.allWebhooks()

@@ -3,15 +3,17 @@ import ParleyApp
 import ServiceLifecycle
 
 /// The background job that prunes published events past their retention (`ParleyApp.pruneEvents`), once a
-/// minute. With the test clock it does not wait on real time: `test-clock.advance` prunes.
+/// minute, on the server holding the pruning lease. With the test clock it does not wait on real time: `test-clock.advance` prunes.
 final class EventPruning: Service, Sendable {
     let app: ParleyApp
     let retention: EventRetention
     let waitsOnRealTime: Bool
     let logger: Logger
+    let leases: BackgroundLeases
 
-    init(app: ParleyApp, retention: EventRetention, waitsOnRealTime: Bool, logger: Logger) {
+    init(app: ParleyApp, retention: EventRetention, waitsOnRealTime: Bool, logger: Logger, leases: BackgroundLeases) {
         self.app = app
+        self.leases = leases
         self.retention = retention
         self.waitsOnRealTime = waitsOnRealTime
         self.logger = logger
@@ -33,7 +35,7 @@ final class EventPruning: Service, Sendable {
         try? await cancelWhenGracefulShutdown {
             while true {
                 do {
-                    try await self.prune()
+                    if self.leases.holds(.pruning) { try await self.prune() }
                 } catch {
                     self.logger.warning("pruning published events failed: \(error)")
                 }

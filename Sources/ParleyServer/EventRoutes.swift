@@ -113,7 +113,8 @@ extension ParleyAPI {
                     idle += 1
                     if idle % 4 == 0, !(try await admitted()) { break }
                     if idle % 60 == 0 { try await writer.write(ByteBuffer(string: ": ping\n\n")) }
-                    try await Task.sleep(for: .milliseconds(250))
+                    await feed.waitForNews(upTo: .milliseconds(250))
+                    try Task.checkCancellation()
                 }
             }
             try await writer.finish(nil)

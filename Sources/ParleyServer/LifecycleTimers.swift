@@ -8,21 +8,25 @@ import Synchronization
 
 /// Fires conversations' timers (Stalled, Slow/Fast Moving, auto-archive) when they are due. Deadlines are
 /// stored with the conversations, so none is lost on restart and one missed while the server was down
-/// fires at start. It keeps the earliest deadline in memory (the application layer signals each one written)
-/// and checks it once a second, so a deadline fires within a second of passing and nothing scans all
-/// conversations. With the test clock it does not wait on real time: `test-clock.advance` fires.
+/// fires at start. It keeps the earliest deadline in memory (the application layer signals each one written
+/// here; the store's earliest is read again every second, for deadlines other servers wrote) and checks it
+/// once a second, so a deadline fires within a second of passing and nothing scans all conversations. Only
+/// the server holding the timers' lease fires them (`BackgroundLeases`). With the test clock it does not wait
+/// on real time: `test-clock.advance` fires.
 final class LifecycleTimers: Service, Sendable {
     let app: ParleyApp
     let waitsOnRealTime: Bool
+    let leases: BackgroundLeases
     private let earliest = Synchronization.Mutex<Date?>(nil)
     var policy: LifecyclePolicy { app.lifecyclePolicy }
     var clock: any ParleyClock { app.clock }
     var store: any ParleyStore { app.store }
 
     /// Listens to the application's deadline signal: every deadline a use case writes may wake it early.
-    init(app: ParleyApp, waitsOnRealTime: Bool) {
+    init(app: ParleyApp, waitsOnRealTime: Bool, leases: BackgroundLeases) {
         self.app = app
         self.waitsOnRealTime = waitsOnRealTime
+        self.leases = leases
         app.deadlines.listen { [weak self] due in self?.deadlineWritten(due) }
     }
 
@@ -55,7 +59,7 @@ final class LifecycleTimers: Service, Sendable {
     }
 
     func run() async throws {
-        _ = try? await fireDue(at: clock.now())
+        if await leases.renew().contains(.timers) { _ = try? await fireDue(at: clock.now()) }
         guard waitsOnRealTime else {
             try? await gracefulShutdown()
             return
@@ -63,12 +67,11 @@ final class LifecycleTimers: Service, Sendable {
         let first = try? await store.nextDeadline()
         earliest.withLock { $0 = first ?? nil }
         try? await cancelWhenGracefulShutdown {
-            var ticks = 0
             while true {
                 try await Task.sleep(for: .seconds(1))
-                ticks += 1
-                if ticks % 60 == 0, let stored = try? await self.store.nextDeadline() {
-                    // A safety net: re-read the earliest deadline once a minute.
+                guard self.leases.holds(.timers) else { continue }
+                if let stored = try? await self.store.nextDeadline() {
+                    // Deadlines other servers wrote (and a safety net for this one's).
                     self.earliest.withLock { $0 = min($0 ?? stored, stored) }
                 }
                 let now = self.clock.now()

@@ -42,10 +42,68 @@ final class OutboxFeed: Sendable {
     let refreshInterval: Duration
     private let state = Mutex(State())
 
+    /// Streams waiting for news (see `waitForNews`), by number; `nil` marks one that stopped waiting before
+    /// its continuation was registered.
+    private let waiting = Mutex<[Int: CheckedContinuation<Void, Never>?]>([:])
+    private let nextWaiter = Atomic<Int>(0)
+
     init(store: any ParleyStore, kept: Int = 4_096, refreshInterval: Duration = .milliseconds(50)) {
         self.store = store
         self.kept = kept
         self.refreshInterval = refreshInterval
+        // Another server (or this one) published: the next read goes to the store, and waiting streams ask now.
+        store.onPublished { [weak self] in self?.hinted() }
+    }
+
+    /// Waits until a hint says something was published, or `timeout` passed (hints can be lost: streams poll).
+    func waitForNews(upTo timeout: Duration) async {
+        let id = nextWaiter.wrappingAdd(1, ordering: .relaxed).oldValue
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let stopped = self.waiting.withLock { waiting -> Bool in
+                        if let entry = waiting[id], entry == nil {
+                            waiting[id] = nil
+                            return true
+                        }
+                        waiting[id] = continuation
+                        return false
+                    }
+                    if stopped { continuation.resume() }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+            // Stop waiting: resume the continuation if it is registered, else mark it so it resumes at once.
+            let registered = self.waiting.withLock { waiting -> CheckedContinuation<Void, Never>? in
+                switch waiting[id] {
+                case .some(.some(let continuation)):
+                    waiting[id] = nil
+                    return continuation
+                case .some(.none):
+                    return nil
+                case .none:
+                    waiting[id] = .some(nil)
+                    return nil
+                }
+            }
+            registered?.resume()
+        }
+    }
+
+    private func hinted() {
+        state.withLock { $0.refreshedAt = nil }
+        let waiters = waiting.withLock { waiting -> [CheckedContinuation<Void, Never>] in
+            var registered: [CheckedContinuation<Void, Never>] = []
+            for (id, entry) in waiting {
+                guard let continuation = entry else { continue }
+                registered.append(continuation)
+                waiting[id] = nil
+            }
+            return registered
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// The events after `cursor`, oldest first, at most `limit`, as the team's streams read them.

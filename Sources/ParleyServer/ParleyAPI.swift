@@ -123,8 +123,14 @@ func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelive
         // Served over TLS (the cookies are Secure for the same reason).
         router.add(middleware: StrictTransportSecurityMiddleware())
     }
+    // Up when the database answers (a load balancer stops sending requests to a server that cannot reach it).
     router.get("/health") { _, _ in
-        JSONResponse.make(status: .ok, .object(["status": .string("ok")]))
+        do {
+            _ = try await app.store.latestOutboxSequence()
+            return JSONResponse.make(status: .ok, .object(["status": .string("ok")]))
+        } catch {
+            return JSONResponse.make(status: .serviceUnavailable, .object(["status": .string("database unavailable")]))
+        }
     }
     router.get("/openapi.json") { _, _ in
         JSONResponse.make(status: .ok, catalog.openAPI())

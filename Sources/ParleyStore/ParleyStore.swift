@@ -132,6 +132,9 @@ public protocol ParleyStore: Sendable {
     /// The highest sequence pruned (0 if none): a reader whose cursor is below it has missed messages and
     /// must start again from the current state.
     func outboxHorizon() async throws -> Int
+    /// Calls `listener` whenever this or another server may have published (a hint after a commit: it can
+    /// come late or be lost, so followers poll as well). A store only one server uses need never call it.
+    func onPublished(_ listener: @escaping @Sendable () -> Void)
     /// Prunes at most `limit` of the oldest messages published before `date` and at or below `sequence`
     /// (what every webhook has delivered or given up on); moves the horizon; returns how many went.
     func pruneOutbox(before date: Date, throughSequence sequence: Int, limit: Int) async throws -> Int
@@ -157,6 +160,17 @@ public protocol ParleyStore: Sendable {
     func latestConfigurationVersion(kind: String) async throws -> Int
     /// Every version, newest first.
     func configurationHistory(kind: String) async throws -> [StoredConfiguration]
+
+    // MARK: Leases
+
+    /// Takes the lease `name` for `holder`, or renews it, until `duration` seconds from now by the
+    /// database's clock (so that servers whose clocks differ agree); false while another holder's lease has
+    /// not expired. Background jobs (timers, webhook deliveries, pruning) run only on the server holding
+    /// their lease, so each runs once however many servers share the store, and a stopped server's jobs are
+    /// taken over once its lease expires.
+    func acquireLease(_ name: String, holder: String, duration: Double) async throws -> Bool
+    /// Gives the lease up if `holder` has it (a server shutting down), so another takes it over at once.
+    func releaseLease(_ name: String, holder: String) async throws
 
     // MARK: Settings
 

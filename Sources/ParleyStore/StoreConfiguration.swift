@@ -1,7 +1,10 @@
-/// Which database a store opens. SQLite is the zero-configuration default; other backends add a case.
+/// Which database a store opens. SQLite is the zero-configuration default; PostgreSQL is for several
+/// servers on one database (`--database-url`).
 public enum StoreConfiguration: Sendable, Equatable {
     /// One SQLite file (created and migrated on first open).
     case sqlite(path: String)
+    /// A PostgreSQL database, by URL (`postgres://USER[:PASS]@HOST[:PORT]/DB[?sslmode=require]`).
+    case postgres(url: String)
 }
 
 extension ParleyStore {

@@ -43,6 +43,7 @@ public struct StorageContract: Sendable {
         case outboxRetentionPrunesOnlyWhatIsAllowed
         case tokensAreNumberedListedAndRevokedByNumber
         case accessChangesAreDecidedAndStoredWithTheirRevocations
+        case leasesGoToOneHolderAtATime
 
         public var testDescription: String { rawValue }
     }
@@ -82,6 +83,7 @@ public struct StorageContract: Sendable {
         case .outboxRetentionPrunesOnlyWhatIsAllowed: try await outboxRetentionPrunesOnlyWhatIsAllowed(store)
         case .tokensAreNumberedListedAndRevokedByNumber: try await tokensAreNumberedListedAndRevokedByNumber(store)
         case .accessChangesAreDecidedAndStoredWithTheirRevocations: try await accessChangesAreDecidedAndStoredWithTheirRevocations(store)
+        case .leasesGoToOneHolderAtATime: try await leasesGoToOneHolderAtATime(store)
         }
     }
 

@@ -9,6 +9,7 @@ import NIOPosix
 import ParleyApp
 import ParleyCore
 import ParleyDemo
+import ParleyPostgres
 import ParleyServer
 import ParleySQLite
 import ParleyStore
@@ -46,6 +47,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8080
     @Option(name: .customLong("db"), help: "SQLite database file (created if missing).") var database = "./parley.sqlite"
+    @Option(help: "A PostgreSQL database shared by several servers, instead of the SQLite file: postgres://USER[:PASS]@HOST[:PORT]/DB[?sslmode=require] (or PARLEY_DATABASE_URL).")
+    var databaseURL: String?
+    @Option(help: "Connections to PostgreSQL this server keeps (one more listens for other servers' events).")
+    var databaseConnections = 8
     @Flag(help: "Fill an empty database with a small support team, customers and conversations in every stage, and print tokens to try.")
     var demo = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
@@ -101,7 +106,13 @@ struct Serve: AsyncParsableCommand {
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
         configuration.allowPrivateWebhooks = allowPrivateWebhooks
-        let server = try await buildApplication(configuration)
+        configuration.databaseURL = databaseURL ?? environment.get("PARLEY_DATABASE_URL")
+        guard databaseConnections > 0 else { throw ValidationError("--database-connections must be more than 0") }
+        configuration.databaseConnections = databaseConnections
+        configuration.waitsForDatabase = true
+        let server = try await DatabaseWait.serving503(host: host, port: port, while: configuration) {
+            try await buildApplication(configuration)
+        }
         if let token = server.bootstrap.generatedToken {
             print("""
             Created the admin user \(server.bootstrap.admin.email). Its token, shown this once:
@@ -118,7 +129,8 @@ struct Serve: AsyncParsableCommand {
                 print("--demo: the database already has conversations; left as it is.")
             }
         }
-        print("Parley listening on \(tlsCert == nil ? "http" : "https")://\(host):\(port) (database \(database))")
+        let where_ = configuration.databaseURL.map { (try? DatabaseURL($0).description) ?? "PostgreSQL" } ?? database
+        print("Parley listening on \(tlsCert == nil ? "http" : "https")://\(host):\(port) (database \(where_))")
         fflush(nil)  // what was printed reaches a pipe or a log now, not at exit
         try await server.application.runService()
     }
@@ -128,8 +140,23 @@ struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create or upgrade the database schema, then exit.")
 
     @Option(name: .customLong("db"), help: "SQLite database file.") var database = "./parley.sqlite"
+    @Option(help: "A PostgreSQL database instead (or PARLEY_DATABASE_URL).") var databaseURL: String?
 
     func run() async throws {
+        if let url = databaseURL ?? Environment().get("PARLEY_DATABASE_URL") {
+            let logger = Logger(label: "parley")
+            let store = PostgresStore(url: try DatabaseURL(url), connections: 1, logger: logger, listening: false)
+            try await store.closing {
+                try await store.waitUntilReachable(retrying: false)
+                let before = try await store.schemaVersion().database
+                try await store.migrate()
+                let after = try await store.schemaVersion()
+                print(before == after.database
+                      ? "\(store.url) is up to date (schema version \(after.database))."
+                      : "\(store.url): migrated from schema version \(before) to \(after.database).")
+            }
+            return
+        }
         let applied = try SQLiteStore.migrate(path: database)
         if applied.isEmpty {
             print("\(database) is up to date (schema version \(SQLiteStore.schemaVersion)).")

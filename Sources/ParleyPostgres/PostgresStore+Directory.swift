@@ -1,0 +1,189 @@
+import Foundation
+import ParleyCore
+import ParleyStore
+
+extension PostgresWrite {
+    func checkUnique<Object: DirectoryObject>(_ object: Object) async throws {
+        for key in object.indexKeys where key.unique {
+            let other = try await scalar("""
+                SELECT number FROM object_keys WHERE kind = ? AND name = ? AND value = ? AND number != ? AND is_unique LIMIT 1
+                """, [.text(Object.kind.rawValue), .text(key.name), .text(key.value), .integer(object.number)])
+            if let number = other.int {
+                throw DomainError.conflict("\(ObjectID(Object.kind, number).displayID) already has \(key.name) '\(key.value)'")
+            }
+        }
+    }
+
+    func writeKeys<Object: DirectoryObject>(_ object: Object) async throws {
+        try await run("DELETE FROM object_keys WHERE kind = ? AND number = ?", [.text(Object.kind.rawValue), .integer(object.number)])
+        let keys = Array(Set(object.indexKeys))
+        guard !keys.isEmpty else { return }
+        // A name and value listed both as unique and not: the unique one is kept.
+        try await run("""
+            INSERT INTO object_keys (kind, name, value, number, is_unique)
+            SELECT ?, name, value, ?, bool_or(is_unique) FROM unnest(?::text[], ?::text[], ?::bool[]) AS k(name, value, is_unique)
+            GROUP BY name, value
+            """, [.text(Object.kind.rawValue), .integer(object.number), .texts(keys.map(\.name)), .texts(keys.map(\.value)),
+                  .bools(keys.map(\.unique))])
+    }
+
+    func insertObject<Object: DirectoryObject>(_ object: Object, events: [ChangeEvent]) async throws {
+        try await checkUnique(object)
+        try await run("INSERT INTO objects (kind, number, doc, created_ms, modified_ms) VALUES (?, ?, ?, ?, ?)",
+                      [.text(Object.kind.rawValue), .integer(object.number), try PostgresStore.json(object),
+                       .ms(object.createdDate), .ms(object.modifiedDate)])
+        try await writeKeys(object)
+        try await record(events)
+    }
+
+    /// The object as stored, locked until the transaction ends.
+    func loadObject<Object: DirectoryObject>(_ type: Object.Type, _ number: Int) async throws -> Object? {
+        let value = try await scalar("SELECT doc FROM objects WHERE kind = ? AND number = ? AND NOT deleted FOR UPDATE",
+                                     [.text(Object.kind.rawValue), .integer(number)])
+        if value == .null { return nil }
+        return try PostgresStore.decode(type, value)
+    }
+
+    func replaceObject<Object: DirectoryObject>(_ next: Recorded<Object>) async throws {
+        try await checkUnique(next.value)
+        try await run("UPDATE objects SET doc = ?, modified_ms = ? WHERE kind = ? AND number = ?",
+                      [try PostgresStore.json(next.value), .ms(next.value.modifiedDate), .text(Object.kind.rawValue),
+                       .integer(next.value.number)])
+        try await writeKeys(next.value)
+        try await record(next.events)
+    }
+}
+
+extension PostgresStore {
+    public func insert<Object: DirectoryObject>(_ type: Object.Type,
+                                                make: @escaping @Sendable (Int) throws -> Recorded<Object>) async throws -> Object {
+        try await write { db in
+            let made = try make(try await db.nextNumber(Object.kind))
+            try await db.insertObject(made.value, events: made.events)
+            return made.value
+        }
+    }
+
+    public func insertPair<First: DirectoryObject, Second: DirectoryObject>(
+        _ first: First.Type, _ second: Second.Type,
+        make: @escaping @Sendable (Int, Int) throws -> (Recorded<First>, Recorded<Second>)) async throws -> (First, Second) {
+        try await write { db in
+            let (a, b) = try make(try await db.nextNumber(First.kind), try await db.nextNumber(Second.kind))
+            try await db.insertObject(a.value, events: a.events)
+            try await db.insertObject(b.value, events: b.events)
+            return (a.value, b.value)
+        }
+    }
+
+    public func seed<Object: DirectoryObject>(_ objects: [Recorded<Object>]) async throws -> [Object] {
+        try await write { db in
+            var inserted: [Object] = []
+            for object in objects {
+                let exists = try await db.scalar("SELECT 1 FROM objects WHERE kind = ? AND number = ?",
+                                                 [.text(Object.kind.rawValue), .integer(object.value.number)])
+                guard exists == .null else { continue }
+                try await db.insertObject(object.value, events: object.events)
+                inserted.append(object.value)
+            }
+            if let highest = objects.map(\.value.number).max() {
+                let sequence = PGValue.text("number_\(Object.kind.rawValue)")
+                try await db.run("SELECT setval(?::regclass, ?) WHERE COALESCE(pg_sequence_last_value(?::regclass), 0) < ?",
+                                 [sequence, .integer(highest), sequence, .integer(highest)])
+            }
+            return inserted
+        }
+    }
+
+    public func object<Object: DirectoryObject>(_ type: Object.Type, number: Int) async throws -> Object? {
+        try await read { db in
+            let value = try await db.scalar("SELECT doc FROM objects WHERE kind = ? AND number = ? AND NOT deleted",
+                                            [.text(Object.kind.rawValue), .integer(number)])
+            return value == .null ? nil : try Self.decode(type, value)
+        }
+    }
+
+    public func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object] {
+        guard !numbers.isEmpty else { return [:] }
+        return try await read { db in
+            var result: [Int: Object] = [:]
+            for row in try await db.query("SELECT doc FROM objects WHERE kind = ? AND number = ANY(?::bigint[])",
+                                          [.text(Object.kind.rawValue), .integers(Array(numbers))]) {
+                let object = try Self.decode(type, row[0])
+                result[object.number] = object
+            }
+            return result
+        }
+    }
+
+    public func update<Object: DirectoryObject>(_ type: Object.Type, number: Int,
+                                                change: @escaping @Sendable (Object) throws -> Recorded<Object>?) async throws -> Object {
+        try await write { db in
+            guard let current = try await db.loadObject(type, number) else {
+                throw DomainError.notFound(ObjectID(Object.kind, number).displayID)
+            }
+            guard let next = try change(current) else { return current }
+            try await db.replaceObject(next)
+            return next.value
+        }
+    }
+
+    public func delete<Object: DirectoryObject>(_ type: Object.Type, number: Int,
+                                                record events: @escaping @Sendable (Object) throws -> [ChangeEvent]) async throws {
+        try await write { db in
+            guard let current = try await db.loadObject(type, number) else {
+                throw DomainError.notFound(ObjectID(Object.kind, number).displayID)
+            }
+            let recorded = try events(current)
+            try await db.run("UPDATE objects SET deleted = true, modified_ms = ? WHERE kind = ? AND number = ?",
+                             [.ms(recorded.last?.at ?? current.modifiedDate), .text(Object.kind.rawValue), .integer(number)])
+            try await db.run("DELETE FROM object_keys WHERE kind = ? AND number = ?", [.text(Object.kind.rawValue), .integer(number)])
+            try await db.record(recorded)
+        }
+    }
+
+    public func list<Object: DirectoryObject>(_ type: Object.Type, query: DirectoryQuery) async throws -> Page<Object> {
+        try await read { db in
+            var conditions = ["o.kind = ?", "NOT o.deleted"]
+            var binds: [PGValue] = [.text(Object.kind.rawValue)]
+            func keyFilter(_ name: String, _ values: [String]) -> String {
+                binds.append(.text(name))
+                binds.append(.texts(values))
+                return "EXISTS (SELECT 1 FROM object_keys k WHERE k.kind = o.kind AND k.number = o.number AND k.name = ? AND k.value = ANY(?::text[]))"
+            }
+            for (name, values) in query.keys.sorted(by: { $0.key < $1.key }) where !values.isEmpty {
+                conditions.append(keyFilter(name, values))
+            }
+            let alternatives = query.anyKeys.sorted(by: { $0.key < $1.key }).filter { !$0.value.isEmpty }
+                .map { keyFilter($0.key, $0.value) }
+            if !alternatives.isEmpty { conditions.append("(" + alternatives.joined(separator: " OR ") + ")") }
+            Self.appendRange(query.created, column: "o.created_ms", to: &conditions, &binds)
+            Self.appendRange(query.modified, column: "o.modified_ms", to: &conditions, &binds)
+            let sortColumn = query.sortByModified ? "o.modified_ms" : "o.created_ms"
+            let keyset = PostgresKeyset(columns: [sortColumn, "o.number"], descending: query.descending)
+            return try await db.page(select: "SELECT o.doc, \(sortColumn), o.number FROM objects o", conditions: conditions,
+                                     binds: binds, keyset: keyset, page: query.page) { row in
+                try Self.decode(type, row[0])
+            }
+        }
+    }
+
+    public func find<Object: DirectoryObject>(_ type: Object.Type, key: String, value: String) async throws -> [Object] {
+        try await read { db in
+            try await db.query("""
+                SELECT o.doc FROM object_keys k JOIN objects o ON o.kind = k.kind AND o.number = k.number
+                WHERE k.kind = ? AND k.name = ? AND k.value = ? AND NOT o.deleted ORDER BY o.number
+                """, [.text(Object.kind.rawValue), .text(key), .text(value)]).map { try Self.decode(type, $0[0]) }
+        }
+    }
+
+    static func appendRange(_ range: DateRange, column: String, to conditions: inout [String], _ binds: inout [PGValue]) {
+        if let after = range.after {
+            conditions.append("\(column) >= ?")
+            binds.append(.ms(after))
+        }
+        if let before = range.before {
+            conditions.append("\(column) <= ?")
+            binds.append(.ms(before))
+        }
+    }
+}

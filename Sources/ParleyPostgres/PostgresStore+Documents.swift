@@ -1,0 +1,80 @@
+import Foundation
+import ParleyCore
+import ParleyStore
+
+/// Documents as the SQLite store writes them (the same JSON), numbers, events and search words.
+extension PostgresStore {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    static func json<T: Encodable>(_ value: T) throws -> PGValue {
+        .text(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ value: PGValue) throws -> T {
+        guard case .text(let text) = value else { throw StoreError(code: 0, message: "missing document") }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        return try decoder.decode(type, from: Data(text.utf8))
+    }
+
+    static func date(_ value: PGValue) -> Date { Date(timeIntervalSince1970: Double(value.int ?? 0) / 1000) }
+
+    /// The words a text is found by, as `SearchWords` reads queries: lower case, without diacritics
+    /// (SQLite's `unicode61 remove_diacritics 2`), each once.
+    static func searchWords(_ text: String) -> [String] {
+        var seen = Set<String>()
+        var words: [String] = []
+        for word in SearchWords.split(text) {
+            let folded = String(fold(word).prefix(200))
+            if seen.insert(folded).inserted { words.append(folded) }
+        }
+        return words
+    }
+
+    static func fold(_ word: String) -> String {
+        word.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil).lowercased()
+    }
+
+    /// A `tsquery` of the words asked for (letters and digits only, so quoting each is safe).
+    static func tsquery(_ search: SearchWords) -> String {
+        search.words.map { "'\(fold($0.text))'" + ($0.isPrefix ? ":*" : "") }.joined(separator: " & ")
+    }
+
+    /// Who may find a comment by search: 0 everyone, 1 the support team, minus the author's number for a
+    /// private note (only its author).
+    static func searchReaders(of entry: TimelineEntry) -> Int {
+        switch (entry.visibility, entry.author) {
+        case (.private, .devUser(let author)): -author
+        case (let visibility, _): visibility.isNote ? 1 : 0
+        }
+    }
+}
+
+extension PostgresWrite {
+    func nextNumber(_ kind: ObjectKind) async throws -> Int {
+        guard let number = try await scalar("SELECT nextval(?::regclass)", [.text("number_\(kind.rawValue)")]).int else {
+            throw StoreError(code: 0, message: "sequence for \(kind.rawValue) failed")
+        }
+        return number
+    }
+
+    func record(_ events: [ChangeEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await run("INSERT INTO events (object, at_ms, doc) SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[])",
+                      [.texts(events.map(\.object.don)), .integers(events.map { PGValue.ms($0.at).int ?? 0 }),
+                       .texts(events.map { StoredDocument.json($0) })])
+    }
+
+    /// Indexes a title (id -number) or comment (its number) for search, replacing what was indexed before.
+    func index(id: Int, conversation: Int, readers: Int, text: String) async throws {
+        try await run("""
+            INSERT INTO conversation_text (id, conversation, readers, words) VALUES (?, ?, ?, array_to_tsvector(?::text[]))
+            ON CONFLICT (id) DO UPDATE SET readers = excluded.readers, words = excluded.words
+            """, [.integer(id), .integer(conversation), .integer(readers), .texts(PostgresStore.searchWords(text))])
+    }
+}

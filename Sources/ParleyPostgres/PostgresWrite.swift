@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import ParleyCore
+import ParleyStore
+import PostgresNIO
+import Synchronization
+
+/// A write transaction in progress: its statements, and what it leaves for its end (outbox messages, stage
+/// counter changes), written under the publishing lock just before COMMIT.
+final class PostgresWrite {
+    let session: PostgresSession
+    private var messages: [(type: String, conversation: Int, at: Int, doc: String)] = []
+    private var stageChanges: [String: Int] = [:]
+
+    init(session: PostgresSession) {
+        self.session = session
+    }
+
+    @discardableResult
+    func query(_ sql: String, _ values: [PGValue] = []) async throws -> [[PGValue]] { try await session.query(sql, values) }
+    func scalar(_ sql: String, _ values: [PGValue] = []) async throws -> PGValue { try await session.scalar(sql, values) }
+    @discardableResult
+    func run(_ sql: String, _ values: [PGValue] = []) async throws -> Int { try await session.run(sql, values) }
+
+    func publish(_ kind: OutboxEvent.Kind, conversation: Int, at: Date, document: String) {
+        messages.append((kind.rawValue, conversation, PGValue.ms(at).int ?? 0, document))
+    }
+
+    func countStage(_ stage: Stage, _ change: Int) {
+        stageChanges[stage.rawValue, default: 0] += change
+    }
+
+    /// Writes the outbox messages and stage counters under the publishing lock (held until COMMIT); true
+    /// when messages were published.
+    func finish() async throws -> Bool {
+        let changes = stageChanges.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+        guard !messages.isEmpty || !changes.isEmpty else { return false }
+        try await run("SELECT pg_advisory_xact_lock(?)", [.integer(PostgresStore.publishLock)])
+        for (stage, change) in changes {
+            try await run("""
+                INSERT INTO stage_counts (stage, count) VALUES (?, ?)
+                ON CONFLICT (stage) DO UPDATE SET count = stage_counts.count + excluded.count
+                """, [.text(stage), .integer(change)])
+        }
+        guard !messages.isEmpty else { return false }
+        let latest = try await scalar("UPDATE outbox_position SET latest = latest + ? RETURNING latest", [.integer(messages.count)]).int ?? 0
+        let first = latest - messages.count + 1
+        try await run("""
+            INSERT INTO outbox (seq, type, conversation, at_ms, doc)
+            SELECT * FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[])
+            """, [.integers(Array(first...latest)), .texts(messages.map(\.type)), .integers(messages.map(\.conversation)),
+                  .integers(messages.map(\.at)), .texts(messages.map(\.doc))])
+        return true
+    }
+}
+
+/// The hint that something was published: a `NOTIFY` sent after COMMIT, at most one per `interval` however
+/// many commits published meanwhile, and a `LISTEN` on a connection of its own that tells this server's
+/// followers to read the outbox now rather than at their next poll. A hint lost (a connection dropped) only
+/// delays an event until that poll.
+final class PublishHints: Sendable {
+    private struct State {
+        var pending = false
+        var sending = false
+        var listeners: [@Sendable () -> Void] = []
+        var tasks: [Task<Void, Never>] = []
+        var client: PostgresClient?
+        var logger: Logger?
+    }
+
+    private let state = Mutex(State())
+    static let interval = Duration.milliseconds(10)
+
+    /// Sends hints through `client`; with `listening`, also listens on a connection of its own to `url`
+    /// (never one of the pool's, which requests need), opened again whenever it drops.
+    func start(client: PostgresClient, url: DatabaseURL, listening: Bool, logger: Logger) {
+        state.withLock { state in
+            state.client = client
+            state.logger = logger
+        }
+        guard listening else { return }
+        let listening = Task { [weak self] in
+            var delay = 0.2
+            while !Task.isCancelled {
+                do {
+                    let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 0,
+                                                                          logger: logger)
+                    try await withTaskCancellationHandler {
+                        try await connection.listen(on: PostgresStore.notifyChannel) { notifications in
+                            delay = 0.2
+                            // Listening again after a drop: what was published meanwhile is read now.
+                            self?.heard()
+                            for try await _ in notifications { self?.heard() }
+                        }
+                    } onCancel: {
+                        Task { try? await connection.close() }
+                    }
+                    try? await connection.close()
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.debug("LISTEN \(PostgresStore.notifyChannel) ended: \(String(describing: error)); listening again")
+                }
+                try? await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 2)
+            }
+        }
+        state.withLock { $0.tasks.append(listening) }
+    }
+
+    func stop() {
+        let tasks = state.withLock { state in
+            defer { state.tasks.removeAll() }
+            return state.tasks
+        }
+        for task in tasks { task.cancel() }
+    }
+
+    /// Calls `listener` whenever any server hints that it published.
+    func listen(_ listener: @escaping @Sendable () -> Void) {
+        state.withLock { $0.listeners.append(listener) }
+    }
+
+    private func heard() {
+        for listener in state.withLock({ $0.listeners }) { listener() }
+    }
+
+    /// A commit published: send a hint now, or once the one being sent is done.
+    func published() {
+        let client = state.withLock { state -> PostgresClient? in
+            if state.sending {
+                state.pending = true
+                return nil
+            }
+            state.sending = true
+            return state.client
+        }
+        guard let client else { return }
+        let task = Task { [weak self] in
+            while true {
+                _ = try? await client.query("NOTIFY parley_outbox")
+                try? await Task.sleep(for: Self.interval)
+                let again = self?.state.withLock { state -> Bool in
+                    if state.pending {
+                        state.pending = false
+                        return true
+                    }
+                    state.sending = false
+                    return false
+                } ?? false
+                if !again { return }
+            }
+        }
+        _ = task
+    }
+}
