@@ -6,7 +6,7 @@ import ParleyStore
 import PostgresNIO
 
 /// A value bound to, or read from, a statement: the few types the store's tables use.
-enum PGValue: Sendable, Equatable {
+package enum PGValue: Sendable, Equatable {
     case integer(Int)
     case text(String)
     case bool(Bool)
@@ -105,6 +105,9 @@ extension PostgresStore {
     /// that cannot be reached or is shutting down (unavailable: 503), a full disk (507), or an internal error.
     static func translate(_ error: any Error) -> any Error {
         if error is DomainError || error is StoreError || error is CancellationError { return error }
+        if error is NoConnection {
+            return StoreError(code: 0, message: "database unavailable: no connection in time", kind: .unavailable)
+        }
         guard let error = error as? PSQLError else {
             return StoreError(code: 0, message: String(describing: error), kind: .other)
         }

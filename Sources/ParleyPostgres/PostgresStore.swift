@@ -19,6 +19,8 @@ public final class PostgresStore: ParleyStore {
     private let runner: Mutex<Task<Void, Never>?>
     private let closed = Mutex(false)
     let hints: PublishHints
+    /// Set when no connection came in time (the database is down), cleared when one is leased again.
+    let unreachable = Flag()
 
     /// Connections per server (`--database-connections`); one more, outside the pool, listens.
     public static let defaultConnections = 8
@@ -140,26 +142,32 @@ public final class PostgresStore: ParleyStore {
     /// Runs `body` on a pooled connection outside any transaction (each statement sees what was committed
     /// when it started).
     @discardableResult
-    func read<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in
-                try await body(PostgresSession(connection: connection, logger: logger))
+            return try await withConnection { connection in
+                try await body(PostgresSession(connection: connection, logger: self.logger))
             }
         } catch {
-            throw Self.translate(error)
+            throw noted(Self.translate(error))
         }
+    }
+
+    /// An error that says the database is unreachable makes the next requests wait less for a connection.
+    func noted(_ error: any Error) -> any Error {
+        if let error = error as? StoreError, error.kind == .unavailable { unreachable.value.store(true, ordering: .relaxed) }
+        return error
     }
 
     /// Runs `body` in a transaction. A deadlock or serialization failure is retried (the plan's closures run
     /// once per attempt, as the contract allows); any other error rolls everything back.
     @discardableResult
-    func transaction<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await client.withConnection { connection in
-                    let session = PostgresSession(connection: connection, logger: logger)
+                return try await withConnection { connection in
+                    let session = PostgresSession(connection: connection, logger: self.logger)
                     try await session.run("BEGIN")
                     do {
                         let result = try await body(session)
@@ -174,15 +182,58 @@ public final class PostgresStore: ParleyStore {
                 if attempt < 4, let error = error as? PSQLError, ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") {
                     continue
                 }
-                throw Self.translate(error)
+                throw noted(Self.translate(error))
             }
+        }
+    }
+
+    /// How long a request waits for a connection before it is answered 503: while the database is down the
+    /// pool has none to give, and a request must not hang until it is back. Once the database was found
+    /// unreachable, requests wait only `unreachableWait` until a connection is leased again.
+    static let connectionWait = Duration.seconds(3)
+    static let unreachableWait = Duration.milliseconds(500)
+
+    struct NoConnection: Error {}
+
+    final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    /// Runs `body` on a pooled connection, or throws `unavailable` when none comes within `connectionWait`
+    /// (the wait is cancelled; once `body` has its connection it is never cut short).
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let leased = Flag()
+        let client = client
+        let wait = unreachable.value.load(ordering: .relaxed) ? Self.unreachableWait : Self.connectionWait
+        let unreachable = unreachable
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await client.withConnection { connection in
+                    leased.value.store(true, ordering: .sequentiallyConsistent)
+                    unreachable.value.store(false, ordering: .relaxed)
+                    return try await body(connection)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: wait)
+                if !leased.value.load(ordering: .sequentiallyConsistent) {
+                    unreachable.value.store(true, ordering: .relaxed)
+                    throw NoConnection()
+                }
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw NoConnection()
         }
     }
 
     /// A write: a transaction whose outbox messages and stage counter changes are written at its end, under
     /// the publishing lock; after its COMMIT the servers' followers are woken.
     @discardableResult
-    func write<T: Sendable>(_ body: (PostgresWrite) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresWrite) async throws -> T) async throws -> T {
         let (result, published) = try await transaction { session in
             let write = PostgresWrite(session: session)
             let result = try await body(write)

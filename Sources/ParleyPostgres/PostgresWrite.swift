@@ -85,17 +85,25 @@ final class PublishHints: Sendable {
                 do {
                     let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 0,
                                                                           logger: logger)
-                    try await withTaskCancellationHandler {
-                        try await connection.listen(on: PostgresStore.notifyChannel) { notifications in
-                            delay = 0.2
-                            // Listening again after a drop: what was published meanwhile is read now.
-                            self?.heard()
-                            for try await _ in notifications { self?.heard() }
+                    // Closed whatever happens (PostgresNIO asserts that a connection is closed before it goes).
+                    let listened: Result<Void, any Error>
+                    do {
+                        try await withTaskCancellationHandler {
+                            try await connection.listen(on: PostgresStore.notifyChannel) { notifications in
+                                delay = 0.2
+                                // Listening again after a drop: what was published meanwhile is read now.
+                                self?.heard()
+                                for try await _ in notifications { self?.heard() }
+                            }
+                        } onCancel: {
+                            Task { try? await connection.close() }
                         }
-                    } onCancel: {
-                        Task { try? await connection.close() }
+                        listened = .success(())
+                    } catch {
+                        listened = .failure(error)
                     }
                     try? await connection.close()
+                    try listened.get()
                 } catch {
                     if Task.isCancelled { return }
                     logger.debug("LISTEN \(PostgresStore.notifyChannel) ended: \(String(describing: error)); listening again")

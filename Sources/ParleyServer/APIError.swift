@@ -63,7 +63,7 @@ public struct APIError: Error, Sendable, Equatable {
                       message: "the server's disk is full: nothing can be saved until space is freed (reading still works)")
         case let error as StoreError where error.kind == .unavailable:
             self.init(.serviceUnavailable, type: "service_unavailable",
-                      message: "the database cannot be reached: try again shortly (nothing was saved if this was a write)")
+                      message: "the database cannot be reached: try again shortly (a write answered so may not have been saved: read before repeating it)")
         case let error as HTTPParserError:
             // The HTTP layer could not read the request (a malformed chunk size, say): the client's fault.
             self.init(.badRequest, type: "bad_request", message: "malformed HTTP request: \(error)")

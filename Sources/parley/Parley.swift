@@ -25,7 +25,7 @@ struct Parley: AsyncParsableCommand {
 
         The first start creates an admin and prints its token once, unless PARLEY_ADMIN_TOKEN is set.
         """,
-        subcommands: [Serve.self, Migrate.self, Users.self, Routing.self, Bench.self])
+        subcommands: [Serve.self, Migrate.self, Copy.self, Users.self, Routing.self, Bench.self])
 
     /// The load generator (`bench workflow`) runs Swift concurrency's jobs on NIO's event loop threads, the
     /// ones its HTTP client reads and writes on, so that it takes less of the CPU it shares with the server
