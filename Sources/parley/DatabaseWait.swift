@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import ParleyPostgres
 import ParleyServer
 
 /// While `parley serve` waits for a PostgreSQL database that is down (or still starting), its port answers
@@ -8,14 +9,19 @@ import ParleyServer
 enum DatabaseWait {
     static func serving503<Result: Sendable>(host: String, port: Int, while configuration: AppConfiguration,
                                              _ body: () async throws -> Result) async throws -> Result {
-        guard configuration.databaseURL != nil else { return try await body() }
+        guard let text = configuration.databaseURL else { return try await body() }
+        // Reachable now (the usual case): no stand-in server at all.
+        let probe = PostgresStore(url: try DatabaseURL(text), connections: 1, logger: Logger(label: "parley-probe"), listening: false)
+        let reachable = (try? await probe.waitUntilReachable(retrying: false)) != nil
+        try? await probe.close()
+        if reachable { return try await body() }
         let router = Router()
         router.get("/health") { _, _ in Response(status: .serviceUnavailable) }
         router.addMiddleware {
             UnavailableMiddleware()
         }
         var logger = Logger(label: "parley-waiting")
-        logger.logLevel = .warning
+        logger.logLevel = .critical  // its shutdown, when the database is up, is routine
         let waiting = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "parley"),
                                   logger: logger)
         let task = Task { try await waiting.runService(gracefulShutdownSignals: []) }

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import ParleyApp
 import ParleyCore
@@ -21,6 +22,7 @@ struct SetPassword: AsyncParsableCommand {
         discussion: "The password is read from standard input (one line), or asked for when standard input is a terminal.")
 
     @Option(name: .customLong("db"), help: "SQLite database file.") var database = "./parley.sqlite"
+    @Option(help: "A PostgreSQL database instead (or PARLEY_DATABASE_URL).") var databaseURL: String?
     @Option(help: "The agent's email address.") var email: String
 
     func run() async throws {
@@ -36,7 +38,8 @@ struct SetPassword: AsyncParsableCommand {
         } catch let error as APIError {
             throw ValidationError("The password \(error.message).")
         }
-        try await StoreOpening.using(.sqlite(path: database)) { store in
+        let url = databaseURL ?? ProcessInfo.processInfo.environment["PARLEY_DATABASE_URL"]
+        try await StoreOpening.using(url.map { .postgres(url: $0) } ?? .sqlite(path: database)) { store in
             let app = ParleyApp(store: store, clock: SystemClock())
             guard let user = try await store.find(DevUser.self, key: "email", value: email.lowercased()).first else {
                 throw ValidationError("No dev user has the email \(email); create one with dev-users.create first.")

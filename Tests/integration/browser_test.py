@@ -8,7 +8,7 @@ against a real `parley serve`:
   widget still lists it as resolved → the customer's reply reopens it, live again → an HTML/script payload
   renders as text → the same sign-in and reply work with JavaScript off.
 
-Usage: browser_test.py path/to/parley [--screenshots DIR]
+Usage: browser_test.py path/to/parley [--screenshots DIR] [--database-url URL]   # URL: two servers on one PostgreSQL
 """
 import http.server
 import json
@@ -84,14 +84,27 @@ def main():
     shots = sys.argv[sys.argv.index("--screenshots") + 1] if "--screenshots" in sys.argv else None
     work = tempfile.mkdtemp(prefix="parley-browser-")
     db = os.path.join(work, "parley.sqlite")
+    # --database-url URL: two servers on that PostgreSQL database, the inbox on the first and the widget on
+    # the second, so that every live update the test waits for crosses from one server to the other.
+    database_url = sys.argv[sys.argv.index("--database-url") + 1] if "--database-url" in sys.argv else None
+    database = ["--database-url", database_url] if database_url else ["--db", db]
     port, host_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([binary, "serve", "--port", str(port), "--db", db, "--log-level", "error"],
+    server = subprocess.Popen([binary, "serve", "--port", str(port), *database, "--log-level", "error"],
                               env=dict(os.environ, PARLEY_ADMIN_TOKEN=ADMIN), stdout=subprocess.DEVNULL)
+    servers = [server]
+    widget_base = base
     host = None
     drivers = []
     try:
         wait_until_up(base)
+        if database_url:
+            widget_port = free_port()
+            widget_base = f"http://127.0.0.1:{widget_port}"
+            servers.append(subprocess.Popen([binary, "serve", "--port", str(widget_port), *database, "--log-level", "error"],
+                                            env=dict(os.environ, PARLEY_ADMIN_TOKEN=ADMIN), stdout=subprocess.DEVNULL))
+            wait_until_up(widget_base)
+            print(f"  two servers on one PostgreSQL database: the inbox on {base}, the widget on {widget_base}")
         # The team and a customer, through the API.
         maya = call(port, "dev-users.create", {"email": "maya@support.test", "display_name": "Maya"})["dev_user"]["id"]
         agent_token = call(port, "auth-tokens.create", {"requested_token_type": "urn:devrev:params:oauth:token-type:pat",
@@ -103,7 +116,7 @@ def main():
                      agent_token)["rev_user"]["id"]
         customer_token = call(port, "auth-tokens.create", {"requested_token_type": "urn:devrev:params:oauth:token-type:session",
                                                            "rev_info": {"user_id": alice}})["access_token"]
-        subprocess.run([binary, "users", "set-password", "--db", db, "--email", "maya@support.test"],
+        subprocess.run([binary, "users", "set-password", *database, "--email", "maya@support.test"],
                        input=PASSWORD + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
         # A conversation waiting for an answer (customer → agent → customer), with a hostile message.
         conversation = call(port, "conversations.create", {"type": "support", "title": "Export to CSV fails",
@@ -118,7 +131,7 @@ def main():
 
         # The host application's page, embedding the widget with the one-line snippet.
         page = (f'<!doctype html><html><head><title>Acme app</title></head><body><h1>Acme app</h1>'
-                f'<script src="{base}/widget.js" data-token="{customer_token}" async></script></body></html>')
+                f'<script src="{widget_base}/widget.js" data-token="{customer_token}" async></script></body></html>')
 
         class Host(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
@@ -268,8 +281,9 @@ def main():
                 pass
         if host:
             host.shutdown()
-        server.terminate()
-        server.wait(timeout=10)
+        for running in servers:
+            running.terminate()
+            running.wait(timeout=10)
 
 
 if __name__ == "__main__":
