@@ -84,7 +84,7 @@ enum PostgresSchema {
         CREATE TABLE events (seq BIGSERIAL PRIMARY KEY, object TEXT NOT NULL, at_ms BIGINT NOT NULL, doc TEXT NOT NULL);
         CREATE INDEX events_by_object ON events (object, at_ms, seq);
 
-        -- The outbox: sequences are given out under the publishing lock, in commit order (decision 0009).
+        -- The outbox: sequences are given out under the position row's lock, in commit order (decision 0009).
         CREATE TABLE outbox (seq BIGINT PRIMARY KEY, type TEXT NOT NULL, conversation BIGINT NOT NULL,
             at_ms BIGINT NOT NULL, doc TEXT NOT NULL);
         CREATE TABLE outbox_position (singleton BOOLEAN PRIMARY KEY DEFAULT true CHECK (singleton),

@@ -2,7 +2,7 @@ import Foundation
 import ParleyCore
 import ParleyStore
 
-/// The outbox: sequences given out in commit order under the publishing lock (see `PostgresWrite.finish`),
+/// The outbox: sequences given out in commit order under the position row's lock (`PostgresWrite.finish`),
 /// so a follower reading by sequence never misses a row committed later with a lower number.
 extension PostgresStore {
     struct OutboxDocument: Codable {

@@ -7,10 +7,10 @@ import Synchronization
 
 /// The shared store: one PostgreSQL database that several Parley servers use at once. Every use case is
 /// one transaction on a pooled connection (a conversation's row is locked while it is decided, so of two
-/// writers one waits and decides on what the other stored). What a transaction publishes takes its outbox
-/// sequences under one lock held from just before the outbox rows are written until COMMIT, so sequences
-/// become visible in increasing order (the storage contract's outbox rule; decision 0009), and the stage
-/// counters are updated under the same lock. After a COMMIT that published, a coalesced `NOTIFY` (never
+/// writers one waits and decides on what the other stored). What a transaction publishes is numbered in its
+/// last statement, which first locks the outbox position's row until COMMIT, so sequences become visible in
+/// increasing order (the storage contract's outbox rule; decision 0009); the stage counters are updated in
+/// the same statement, after that lock. After a COMMIT that published, a coalesced `NOTIFY` (never
 /// inside the writing transaction, where it would serialise every commit) wakes the servers' followers.
 public final class PostgresStore: ParleyStore {
     public let url: DatabaseURL
@@ -25,8 +25,6 @@ public final class PostgresStore: ParleyStore {
 
     /// Connections per server (`--database-connections`); one more, outside the pool, listens.
     public static let defaultConnections = 8
-    /// The advisory lock (per database) under which outbox sequences and stage counters are written.
-    static let publishLock = 0x7061_726C_6579_01
     static let migrationLock = 0x7061_726C_6579_02
     static let accessLock = 0x7061_726C_6579_03
     static let notifyChannel = "parley_outbox"
@@ -245,7 +243,7 @@ public final class PostgresStore: ParleyStore {
     }
 
     /// A write: a transaction whose outbox messages and stage counter changes are written at its end, under
-    /// the publishing lock; after its COMMIT the servers' followers are woken.
+    /// the outbox position's row lock; after its COMMIT the servers' followers are woken.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (PostgresWrite) async throws -> T) async throws -> T {
         let (result, published) = try await transaction { session in

@@ -6,7 +6,7 @@ import PostgresNIO
 import Synchronization
 
 /// A write transaction in progress: its statements, and what it leaves for its end (outbox messages, stage
-/// counter changes), written under the publishing lock just before COMMIT.
+/// counter changes), written in one statement just before COMMIT (see `finish`).
 final class PostgresWrite {
     let session: PostgresSession
     private var messages: [(type: String, conversation: Int, at: Int, doc: String)] = []
@@ -30,27 +30,28 @@ final class PostgresWrite {
         stageChanges[stage.rawValue, default: 0] += change
     }
 
-    /// Writes the outbox messages and stage counters under the publishing lock (held until COMMIT); true
-    /// when messages were published.
+    /// Numbers the outbox messages and changes the stage counters in one statement, whose first act is to
+    /// lock the outbox position's row until COMMIT: publishers are serialised there, and only there (the
+    /// lock is held for the rest of this statement and the COMMIT's round trip, not across the use case).
+    /// True when messages were published.
     func finish() async throws -> Bool {
         let changes = stageChanges.filter { $0.value != 0 }.sorted { $0.key < $1.key }
         guard !messages.isEmpty || !changes.isEmpty else { return false }
-        try await run("SELECT pg_advisory_xact_lock(?)", [.integer(PostgresStore.publishLock)])
-        for (stage, change) in changes {
-            try await run("""
-                INSERT INTO stage_counts (stage, count) VALUES (?, ?)
-                ON CONFLICT (stage) DO UPDATE SET count = stage_counts.count + excluded.count
-                """, [.text(stage), .integer(change)])
-        }
-        guard !messages.isEmpty else { return false }
-        let latest = try await scalar("UPDATE outbox_position SET latest = latest + ? RETURNING latest", [.integer(messages.count)]).int ?? 0
-        let first = latest - messages.count + 1
         try await run("""
-            INSERT INTO outbox (seq, type, conversation, at_ms, doc)
-            SELECT * FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[])
-            """, [.integers(Array(first...latest)), .texts(messages.map(\.type)), .integers(messages.map(\.conversation)),
-                  .integers(messages.map(\.at)), .texts(messages.map(\.doc))])
-        return true
+            WITH position AS (UPDATE outbox_position SET latest = latest + ? RETURNING latest),
+            published AS (
+                INSERT INTO outbox (seq, type, conversation, at_ms, doc)
+                SELECT position.latest - ? + m.ord, m.type, m.conversation, m.at_ms, m.doc
+                FROM position, unnest(?::text[], ?::bigint[], ?::bigint[], ?::text[]) WITH ORDINALITY AS m(type, conversation, at_ms, doc, ord)),
+            counted AS (
+                INSERT INTO stage_counts (stage, count)
+                SELECT c.stage, c.change FROM position, unnest(?::text[], ?::bigint[]) AS c(stage, change)
+                ON CONFLICT (stage) DO UPDATE SET count = stage_counts.count + excluded.count)
+            SELECT latest FROM position
+            """, [.integer(messages.count), .integer(messages.count), .texts(messages.map(\.type)),
+                  .integers(messages.map(\.conversation)), .integers(messages.map(\.at)), .texts(messages.map(\.doc)),
+                  .texts(changes.map(\.key)), .integers(changes.map(\.value))])
+        return !messages.isEmpty
     }
 }
 

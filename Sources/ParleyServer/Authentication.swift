@@ -174,9 +174,15 @@ public enum AdminBootstrap {
             admin = existing
             try await store.setSetting(adminSetting, value: String(admin.number))
         } else {
-            admin = try await app.insert(DevUser.self, actor: .system, at: now) { number in
-                DevUser(number: number, email: adminEmail, displayName: "Admin", fullName: "Parley Admin",
-                        role: .admin, createdBy: .system, at: now)
+            do {
+                admin = try await app.insert(DevUser.self, actor: .system, at: now) { number in
+                    DevUser(number: number, email: adminEmail, displayName: "Admin", fullName: "Parley Admin",
+                            role: .admin, createdBy: .system, at: now)
+                }
+            } catch DomainError.conflict(_) {
+                // Another server sharing the database created it a moment ago.
+                guard let existing = try await store.find(DevUser.self, key: "email", value: adminEmail).first else { throw DomainError.conflict(adminEmail) }
+                admin = existing
             }
             try await store.setSetting(adminSetting, value: String(admin.number))
         }
@@ -196,8 +202,12 @@ public enum AdminBootstrap {
             // A new PARLEY_ADMIN_TOKEN replaces the previous one.
             if let previousHash { try await store.revokeToken(hash: previousHash) }
             if try await store.token(hash: hash) == nil {
-                try await app.issueToken(hash: hash, token: StoredToken(subject: .devUser(admin.number), kind: .pat,
-                                                                         createdDate: now, expiresAt: nil, hint: TokenSecret.hint(token)))
+                do {
+                    try await app.issueToken(hash: hash, token: StoredToken(subject: .devUser(admin.number), kind: .pat,
+                                                                             createdDate: now, expiresAt: nil, hint: TokenSecret.hint(token)))
+                } catch DomainError.conflict(_) {
+                    // Another server starting with the same PARLEY_ADMIN_TOKEN stored it first.
+                }
             }
             try await store.setSetting(tokenSetting, value: hash)
         }
