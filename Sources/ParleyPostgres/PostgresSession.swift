@@ -60,19 +60,22 @@ struct PostgresSession {
     }
 
     static func statement(_ sql: String, _ values: [PGValue]) -> PostgresQuery {
-        var text = ""
-        text.reserveCapacity(sql.utf8.count + 8)
+        // Bytes, not Characters: statements are ASCII around their quoted literals, and this runs per statement.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(sql.utf8.count + 16)
         var number = 0
         var quoted = false
-        for character in sql {
-            if character == "'" { quoted.toggle() }
-            if character == "?", !quoted {
+        for byte in sql.utf8 {
+            if byte == UInt8(ascii: "'") { quoted.toggle() }
+            if byte == UInt8(ascii: "?"), !quoted {
                 number += 1
-                text += "$\(number)"
+                bytes.append(UInt8(ascii: "$"))
+                bytes.append(contentsOf: String(number).utf8)
             } else {
-                text.append(character)
+                bytes.append(byte)
             }
         }
+        let text = String(decoding: bytes, as: UTF8.self)
         var binds = PostgresBindings(capacity: values.count)
         for value in values {
             switch value {

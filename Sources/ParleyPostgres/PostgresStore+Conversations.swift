@@ -191,7 +191,7 @@ extension PostgresStore {
     public func conversation(number: Int) async throws -> Conversation? {
         try await read { db in
             let value = try await db.scalar("SELECT doc FROM conversations WHERE number = ? AND NOT deleted", [.integer(number)])
-            return value == .null ? nil : try Self.decode(Conversation.self, value)
+            return value == .null ? nil : try self.cached(Conversation.self, kind: "conversation", number: number, value)
         }
     }
 

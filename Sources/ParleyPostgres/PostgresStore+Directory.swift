@@ -98,7 +98,7 @@ extension PostgresStore {
         try await read { db in
             let value = try await db.scalar("SELECT doc FROM objects WHERE kind = ? AND number = ? AND NOT deleted",
                                             [.text(Object.kind.rawValue), .integer(number)])
-            return value == .null ? nil : try Self.decode(type, value)
+            return value == .null ? nil : try self.cached(type, kind: Object.kind.rawValue, number: number, value)
         }
     }
 
@@ -106,9 +106,9 @@ extension PostgresStore {
         guard !numbers.isEmpty else { return [:] }
         return try await read { db in
             var result: [Int: Object] = [:]
-            for row in try await db.query("SELECT doc FROM objects WHERE kind = ? AND number = ANY(?::bigint[])",
+            for row in try await db.query("SELECT doc, number FROM objects WHERE kind = ? AND number = ANY(?::bigint[])",
                                           [.text(Object.kind.rawValue), .integers(Array(numbers))]) {
-                let object = try Self.decode(type, row[0])
+                let object = try self.cached(type, kind: Object.kind.rawValue, number: row[1].int ?? 0, row[0])
                 result[object.number] = object
             }
             return result
@@ -162,7 +162,7 @@ extension PostgresStore {
             let keyset = PostgresKeyset(columns: [sortColumn, "o.number"], descending: query.descending)
             return try await db.page(select: "SELECT o.doc, \(sortColumn), o.number FROM objects o", conditions: conditions,
                                      binds: binds, keyset: keyset, page: query.page) { row in
-                try Self.decode(type, row[0])
+                try self.cached(type, kind: Object.kind.rawValue, number: row[2].int ?? 0, row[0])
             }
         }
     }
@@ -170,9 +170,11 @@ extension PostgresStore {
     public func find<Object: DirectoryObject>(_ type: Object.Type, key: String, value: String) async throws -> [Object] {
         try await read { db in
             try await db.query("""
-                SELECT o.doc FROM object_keys k JOIN objects o ON o.kind = k.kind AND o.number = k.number
+                SELECT o.doc, o.number FROM object_keys k JOIN objects o ON o.kind = k.kind AND o.number = k.number
                 WHERE k.kind = ? AND k.name = ? AND k.value = ? AND NOT o.deleted ORDER BY o.number
-                """, [.text(Object.kind.rawValue), .text(key), .text(value)]).map { try Self.decode(type, $0[0]) }
+                """, [.text(Object.kind.rawValue), .text(key), .text(value)]).map {
+                try self.cached(type, kind: Object.kind.rawValue, number: $0[1].int ?? 0, $0[0])
+            }
         }
     }
 

@@ -22,6 +22,12 @@ extension PostgresStore {
         return try decoder.decode(type, from: Data(text.utf8))
     }
 
+    /// Decodes the document of (`kind`, `number`), or returns the copy decoded from the very same JSON before.
+    func cached<T: Decodable & Sendable>(_ type: T.Type, kind: String, number: Int, _ value: PGValue) throws -> T {
+        guard case .text(let json) = value else { throw StoreError(code: 0, message: "missing document") }
+        return try documents.decode(type, kind: kind, number: number, json: json) { try Self.decode(type, .text($0)) }
+    }
+
     static func date(_ value: PGValue) -> Date { Date(timeIntervalSince1970: Double(value.int ?? 0) / 1000) }
 
     /// The words a text is found by, as `SearchWords` reads queries: lower case, without diacritics

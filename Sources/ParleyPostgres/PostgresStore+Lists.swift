@@ -74,7 +74,7 @@ extension PostgresStore {
             }
             let select = "SELECT c.doc, " + keyset.columns.joined(separator: ", ") + " FROM conversations c"
             return try await db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page) { row in
-                try Self.decode(Conversation.self, row[0])
+                try self.cached(Conversation.self, kind: "conversation", number: row.last?.int ?? 0, row[0])
             }
         }
     }

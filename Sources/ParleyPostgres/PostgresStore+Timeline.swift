@@ -98,8 +98,8 @@ extension PostgresStore {
             let keyset = PostgresKeyset(columns: ["t", "src", "n"], descending: false)
             let select = "SELECT src, doc, n AS seq, t, src, n FROM (" + parts.joined(separator: " UNION ALL ") + ") AS timeline"
             return try await db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page) { row in
-                if row[0].int == 1 { return .comment(try Self.decode(TimelineEntry.self, row[1])) }
-                return .event(sequence: row[2].int ?? 0, try Self.decode(ChangeEvent.self, row[1]))
+                if row[0].int == 1 { return .comment(try self.cached(TimelineEntry.self, kind: "comment", number: row[2].int ?? 0, row[1])) }
+                return .event(sequence: row[2].int ?? 0, try self.cached(ChangeEvent.self, kind: "event", number: row[2].int ?? 0, row[1]))
             }
         }
     }

@@ -17,7 +17,8 @@ extension PostgresStore {
     public func token(hash: String) async throws -> StoredToken? {
         try await read { db in
             let value = try await db.scalar("SELECT doc FROM tokens WHERE hash = ?", [.text(hash)])
-            return value == .null ? nil : try Self.decode(StoredToken.self, value)
+            // Every request reads its token: decoded again only when its stored JSON changed (revoked).
+            return value == .null ? nil : try self.cached(StoredToken.self, kind: "token \(hash)", number: 0, value)
         }
     }
 

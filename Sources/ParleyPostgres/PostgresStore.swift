@@ -20,6 +20,8 @@ public final class PostgresStore: ParleyStore {
     private let runner: Mutex<Task<Void, Never>?>
     private let closed = Mutex(false)
     let hints: PublishHints
+    /// Documents decoded lately, reused only while the database returns the very same JSON.
+    let documents = DecodedDocuments()
     /// Set when no connection came in time (the database is down), cleared when one is leased again.
     let unreachable = Flag()
 
