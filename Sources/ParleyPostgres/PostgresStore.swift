@@ -116,7 +116,32 @@ public final class PostgresStore: ParleyStore {
         }
         guard first else { return }
         hints.stop()
-        runner.withLock { $0?.cancel() }
+        // The pool's task ends before the store goes: a PostgresClient released while its run() is still
+        // winding down corrupted memory in release builds (a probe store opened and closed at once crashed
+        // about one start in two).
+        let task = runner.withLock { task in
+            defer { task = nil }
+            return task
+        }
+        task?.cancel()
+        await task?.value
+    }
+
+    /// Whether the database at `url` answers now, on a connection of its own (no pool): the reason it does
+    /// not is thrown.
+    public static func probe(_ url: DatabaseURL, logger: Logger) async throws {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .error)
+        let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 0, logger: quiet)
+        let answered: Result<Void, any Error>
+        do {
+            try await connection.query("SELECT 1", logger: quiet)
+            answered = .success(())
+        } catch {
+            answered = .failure(error)
+        }
+        try? await connection.close()
+        try answered.get()
     }
 
     // MARK: Migrations

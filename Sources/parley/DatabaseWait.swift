@@ -11,10 +11,9 @@ enum DatabaseWait {
                                              _ body: () async throws -> Result) async throws -> Result {
         guard let text = configuration.databaseURL else { return try await body() }
         // Reachable now (the usual case): no stand-in server at all.
-        let probe = PostgresStore(url: try DatabaseURL(text), connections: 1, logger: Logger(label: "parley-probe"), listening: false)
-        let reachable = (try? await probe.waitUntilReachable(retrying: false)) != nil
-        try? await probe.close()
-        if reachable { return try await body() }
+        if (try? await PostgresStore.probe(try DatabaseURL(text), logger: Logger(label: "parley-probe"))) != nil {
+            return try await body()
+        }
         let router = Router()
         router.get("/health") { _, _ in Response(status: .serviceUnavailable) }
         router.addMiddleware {
