@@ -1,4 +1,4 @@
-import Foundation
+import ParleyStore
 import Synchronization
 
 /// Documents this server decoded lately, with the JSON they came from: a document read again is decoded
@@ -23,7 +23,7 @@ final class DecodedDocuments: Sendable {
     func decode<T: Decodable & Sendable>(_ type: T.Type, kind: String, number: Int, json: String,
                                          _ decode: (String) throws -> T) throws -> T {
         let key = Key(kind: kind, number: number)
-        if let known = entries.withLock({ $0[key] }), let value = known.value as? T, Self.sameBytes(known.json, json) {
+        if let known = entries.withLock({ $0[key] }), let value = known.value as? T, known.json.hasSameBytes(as: json) {
             return value
         }
         let value = try decode(json)
@@ -32,18 +32,5 @@ final class DecodedDocuments: Sendable {
             entries[key] = Entry(json: json, value: value)
         }
         return value
-    }
-
-    /// Whether two texts are the same bytes (not merely canonically equivalent, as `==` would say).
-    static func sameBytes(_ first: String, _ second: String) -> Bool {
-        var first = first
-        var second = second
-        return first.withUTF8 { a in
-            second.withUTF8 { b in
-                guard a.count == b.count else { return false }
-                guard let x = a.baseAddress, let y = b.baseAddress else { return true }
-                return memcmp(x, y, a.count) == 0
-            }
-        }
     }
 }

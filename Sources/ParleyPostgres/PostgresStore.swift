@@ -16,7 +16,6 @@ public final class PostgresStore: ParleyStore {
     public let url: DatabaseURL
     let client: PostgresClient
     let logger: Logger
-    let clientLogger: Logger
     private let runner: Mutex<Task<Void, Never>?>
     private let closed = Mutex(false)
     let hints: PublishHints
@@ -42,7 +41,6 @@ public final class PostgresStore: ParleyStore {
         // less than the store's log lines; they show with --log-level debug.
         var clientLogger = logger
         clientLogger.logLevel = max(logger.logLevel, .error)
-        self.clientLogger = clientLogger
         let client = PostgresClient(configuration: configuration, backgroundLogger: clientLogger)
         self.client = client
         self.logger = logger
@@ -74,17 +72,7 @@ public final class PostgresStore: ParleyStore {
             do {
                 // A connection of its own, so that the reason it fails (refused, authentication, no such
                 // database) is the one logged, not the pool's "no connection in time".
-                let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: attempt,
-                                                                      logger: clientLogger)
-                let answered: Result<Void, any Error>
-                do {
-                    try await connection.query("SELECT 1", logger: clientLogger)
-                    answered = .success(())
-                } catch {
-                    answered = .failure(error)
-                }
-                try? await connection.close()
-                try answered.get()
+                try await Self.probe(url, logger: logger)
                 if attempt > 1 { logger.info("database \(url) reachable after \(attempt) attempts") }
                 return
             } catch {

@@ -21,7 +21,7 @@ extension SQLiteStore {
         guard case .text(let text) = value else { throw StoreError(code: 0, message: "missing document") }
         let key = DocumentKey(kind: kind, number: number)
         if let known = decodedDocuments.withLock({ $0[key] }), let object = known.value as? T,
-           Self.sameBytes(known.json, text) {
+           known.json.hasSameBytes(as: text) {
             return object
         }
         let object = try decoder.decode(type, from: Data(text.utf8))
@@ -30,19 +30,6 @@ extension SQLiteStore {
             known[key] = DecodedDocument(json: text, value: object)
         }
         return object
-    }
-
-    /// Whether two texts are the same bytes (not merely canonically equivalent, as `==` would say).
-    static func sameBytes(_ first: String, _ second: String) -> Bool {
-        var first = first
-        var second = second
-        return first.withUTF8 { a in
-            second.withUTF8 { b in
-                guard a.count == b.count else { return false }
-                guard let x = a.baseAddress, let y = b.baseAddress else { return true }
-                return memcmp(x, y, a.count) == 0
-            }
-        }
     }
 
     /// On the writer, inside a use case: `value` is being stored as `json` under (`kind`, `number`).
