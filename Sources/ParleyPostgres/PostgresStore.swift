@@ -23,6 +23,8 @@ public final class PostgresStore: ParleyStore {
     let documents = DecodedDocuments()
     /// Set when no connection came in time (the database is down), cleared when one is leased again.
     let unreachable = Flag()
+    /// Abandons work whose connection closed under it (a statement PostgresNIO lost).
+    let watch = ClosedConnectionWatch()
 
     /// Connections per server (`--database-connections`); one more, outside the pool, listens.
     public static let defaultConnections = 8
@@ -40,13 +42,13 @@ public final class PostgresStore: ParleyStore {
         // PostgresNIO's own warnings (a lease asked for before its pool's task ran, connections retried) say
         // less than the store's log lines; they show with --log-level debug.
         var clientLogger = logger
-        clientLogger.logLevel = max(logger.logLevel, .error)
+        if logger.logLevel > .debug { clientLogger.logLevel = max(logger.logLevel, .error) }
         let client = PostgresClient(configuration: configuration, backgroundLogger: clientLogger)
         self.client = client
         self.logger = logger
         self.hints = PublishHints()
         self.runner = Mutex(Task { await client.run() })
-        hints.start(client: client, url: url, listening: listening, logger: logger)
+        hints.start(client: client, watch: watch, url: url, listening: listening, logger: logger)
     }
 
     /// Opens the database at `url`, waiting for it as `waitUntilReachable` says, and migrates it.
@@ -227,18 +229,20 @@ public final class PostgresStore: ParleyStore {
     }
 
     /// Runs `body` on a pooled connection, or throws `unavailable` when none comes within `connectionWait`
-    /// (the wait is cancelled; once `body` has its connection it is never cut short).
+    /// (the wait is cancelled; once `body` has its connection it is cut short only if the connection closes
+    /// and `body` is still waiting a moment later: `ClosedConnectionWatch`).
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let leased = Flag()
         let client = client
         let wait = unreachable.value.load(ordering: .relaxed) ? Self.unreachableWait : Self.connectionWait
         let unreachable = unreachable
+        let watch = watch
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await client.withConnection { connection in
                     leased.value.store(true, ordering: .sequentiallyConsistent)
                     unreachable.value.store(false, ordering: .relaxed)
-                    return try await body(connection)
+                    return try await watch.run(on: connection) { try await body(connection) }
                 }
             }
             group.addTask {

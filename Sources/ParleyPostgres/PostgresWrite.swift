@@ -66,6 +66,7 @@ final class PublishHints: Sendable {
         var listeners: [@Sendable () -> Void] = []
         var tasks: [Task<Void, Never>] = []
         var client: PostgresClient?
+        var watch: ClosedConnectionWatch?
         var logger: Logger?
     }
 
@@ -74,9 +75,10 @@ final class PublishHints: Sendable {
 
     /// Sends hints through `client`; with `listening`, also listens on a connection of its own to `url`
     /// (never one of the pool's, which requests need), opened again whenever it drops.
-    func start(client: PostgresClient, url: DatabaseURL, listening: Bool, logger: Logger) {
+    func start(client: PostgresClient, watch: ClosedConnectionWatch, url: DatabaseURL, listening: Bool, logger: Logger) {
         state.withLock { state in
             state.client = client
+            state.watch = watch
             state.logger = logger
         }
         guard listening else { return }
@@ -135,18 +137,23 @@ final class PublishHints: Sendable {
 
     /// A commit published: send a hint now, or once the one being sent is done.
     func published() {
-        let client = state.withLock { state -> PostgresClient? in
+        let sender = state.withLock { state -> (PostgresClient, ClosedConnectionWatch, Logger)? in
             if state.sending {
                 state.pending = true
                 return nil
             }
+            guard let client = state.client, let watch = state.watch, let logger = state.logger else { return nil }
             state.sending = true
-            return state.client
+            return (client, watch, logger)
         }
-        guard let client else { return }
+        guard let (client, watch, logger) = sender else { return }
         let task = Task { [weak self] in
             while true {
-                _ = try? await client.query("NOTIFY parley_outbox")
+                _ = try? await client.withConnection { connection in
+                    try await watch.run(on: connection) {
+                        try await connection.query("NOTIFY \(unescaped: PostgresStore.notifyChannel)", logger: logger)
+                    }
+                }
                 try? await Task.sleep(for: Self.interval)
                 let again = self?.state.withLock { state -> Bool in
                     if state.pending {

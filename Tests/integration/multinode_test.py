@@ -993,7 +993,7 @@ class HealthPoller(threading.Thread):
         self.nodes = nodes
         self.halt = threading.Event()
         self.lock = threading.Lock()
-        self.samples = []   # (time sent, node number, status or error)
+        self.samples = []   # (time sent, node number, status or error, time answered)
 
     def stop(self):
         self.halt.set()
@@ -1004,12 +1004,14 @@ class HealthPoller(threading.Thread):
                 sent = time.time()
                 status = health(node.port, timeout=2)
                 with self.lock:
-                    self.samples.append((sent, node.number, status))
+                    self.samples.append((sent, node.number, status, time.time()))
             self.halt.wait(0.2)
 
     def between(self, start, end):
+        """The samples sent at `start` or later and answered by `end` (a check sent just before PostgreSQL
+        came back may be answered once it is back, rightly)."""
         with self.lock:
-            return [s for s in self.samples if start <= s[0] <= end]
+            return [s for s in self.samples if start <= s[0] and s[3] <= end]
 
 
 def lease_holder(cluster, nodes, job):
