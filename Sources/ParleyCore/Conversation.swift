@@ -243,6 +243,14 @@ extension Conversation {
         switch input {
         case .customerMessage:
             conversation.lastCustomerMessageAt = now
+            // The customer writing after answering a proposed resolution: that answer no longer stands (the
+            // inbox would say "customer confirmed: verify and resolve", the widget "thanks for confirming").
+            if let check = conversation.resolutionCheck, let confirmed = check.confirmed {
+                conversation.resolutionCheck = nil
+                decision.events.append(ChangeEvent(object: id, actor: author, at: now, kind: .fieldChanged, field: "resolution_check",
+                                                   before: .text(confirmed ? "customer confirmed" : "customer did not confirm"),
+                                                   after: nil))
+            }
             if conversation.stage == .new || conversation.stage == .needsResponse, conversation.waitingSince == nil {
                 conversation.waitingSince = now
             }

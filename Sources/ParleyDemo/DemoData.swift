@@ -26,6 +26,25 @@ public enum DemoData {
 
     /// Every demo agent's inbox password (a demo, not a secret).
     public static let agentPassword = "parley-demo"
+    static let firstAgent = "maya@support.example"
+    static let firstCustomer = "wile@acme.example"
+
+    /// On a later start with `--demo` (the demo already loaded): where to sign in, and a widget link with a new
+    /// session token (a day long) for the first demo customer; nil when this database is not the demo's.
+    public static func welcomeBack(to server: ParleyApp, url: String) async throws -> String? {
+        let store = server.store
+        guard try await !store.find(DevUser.self, key: "email", value: firstAgent).isEmpty,
+              let customer = try await store.find(RevUser.self, key: "email", value: firstCustomer).first else { return nil }
+        let now = server.clock.now()
+        let token = TokenSecret.generate(prefix: "parley_session_")
+        try await server.issueToken(hash: TokenSecret.hash(token), token: StoredToken(
+            subject: .revUser(customer.number), kind: .session, createdDate: now, expiresAt: now.addingTimeInterval(24 * 3600)))
+        return [
+            "--demo: the demo data is already loaded (left as it is).",
+            "The inbox: \(url)/inbox, sign in as \(firstAgent) (or tomas@, priya@support.example) with the password '\(agentPassword)'.",
+            "The widget, as \(firstCustomer) (a new link each start, valid for a day): \(url)/widget?token=\(token)",
+        ].joined(separator: "\n")
+    }
 
     /// Loads the demo through `server`'s use cases into its store; returns nil (and changes nothing) if the
     /// store has conversations. Each conversation is played on a clock of its own, moved to each step's

@@ -17,11 +17,22 @@ struct EventRenderer: Sendable {
 
     /// `{id, type, timestamp, <type>: {conversation, old_conversation?} | {entry}}`, as agents see it.
     func payload(_ event: OutboxEvent, webhook: ObjectID? = nil, for viewer: Caller) async throws -> JSONValue {
+        try await payloads([event], webhook: webhook, for: viewer)[0]
+    }
+
+    /// The payloads of `events`, with the names they mention read in one go (one read per batch, not per event).
+    func payloads(_ events: [OutboxEvent], webhook: ObjectID? = nil, for viewer: Caller) async throws -> [JSONValue] {
         var wanted = References.Wanted()
-        wanted.add(event.conversation)
-        if let old = event.oldConversation { wanted.add(old) }
-        if let entry = event.entry { wanted.add(entry.author) }
+        for event in events {
+            wanted.add(event.conversation)
+            if let old = event.oldConversation { wanted.add(old) }
+            if let entry = event.entry { wanted.add(entry.author) }
+        }
         let wire = Wire(references: try await References.load(wanted, from: store))
+        return events.map { Self.payload($0, webhook: webhook, for: viewer, wire: wire) }
+    }
+
+    private static func payload(_ event: OutboxEvent, webhook: ObjectID?, for viewer: Caller, wire: Wire) -> JSONValue {
         var detail: [String: JSONValue] = ["conversation": wire.conversation(event.conversation, for: viewer)]
         if let old = event.oldConversation { detail["old_conversation"] = wire.conversation(old, for: viewer) }
         if let entry = event.entry { detail["entry"] = wire.timelineEntry(entry) }
@@ -233,10 +244,12 @@ final class WebhookDelivery: Service, Sendable {
                 let events = try await store.outbox(after: webhook.cursor, limit: 50)
                 if events.isEmpty { break }
                 var failed = false
+                let wanted = events.filter { webhook.eventTypes.contains($0.kind.rawValue) }
+                let payloads = try await renderer.payloads(wanted, webhook: webhook.id, for: Caller(actor: .system, role: .admin))
+                var rendered = Dictionary(uniqueKeysWithValues: zip(wanted.map(\.sequence), payloads))
                 for event in events {
-                    if webhook.eventTypes.contains(event.kind.rawValue) {
-                        let body = try await renderer.payload(event, webhook: webhook.id,
-                                                              for: Caller(actor: .system, role: .admin)).serialized
+                    if let payload = rendered.removeValue(forKey: event.sequence) {
+                        let body = payload.serialized
                         let delivery = "\(webhook.id.displayID)-\(event.sequence)"
                         if let error = try await post(body, delivery: delivery, to: webhook, on: lane, client: &client) {
                             webhook.failures += 1

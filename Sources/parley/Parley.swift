@@ -123,16 +123,21 @@ struct Serve: AsyncParsableCommand {
             """)
         }
         if demo {
+            let url = "\(tlsCert == nil ? "http" : "https")://\(host):\(port)"
             if let demoTokens = try await DemoData.load(into: server.app) {
-                print(demoTokens.summary(url: "\(tlsCert == nil ? "http" : "https")://\(host):\(port)"))
+                print(demoTokens.summary(url: url))
+            } else if let welcome = try await DemoData.welcomeBack(to: server.app, url: url) {
+                print(welcome)
             } else {
-                print("--demo: the database already has conversations; left as it is.")
+                print("--demo: the database already has conversations, not the demo's; left as it is.")
             }
         }
         let where_ = configuration.databaseURL.map { (try? DatabaseURL($0).description) ?? "PostgreSQL" } ?? database
         print("Parley listening on \(tlsCert == nil ? "http" : "https")://\(host):\(port) (database \(where_))")
         fflush(nil)  // what was printed reaches a pipe or a log now, not at exit
         try await server.application.runService()
+        print("Parley stopped (\(where_) closed).")
+        fflush(nil)
     }
 }
 

@@ -129,6 +129,22 @@ struct ConversationTests {
         #expect(c.metrics.reopenCount == 1)
     }
 
+    @Test("a customer who writes after answering a proposed resolution withdraws that answer, on record")
+    func answerWithdrawnByWritingAgain() throws {
+        let nr = try conversation(in: .needsResponse)
+        var c = try nr.proposingResolution(by: agent, at: t0 + 30).conversation
+        c = try c.confirmingResolution(true, by: customer, withMessage: true, at: t0 + 40).conversation
+        #expect(c.resolutionCheck?.confirmed == true, "confirming with a message keeps the answer")
+        c = try c.applying(ConversationChange(tags: resolutionTag, stage: .resolved), by: agent, at: t0 + 50).conversation
+        let reopened = try comment(c, customer, at: 60)
+        #expect(reopened.conversation.stage == .needsResponse)
+        #expect(reopened.conversation.resolutionCheck == nil)
+        #expect(reopened.events.contains { $0.field == "resolution_check" && $0.before == .text("customer confirmed") && $0.after == nil })
+        // An agent's reply or note leaves an answer as it is.
+        let noted = try comment(c, agent, .internal, at: 61).conversation
+        #expect(noted.resolutionCheck?.confirmed == true)
+    }
+
     @Test("a refused transition names the current and allowed stages, and changes nothing")
     func refused() throws {
         let c = try conversation(in: .waitingOnUser)

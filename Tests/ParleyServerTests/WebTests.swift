@@ -171,8 +171,12 @@ struct WebTests {
             let number = try #require(ObjectID.parse(id)).number
             let page = try await browser.get("/inbox/conversations/\(number)")
             let csrf = try #require(Browser.csrf(page))
-            let sent = try await browser.post("/inbox/conversations/\(number)/reply", [("_csrf", csrf), ("body", "Meant as a note"), ("visibility", "internl")])
-            #expect(sent.status == .seeOther, "back to the page with the error")
+            let sent = try await browser.post("/inbox/conversations/\(number)/reply?view=new&scope=mine",
+                                              [("_csrf", csrf), ("body", "Meant as a note <b>"), ("visibility", "internl")])
+            #expect(sent.status == .badRequest, "the page again, saying why")
+            #expect(sent.html.contains(">Meant as a note &lt;b&gt;</textarea>"), "with what was typed, escaped")
+            #expect(sent.html.contains("view=new&amp;scope=mine") || sent.html.contains("view=new&scope=mine"), "in the view it was opened from")
+            #expect(sent.html.contains("class=\"flash"), "and the notice")
             #expect(try await api.stage(of: id) == "new", "nothing was sent")
             let widget = Browser(browser.client)
             _ = try await widget.get("/widget?token=\(world.aliceToken)")
@@ -244,6 +248,7 @@ struct WebTests {
             let csrf = try #require(Browser.csrf(thread))
             let answered = try await widget.post("/widget/conversations/\(number)/resolution", [("_csrf", csrf), ("confirmed", "yes")])
             #expect(answered.location == "/widget/conversations/\(number)")
+            #expect(try await widget.get("/widget/conversations/\(number)").html.contains("Thanks for confirming"))
             // The answer goes back to the team (needs_response, confirmed), who resolve it.
             #expect(try await api.stage(of: id) == "needs_response")
             let resolved = try await api.post("conversations.update",
@@ -256,6 +261,9 @@ struct WebTests {
             #expect(thread.html.contains("Writing again reopens it"))
             _ = try await widget.post("/widget/conversations/\(number)/reply", [("_csrf", csrf), ("body", "It broke again")])
             #expect(try await api.stage(of: id) == "needs_response")
+            #expect(try await !widget.get("/widget/conversations/\(number)").html.contains("Thanks for confirming"),
+                    "reopened by writing again: the old confirmation is gone")
+            #expect(!home.html.contains("style="), "no inline style (the page's CSP blocks them)")
             // Another customer cannot open it.
             let bob = Browser(browser.client)
             _ = try await bob.get("/widget?token=\(world.bobToken)")

@@ -22,10 +22,17 @@ extension WebInterface {
             let action = try context.parameters.require("action")
             let form = try await Self.form(request, context: context)
             try session.checkForm(form)
-            let back = "/inbox/conversations/\(number)?\(InboxView(form).query())"
+            // The view the page was opened in travels in the form's address, not in its fields.
+            let view = InboxView(FormData(encoded: request.uri.query ?? ""))
+            let back = "/inbox/conversations/\(number)?\(view.query())"
             do {
                 try await perform(action, on: number, form: form, caller: session.caller)
             } catch {
+                // A refused reply comes back with what was typed, in the same view, saying why.
+                if action == "reply", let draft = form["body"],
+                   let html = try await conversationPage(number, view: view, session: session, error: PageNotice.message(for: error), draft: draft) {
+                    return Self.page(html, status: APIError(error).status)
+                }
                 return Self.back(back, error: error)
             }
             return Self.redirect(action == "reply" || action == "stage" ? back : back + "#details")
@@ -91,7 +98,7 @@ extension WebInterface {
         }
     }
 
-    private func conversationPage(_ number: Int, view: InboxView, session: WebSession, error: String?) async throws -> HTML? {
+    private func conversationPage(_ number: Int, view: InboxView, session: WebSession, error: String?, draft: String = "") async throws -> HTML? {
         guard let conversation = try await store.conversation(number: number) else { return nil }
         let pages = pages
         var timelineQuery = TimelineQuery(conversation: number, viewer: session.caller.actor)
@@ -220,7 +227,7 @@ extension WebInterface {
               <div class="timeline" id="timeline" data-live>\(timeline)\(proposal)</div>
               <form class="reply" id="reply" method="post" action="\(base)/reply?\(viewQuery)">\(csrf)
                 <label for="reply-body" class="small muted">Reply to the customer, or leave a note for the team</label>
-                <textarea id="reply-body" name="body" required></textarea>
+                <textarea id="reply-body" name="body" required>\(draft)</textarea>
                 <div class="row">
                   <label><input type="radio" name="visibility" value="external" checked> Public reply</label>
                   <label><input type="radio" name="visibility" value="internal"> Internal note</label>

@@ -23,6 +23,10 @@ struct WebInterface: Sendable {
         router.get("/assets/parley.css") { _, _ in Self.asset(WebAssets.stylesheet, type: "text/css; charset=utf-8") }
         router.get("/assets/parley.js") { _, _ in Self.asset(WebAssets.pageScript, type: "text/javascript; charset=utf-8") }
         router.get("/widget.js") { _, _ in Self.asset(WebAssets.embedScript, type: "text/javascript; charset=utf-8") }
+        // The same icon where browsers look for one unasked (no 404 in the log for every first visit).
+        for path in ["/assets/favicon.svg", "/favicon.ico"] {
+            router.get(RouterPath(path)) { _, _ in Self.asset(WebAssets.favicon, type: "image/svg+xml") }
+        }
         registerInbox(on: router)
         registerConversationPage(on: router)
         registerWidget(on: router)

@@ -20,6 +20,11 @@ enum PageNotice {
     }
 
     /// The sentence for the notice in `query`, if it names a known one.
+    /// The sentence a page shows for `error` (what `message(_:)` reads back from `query(for:)`).
+    static func message(for error: any Error) -> String? {
+        message(FormData(encoded: query(for: error)))
+    }
+
     static func message(_ query: FormData) -> String? {
         guard let code = query.text("error") else { return nil }
         let field = query.text("field").flatMap { isFieldName($0) ? $0.replacing("_", with: " ") : nil }

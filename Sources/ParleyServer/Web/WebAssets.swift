@@ -1,6 +1,11 @@
 /// The inbox's and widget's stylesheet and scripts: plain CSS and JavaScript kept here, served by the
 /// binary itself (no build step, nothing fetched at run time). Pages work without the scripts.
 enum WebAssets {
+    /// A speech bubble in the inbox's accent colour (no script, no external reference).
+    static let favicon = #"""
+    <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><path fill="#0b57d0" d="M6 4h20a4 4 0 0 1 4 4v12a4 4 0 0 1-4 4H14l-7 6v-6H6a4 4 0 0 1-4-4V8a4 4 0 0 1 4-4z"/><path fill="#fff" d="M9 11h14v2H9zm0 5h10v2H9z"/></svg>
+    """#
+
     static let stylesheet = #"""
     :root { --ink: #1f2328; --muted: #656d76; --line: #d8dee4; --paper: #ffffff; --wash: #f6f8fa; --accent: #0b57d0;
             --accent-wash: #e8f0fe; --note: #fff8c5; --note-line: #e3c04a; --danger: #b42318; --ok: #1a7f37; }
@@ -16,6 +21,7 @@ enum WebAssets {
     input[type=text], input[type=search], input[type=email], input[type=password], select, textarea {
         border: 1px solid var(--line); border-radius: 6px; padding: .35rem .5rem; background: var(--paper); color: var(--ink); }
     textarea { width: 100%; min-height: 6rem; resize: vertical; }
+    input.wide { width: 100%; }
     button, .button { display: inline-block; border: 1px solid var(--line); border-radius: 6px; padding: .35rem .8rem; background: var(--paper);
         color: var(--ink); cursor: pointer; line-height: 1.3; }
     button.primary, .button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }

@@ -17,7 +17,7 @@ struct WebPages {
         return """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(title) · Parley</title><link rel="stylesheet" href="/assets/parley.css"></head>
+        <title>\(title) · Parley</title><link rel="stylesheet" href="/assets/parley.css"><link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"></head>
         <body\(events)\(keys)>\(body)<script src="/assets/parley.js" defer></script></body></html>
         """
     }

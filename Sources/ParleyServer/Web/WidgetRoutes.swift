@@ -46,7 +46,9 @@ extension WebInterface {
                 let number = try await api.app.openConversation(ConversationOpening(draft: draft), by: session.caller).number
                 return Self.redirect("/widget/conversations/\(number)")
             } catch {
-                return Self.back("/widget", error: error)
+                return Self.page(try await widgetHome(session, error: PageNotice.message(for: error),
+                                                      draft: (form["title"] ?? "", form["body"] ?? "")),
+                                 status: APIError(error).status, embeddable: true)
             }
         }
         router.post("/widget/conversations/:number/:action") { request, context in
@@ -70,6 +72,11 @@ extension WebInterface {
                     throw APIError.notFound("action '\(action)'")
                 }
             } catch {
+                // A refused reply comes back with what was typed, saying why.
+                if action == "reply", let draft = form["body"],
+                   let html = try await widgetConversation(number, session: session, error: PageNotice.message(for: error), draft: draft) {
+                    return Self.page(html, status: APIError(error).status, embeddable: true)
+                }
                 return Self.back("/widget/conversations/\(number)", error: error)
             }
             return Self.redirect("/widget/conversations/\(target)")
@@ -81,7 +88,7 @@ extension WebInterface {
                   status: .unauthorized, embeddable: true)
     }
 
-    private func widgetHome(_ session: WebSession, error: String?) async throws -> HTML {
+    private func widgetHome(_ session: WebSession, error: String?, draft: (title: String, body: String) = ("", "")) async throws -> HTML {
         let pages = pages
         var query = ConversationQuery()
         query.members = [session.caller.actor]
@@ -106,9 +113,9 @@ extension WebInterface {
           <div id="conversations" data-live>\(conversations.isEmpty ? "<p class=\"muted\">No conversations yet.</p>" : cards)</div>
           <form class="reply" method="post" action="/widget/conversations">\(pages.csrfField(session))
             <label for="new-title" class="small muted">Subject</label>
-            <input id="new-title" type="text" name="title" style="width:100%">
+            <input id="new-title" class="wide" type="text" name="title" value="\(draft.title)">
             <label for="reply-body" class="small muted">How can we help?</label>
-            <textarea id="reply-body" name="body" required></textarea>
+            <textarea id="reply-body" name="body" required>\(draft.body)</textarea>
             <div class="row"><button class="primary" type="submit">Start a conversation</button></div>
           </form>
         </main>
@@ -116,7 +123,7 @@ extension WebInterface {
         return pages.document(title: "Support", body: body, eventsURL: "/widget/events")
     }
 
-    private func widgetConversation(_ number: Int, session: WebSession, error: String?) async throws -> HTML? {
+    private func widgetConversation(_ number: Int, session: WebSession, error: String?, draft: String = "") async throws -> HTML? {
         guard let conversation = try await store.conversation(number: number), conversation.isMember(session.caller.actor) else { return nil }
         let pages = pages
         var timelineQuery = TimelineQuery(conversation: number, viewer: session.caller.actor)
@@ -144,6 +151,7 @@ extension WebInterface {
               <form method="post" action="\(base)/resolution">\(csrf)<input type="hidden" name="confirmed" value="no"><button type="submit">No</button></form></div>
             """ : .empty
         let resolved = conversation.stage == .resolved || conversation.stage == .archived
+        // Until the customer writes again, which withdraws the answer (ParleyCore).
         let answered: HTML = conversation.resolutionCheck?.confirmed == true && !resolved
             ? "<p class=\"proposal\">Thanks for confirming. We'll close this conversation.</p>" : .empty
         let status: HTML = resolved
@@ -156,7 +164,7 @@ extension WebInterface {
           <div id="thread" data-live><div class="timeline">\(thread)</div>\(proposal)\(answered)\(status)</div>
           <form class="reply" method="post" action="\(base)/reply">\(csrf)
             <label for="reply-body" class="small muted">Your message</label>
-            <textarea id="reply-body" name="body" required></textarea>
+            <textarea id="reply-body" name="body" required>\(draft)</textarea>
             <div class="row"><button class="primary" type="submit">Send</button></div>
           </form>
         </main>
