@@ -274,6 +274,51 @@ struct WebTests {
         }
     }
 
+    @Test("the conversation page tells its history in plain words, with names, never field names or ids")
+    func timelineInPlainWords() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "Export fails")
+            let number = try #require(ObjectID.parse(id)).number
+            #expect(try await api.post("conversations.resolution.propose", #"{"id":"\#(id)","body":"Fixed in 2.1"}"#, token: world.agentToken).status == .ok)
+            #expect(try await api.post("conversations.resolution.confirm", #"{"id":"\#(id)","confirmed":true}"#, token: world.aliceToken).status == .ok)
+            #expect(try await api.post("conversations.update",
+                #"{"id":"\#(id)","stage":{"name":"resolved"},"tags":{"add":[{"id":"TAG-6","value":"fixed"}]}}"#, token: world.agentToken).status == .ok)
+            _ = try await api.post("timeline-entries.create", #"{"type":"timeline_comment","object":"\#(id)","body":"It broke again"}"#, token: world.aliceToken)
+            try await signIn(browser)
+            let html = try await browser.get("/inbox/conversations/\(number)").html
+            let events = html.split(separator: "<div class=\"event\"").dropFirst().map { String($0.prefix(while: { $0 != "<" })) }
+            for sentence in ["Alice opened the conversation", "Assigned to Maya, the customer org&#39;s default owner",
+                             "Maya asked the customer to confirm the resolution", "Alice confirmed that the proposed resolution solved it",
+                             "Maya tagged it Resolution: fixed", "Needs response → Resolved: Maya moved it, after the customer confirmed the resolution",
+                             "Resolved → Needs response: Alice wrote", "Alice wrote again, withdrawing their answer to the proposed resolution"] {
+                #expect(events.contains { $0.contains(sentence) }, "\(sentence) in \(events)")
+            }
+            for machine in ["resolution_check", "org_default_owner", "DEVU-", "REVU-", "TAG-", "changed from"] {
+                #expect(!events.contains { $0.contains(machine) }, "no \(machine) in \(events)")
+            }
+            #expect(html.contains("<dt>Routing</dt><dd>the customer org&#39;s default owner; priority for a new org (under 30 days old)</dd>"))
+            #expect(!html.contains("verify and resolve"), "reopened: the confirmation no longer stands")
+        }
+    }
+
+    @Test("a conversation the customer confirmed as solved says so, on its row and its page, until it is resolved")
+    func confirmedShows() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "Export fails")
+            let number = try #require(ObjectID.parse(id)).number
+            #expect(try await api.post("conversations.resolution.propose", #"{"id":"\#(id)","body":"Fixed in 2.1"}"#, token: world.agentToken).status == .ok)
+            try await signIn(browser)
+            #expect(try await !browser.get("/inbox?view=all").html.contains("customer confirmed: verify and resolve"))
+            #expect(try await api.post("conversations.resolution.confirm", #"{"id":"\#(id)","confirmed":true}"#, token: world.aliceToken).status == .ok)
+            let row = try await browser.get("/inbox?view=needs_response").html
+            #expect(row.contains("data-conversation=\"CONV-\(number)\"") && row.contains("customer confirmed: verify and resolve"))
+            #expect(try await browser.get("/inbox/conversations/\(number)").html.contains("The customer confirmed the proposed resolution: verify and resolve."))
+            #expect(try await api.post("conversations.update",
+                #"{"id":"\#(id)","stage":{"name":"resolved"},"tags":{"add":[{"id":"TAG-6","value":"fixed"}]}}"#, token: world.agentToken).status == .ok)
+            #expect(try await !browser.get("/inbox?view=all").html.contains("verify and resolve"))
+        }
+    }
+
     @Test("search finds messages; the org filter takes a name; stage counts show")
     func searchAndCounts() async throws {
         try await withWebServer { api, browser, world in

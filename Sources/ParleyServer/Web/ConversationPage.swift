@@ -126,6 +126,8 @@ extension WebInterface {
         for tag in allTags { names[tag.id.displayID] = tag.name }
         for (number, user) in references.revUsers { names[ObjectID(.revUser, number).displayID] = user.displayName ?? user.email }
         let groups = try await store.list(Group.self, query: DirectoryQuery()).items
+        for group in groups { names[group.id.displayID] = group.name }
+        let wording = TimelineWording(names: names)
         // Previous and next in the view the agent came from.
         let neighbours = try await store.listConversations(try await query(for: view, session: session, limit: 200)).items.map(\.number)
         let position = neighbours.firstIndex(of: number)
@@ -148,9 +150,8 @@ extension WebInterface {
                   <div class="body">\(entry.body)</div></article>
                 """
             case .event(_, let event):
-                guard event.kind != .commentAdded else { return .empty }
-                let summary = event.summary.replacing(/(DEVU|REVU|TAG)-[0-9]+/) { match in names[String(match.output.0)] ?? String(match.output.0) }
-                return "<div class=\"event\">\(summary) · \(pages.ago(event.at))</div>"
+                guard let sentence = wording.sentence(event) else { return .empty }
+                return "<div class=\"event\" data-kind=\"\(event.kind.rawValue)\">\(sentence) · \(pages.ago(event.at))</div>"
             }
         })
 
@@ -200,8 +201,13 @@ extension WebInterface {
             : HTML.join(dependencies.map { work -> HTML in "<div>\(work.id.displayID) \(work.title) <span class=\"badge\">\(work.isClosed ? "done" : "open")</span></div>" })
         let metrics = conversation.metrics
         let firstResponse = conversation.timeToInitialResponseSeconds.map { pages.duration($0) } ?? "not yet"
-        let proposal: HTML = conversation.resolutionCheck?.awaitingConfirmation == true
-            ? "<div class=\"proposal\">Waiting for the customer to confirm the proposed resolution.</div>" : .empty
+        let settled = conversation.stage == .resolved || conversation.stage == .archived
+        let proposal: HTML = switch (conversation.resolutionCheck?.awaitingConfirmation, conversation.resolutionCheck?.confirmed) {
+        case (true?, _): "<div class=\"proposal\">Waiting for the customer to confirm the proposed resolution.</div>"
+        case (_, true?) where !settled: "<div class=\"proposal\" data-confirmed=\"yes\">The customer confirmed the proposed resolution: verify and resolve.</div>"
+        case (_, false?) where !settled: "<div class=\"proposal\" data-confirmed=\"no\">The customer said the proposed resolution did not solve it.</div>"
+        default: .empty
+        }
         let navigation: HTML = """
             <a rel="up" href="/inbox?\(viewQuery)">← \(view.title)</a>
             \(previous.map { p -> HTML in " · <a rel=\"prev\" href=\"/inbox/conversations/\(p)?\(viewQuery)\">Previous</a>" } ?? .empty)
@@ -247,7 +253,7 @@ extension WebInterface {
               <div><h3>Tags</h3><div id="tags" data-live>\(tagChips)</div>\(addTag)</div>
               <div id="facts" data-live><h3>Details</h3><dl>
                 <dt>Customer org</dt><dd>\(conversation.revOrg.flatMap { references.revOrgs[$0]?.displayName } ?? "Unidentified")</dd>
-                <dt>Routing</dt><dd>\(conversation.routing.summary)</dd>
+                <dt>Routing</dt><dd>\(wording.routing(conversation.routing))</dd>
                 <dt>First response</dt><dd>\(firstResponse)</dd>
                 <dt>In this stage</dt><dd>\(pages.duration(pages.now.timeIntervalSince(conversation.stageEnteredAt)))</dd>
                 <dt>Reopened</dt><dd>\(metrics.reopenCount) times</dd>

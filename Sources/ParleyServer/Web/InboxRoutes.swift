@@ -79,6 +79,12 @@ struct WebInterface: Sendable {
     }
 
     /// Where to go back to after a failed form, with a notice of what went wrong (a code, see `PageNotice`).
+    /// On a list row: the customer has confirmed the proposed resolution, and an agent should verify and resolve.
+    static func confirmation(_ conversation: Conversation) -> HTML {
+        guard conversation.resolutionCheck?.confirmed == true, conversation.stage != .resolved, conversation.stage != .archived else { return .empty }
+        return " · <span class=\"badge confirmed\">customer confirmed: verify and resolve</span>"
+    }
+
     static func back(_ path: String, error: any Error) -> Response {
         redirect(path + (path.contains("?") ? "&" : "?") + PageNotice.query(for: error))
     }
@@ -269,7 +275,7 @@ struct WebInterface: Sendable {
             <tr data-href="\(href)" data-conversation="\(conversation.id.displayID)" data-stage="\(conversation.stage.rawValue)">
               <td>\(pages.priority(conversation.priority))</td>
               <td class="title"><a href="\(href)">\(conversation.title.isEmpty ? "(no title)" : conversation.title)</a>
-                <div class="small muted">\(conversation.id.displayID) · \(conversation.stage.displayName)\(conversation.tags.isEmpty ? HTML.empty : " · \(pages.tags(conversation, references))")</div></td>
+                <div class="small muted">\(conversation.id.displayID) · \(conversation.stage.displayName)\(conversation.tags.isEmpty ? HTML.empty : " · \(pages.tags(conversation, references))")\(Self.confirmation(conversation))</div></td>
               <td class="optional">\(org)</td><td class="optional">\(owners.isEmpty ? "Unassigned" : owners)</td>
               <td class="optional small muted">\(waiting)</td><td class="actions">\(reply)</td>
             </tr>
