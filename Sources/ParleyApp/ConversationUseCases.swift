@@ -172,7 +172,7 @@ extension ParleyApp {
         let actor = caller.actor
         let app = self
         let (_, conversation) = try await store.addComment(to: number) { current in
-            .append(app.appendPlan(try current.proposingResolution(by: actor, at: now), to: current, at: now), comment)
+            .append(app.appendPlan(try current.proposingResolution(by: actor, message: message, at: now), to: current, at: now), comment)
         }
         committed(conversation)
         return conversation
@@ -189,7 +189,7 @@ extension ParleyApp {
         if let message, !message.trimmed.isEmpty {
             let comment = NewComment(CommentDraft(author: actor, body: message, visibility: .external, at: now))
             (_, conversation) = try await store.addComment(to: number) { current in
-                let decision = try current.confirmingResolution(confirmed, by: actor, withMessage: true, at: now)
+                let decision = try current.confirmingResolution(confirmed, by: actor, withMessage: true, message: message, at: now)
                 return .append(app.appendPlan(decision, to: current, at: now), comment)
             }
         } else {

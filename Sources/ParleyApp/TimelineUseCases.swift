@@ -44,7 +44,7 @@ extension ParleyApp {
         let comment = NewComment(CommentDraft(author: author, body: body, visibility: visibility, at: now), externalRef: externalRef)
         let app = self
         let (entry, conversation) = try await store.addComment(to: target.number) { current in
-            switch try current.receivingComment(by: author, visibility: visibility, at: now) {
+            switch try current.receivingComment(by: author, visibility: visibility, body: body, at: now) {
             case .append(let decision):
                 return .append(app.appendPlan(decision, to: current, at: now), comment)
             case .startFollowUp:
@@ -61,7 +61,8 @@ extension ParleyApp {
         FollowUpPlan(
             makeFollowUp: { number in
                 var followUp = original.followUp(number: number, by: author, at: now)
-                if case .append(let commented)? = try? followUp.conversation.receivingComment(by: author, visibility: visibility, at: now) {
+                if case .append(let commented)? = try? followUp.conversation.receivingComment(by: author, visibility: visibility,
+                                                                                              body: comment.draft.body, at: now) {
                     followUp.conversation = commented.conversation
                     followUp.events += commented.events
                 }
@@ -89,8 +90,22 @@ extension ParleyApp {
         guard let body else { throw DomainError.missingField("body") }
         let actor = caller.actor
         let now = clock.now()
-        return try await store.updateTimelineEntry(number: id.number) { entry, _ in
+        let entry = try await store.updateTimelineEntry(number: id.number) { entry, _ in
             try entry.editing(body: body, by: actor, at: now)
+        }
+        try await followPreview(entry, at: now)
+        return entry
+    }
+
+    /// The conversation's list-row preview follows an edit or deletion of the message it shows. A second
+    /// transaction: a crash between the two leaves the old words in the preview until the next message.
+    private func followPreview(_ entry: TimelineEntry, at now: Date) async throws {
+        guard let conversation = try await store.conversation(number: entry.conversation),
+              conversation.previewing(after: entry) != nil else { return }
+        let app = self
+        _ = try await store.updateConversation(number: entry.conversation) { current in
+            guard let next = current.previewing(after: entry) else { return nil }
+            return app.plan(ConversationDecision(conversation: next, events: []), from: current, at: now, publishes: [.conversationUpdated])
         }
     }
 
@@ -99,8 +114,9 @@ extension ParleyApp {
         _ = try await visibleEntry(id, for: caller)
         let actor = caller.actor
         let now = clock.now()
-        _ = try await store.updateTimelineEntry(number: id.number) { entry, _ in
+        let entry = try await store.updateTimelineEntry(number: id.number) { entry, _ in
             try entry.deleting(by: actor, at: now)
         }
+        try await followPreview(entry, at: now)
     }
 }

@@ -104,6 +104,8 @@ public struct Conversation: Hashable, Sendable, Codable {
     /// When the latest public messages were written (Fast Moving counts them); the newest few only.
     /// Added after the first documents were stored: read as empty where absent.
     @EmptyIfAbsent public var recentMessages: [Date] = []
+    /// The latest public message, for list rows (absent in documents stored before it existed).
+    public var lastMessage: MessagePreview?
 
     public var id: ObjectID { ObjectID(.conversation, number) }
 
@@ -211,7 +213,8 @@ extension Conversation {
     }
 
     /// What a comment by `author` with `visibility` does: the stage input it is, and the bookkeeping around it.
-    public func receivingComment(by author: Actor, visibility: Visibility, at now: Date) throws(DomainError) -> CommentOutcome {
+    /// `body` (the message) becomes the conversation's preview when it is public.
+    public func receivingComment(by author: Actor, visibility: Visibility, body: String? = nil, at now: Date) throws(DomainError) -> CommentOutcome {
         let input: StageInput
         switch (author, visibility.isNote) {
         case (.revUser, true):
@@ -232,6 +235,7 @@ extension Conversation {
         conversation.lastActivityAt = now
         if !visibility.isNote {
             conversation.recentMessages = Array((conversation.recentMessages + [now]).suffix(8))
+            if let body { conversation.lastMessage = MessagePreview(author: author, body: body, at: now) }
         }
         if let stalled = conversation.tags.firstIndex(where: { $0.tag == SystemTag.stalled.number }) {
             let before = conversation.tags.map(\.recorded)
@@ -353,6 +357,14 @@ extension StoredDocument {
             date(c.lastActivityAt, "lastActivityAt", &w, &exact)
             date(c.lastAgentReplyAt, "lastAgentReplyAt", &w, &exact)
             date(c.lastCustomerMessageAt, "lastCustomerMessageAt", &w, &exact)
+            if let message = c.lastMessage {
+                w.key("lastMessage")
+                w.object { w in
+                    date(message.at, "at", &w, &exact)
+                    actor(message.author, "author", &w)
+                    w.field("text", message.text)
+                }
+            }
             w.key("members")
             w.strings(c.members.lazy.map(\.description))
             w.key("metrics")

@@ -121,7 +121,7 @@ extension Conversation {
                 events.append(ChangeEvent(object: id, actor: author, at: now, kind: .commentAdded, field: Visibility.external.rawValue))
                 continue
             }
-            guard case .append(let decision) = try conversation.receivingComment(by: author, visibility: .external, at: now) else {
+            guard case .append(let decision) = try conversation.receivingComment(by: author, visibility: .external, body: message, at: now) else {
                 break
             }
             conversation = decision.conversation

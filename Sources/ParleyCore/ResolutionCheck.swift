@@ -10,13 +10,13 @@ public struct ResolutionCheck: Hashable, Sendable, Codable {
 
 extension Conversation {
     /// An agent's public reply asking the customer to confirm: → waiting_on_user, awaiting confirmation.
-    public func proposingResolution(by agent: Actor, at now: Date) throws(DomainError) -> ConversationDecision {
+    public func proposingResolution(by agent: Actor, message: String? = nil, at now: Date) throws(DomainError) -> ConversationDecision {
         guard case .devUser = agent else { throw .forbidden("only agents propose a resolution") }
         guard [.new, .waitingOnUser, .needsResponse].contains(stage) else {
             throw .transitionRefused(current: stage, allowed: StageMachine.allowedNextStages(from: stage),
                                      message: "a resolution can be proposed in new, waiting_on_user or needs_response, not in \(stage.rawValue)")
         }
-        guard case .append(var decision) = try receivingComment(by: agent, visibility: .external, at: now) else {
+        guard case .append(var decision) = try receivingComment(by: agent, visibility: .external, body: message, at: now) else {
             throw .transitionRefused(current: stage, allowed: [], message: "cannot propose a resolution here")
         }
         decision.conversation.resolutionCheck = ResolutionCheck(awaitingConfirmation: true, proposedAt: now)
@@ -26,14 +26,15 @@ extension Conversation {
     }
 
     /// The customer's answer to a proposed resolution: → needs_response, marked confirmed or not.
-    public func confirmingResolution(_ confirmed: Bool, by customer: Actor, withMessage: Bool, at now: Date) throws(DomainError) -> ConversationDecision {
+    public func confirmingResolution(_ confirmed: Bool, by customer: Actor, withMessage: Bool, message: String? = nil,
+                                     at now: Date) throws(DomainError) -> ConversationDecision {
         guard customer.isCustomer else { throw .forbidden("only the customer confirms a resolution") }
         guard var check = resolutionCheck, check.awaitingConfirmation else {
             throw .invalidField("id", message: "no resolution is awaiting confirmation on this conversation")
         }
         var decision: ConversationDecision
         if withMessage {
-            guard case .append(let commented) = try receivingComment(by: customer, visibility: .external, at: now) else {
+            guard case .append(let commented) = try receivingComment(by: customer, visibility: .external, body: message, at: now) else {
                 throw .invalidField("id", message: "conversation is archived")
             }
             decision = commented

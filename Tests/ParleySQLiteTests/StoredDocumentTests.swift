@@ -50,6 +50,7 @@ struct StoredDocumentTests {
         c.routing = RoutingRecord(reason: .rule, rule: "billing \(text)", keyword: "invoice", priorityReason: "new org")
         c.spam = SpamAssessment(score: 1.25, threshold: 3, reasons: ["link", text])
         c.resolutionCheck = ResolutionCheck(awaitingConfirmation: false, proposedAt: at, confirmed: true, answeredAt: at.addingTimeInterval(5))
+        c.lastMessage = MessagePreview(author: .revUser(3), body: "last \(text)", at: at.addingTimeInterval(6))
         return c
     }
 

@@ -319,6 +319,30 @@ struct WebTests {
         }
     }
 
+    @Test("each row shows who asked and the latest public message, never a note; a deleted message leaves the row")
+    func rowsShowRequesterAndPreview() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "Export fails", message: "The CSV   export\\nis empty")
+            try await signIn(browser)
+            var page = try await browser.get("/inbox?view=all").html
+            #expect(page.contains("<span class=\"requester\">Alice</span> · <span class=\"muted\">The CSV export is empty</span>"))
+            _ = try await api.post("timeline-entries.create", #"{"type":"timeline_comment","object":"\#(id)","body":"Which browser?"}"#, token: world.agentToken)
+            _ = try await api.post("timeline-entries.create",
+                #"{"type":"timeline_comment","object":"\#(id)","body":"secret note","visibility":"internal"}"#, token: world.agentToken)
+            page = try await browser.get("/inbox?view=all").html
+            #expect(page.contains("<span class=\"muted\">Maya: Which browser?</span>"), "the agent's reply, not the note")
+            #expect(!page.contains("secret note"))
+            let reply = try await api.post("timeline-entries.create", #"{"type":"timeline_comment","object":"\#(id)","body":"my password is hunter2"}"#,
+                                           token: world.aliceToken)
+            #expect(try await browser.get("/inbox?view=all").html.contains("my password is hunter2"))
+            let entry = try #require(reply.body["timeline_entry"]["id"].string)
+            #expect(try await api.post("timeline-entries.delete", #"{"id":"\#(entry)"}"#, token: world.aliceToken).status == .ok)
+            page = try await browser.get("/inbox?view=all").html
+            #expect(!page.contains("hunter2"), "a deleted message's words leave the row")
+            #expect(page.contains("<span class=\"requester\">Alice</span>"))
+        }
+    }
+
     @Test("search finds messages; the org filter takes a name; stage counts show")
     func searchAndCounts() async throws {
         try await withWebServer { api, browser, world in

@@ -79,6 +79,18 @@ struct WebInterface: Sendable {
     }
 
     /// Where to go back to after a failed form, with a notice of what went wrong (a code, see `PageNotice`).
+    /// On a list row: who asked (the customer who opened it, else its first customer), and the latest public
+    /// message's first words, with who wrote it when that is someone else.
+    static func requesterAndPreview(_ conversation: Conversation, pages: WebPages, references: References) -> HTML {
+        let requester: Actor? = conversation.createdBy.isCustomer ? conversation.createdBy : conversation.members.first(where: \.isCustomer)
+        let who: HTML = requester.map { "<span class=\"requester\">\(pages.name($0, references))</span>" } ?? .empty
+        guard let message = conversation.lastMessage else {
+            return requester == nil ? .empty : "<div class=\"preview small\">\(who)</div>"
+        }
+        let writer: HTML = message.author == requester ? .empty : "\(pages.name(message.author, references)): "
+        return "<div class=\"preview small\">\(who)\(requester == nil ? HTML.empty : " · ")<span class=\"muted\">\(writer)\(message.text)</span></div>"
+    }
+
     /// On a list row: the customer has confirmed the proposed resolution, and an agent should verify and resolve.
     static func confirmation(_ conversation: Conversation) -> HTML {
         guard conversation.resolutionCheck?.confirmed == true, conversation.stage != .resolved, conversation.stage != .archived else { return .empty }
@@ -275,6 +287,7 @@ struct WebInterface: Sendable {
             <tr data-href="\(href)" data-conversation="\(conversation.id.displayID)" data-stage="\(conversation.stage.rawValue)">
               <td>\(pages.priority(conversation.priority))</td>
               <td class="title"><a href="\(href)">\(conversation.title.isEmpty ? "(no title)" : conversation.title)</a>
+                \(Self.requesterAndPreview(conversation, pages: pages, references: references))
                 <div class="small muted">\(conversation.id.displayID) · \(conversation.stage.displayName)\(conversation.tags.isEmpty ? HTML.empty : " · \(pages.tags(conversation, references))")\(Self.confirmation(conversation))</div></td>
               <td class="optional">\(org)</td><td class="optional">\(owners.isEmpty ? "Unassigned" : owners)</td>
               <td class="optional small muted">\(waiting)</td><td class="actions">\(reply)</td>

@@ -22,6 +22,8 @@ enum WebAssets {
         border: 1px solid var(--line); border-radius: 6px; padding: .35rem .5rem; background: var(--paper); color: var(--ink); }
     textarea { width: 100%; min-height: 6rem; resize: vertical; }
     input.wide { width: 100%; }
+    table.list td.title .preview { max-width: 48rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    table.list td.title .requester { font-weight: 600; }
     button, .button { display: inline-block; border: 1px solid var(--line); border-radius: 6px; padding: .35rem .8rem; background: var(--paper);
         color: var(--ink); cursor: pointer; line-height: 1.3; }
     button.primary, .button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
