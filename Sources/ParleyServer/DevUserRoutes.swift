@@ -10,17 +10,10 @@ extension ParleyAPI {
     func registerDevUsers(on router: RPCRouter) {
         router.rpc("dev-users.create", created: true) { fields, context in
             let caller = try context.requireAdmin()
-            let email = try fields.requiredString("email").trimmed.lowercased()
-            guard email.contains("@") else { throw APIError.invalidField("email", "expected an email address") }
-            let displayName = try fields.string("display_name") ?? String(email.prefix { $0 != "@" })
-            let fullName = try fields.string("full_name")
-            let role = try fields.enumValue("role", DevUserRole.self) ?? .agent
-            let state = try fields.enumValue("state", UserState.self) ?? .active
-            let now = clock.now()
-            let user = try await app.insert(DevUser.self, actor: caller.actor, at: now) { number in
-                DevUser(number: number, email: email, displayName: displayName, fullName: fullName, state: state, role: role,
-                        createdBy: caller.actor, at: now)
-            }
+            let user = try await app.createDevUser(email: try fields.requiredString("email"), displayName: try fields.string("display_name"),
+                                                   fullName: try fields.string("full_name"),
+                                                   role: try fields.enumValue("role", DevUserRole.self) ?? .agent,
+                                                   state: try fields.enumValue("state", UserState.self) ?? .active, by: caller)
             return .object(["dev_user": try await render(user, Wire.devUser)])
         }
         router.rpc("dev-users.get", readable: true) { fields, context in

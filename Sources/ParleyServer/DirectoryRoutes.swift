@@ -306,17 +306,10 @@ extension ParleyAPI {
     private func registerGroupsTagsLinks(on router: RPCRouter) {
         router.rpc("groups.create", created: true) { fields, context in
             let caller = try context.requireAgent()
-            let name = try fields.requiredString("name")
-            let description = try fields.string("description")
-            let memberType = try fields.string("member_type") ?? "dev_user"
-            var ownerNumber: Int?
-            if let id = try fields.id("owner", [.devUser]) { ownerNumber = try await devUser(id, field: "owner").number }
-            let owner = ownerNumber
-            let now = clock.now()
-            let group = try await app.insert(Group.self, actor: caller.actor, at: now) { number in
-                Group(number: number, name: name, description: description, memberType: memberType, owner: owner,
-                      createdBy: caller.actor, at: now)
-            }
+            var owner: Int?
+            if let id = try fields.id("owner", [.devUser]) { owner = try await devUser(id, field: "owner").number }
+            let group = try await app.createGroup(name: try fields.requiredString("name"), description: try fields.string("description"),
+                                                  memberType: try fields.string("member_type") ?? "dev_user", owner: owner, by: caller)
             return .object(["group": try await renderGroup(group)])
         }
         router.rpc("groups.get", readable: true) { fields, context in
@@ -356,25 +349,14 @@ extension ParleyAPI {
             let caller = try context.requireAgent()
             let group = try fields.requiredID("group", [.group])
             let member = try await devUser(try fields.requiredID("member", [.devUser]), field: "member").number
-            _ = try await app.update(Group.self, number: group.number, actor: caller.actor, at: clock.now()) { group in
-                var group = group
-                if !group.members.contains(member) { group.members.append(member) }
-                return group
-            }
+            try await app.addGroupMember(group.number, member: member, by: caller)
             return .object([:])
         }
         router.rpc("groups.members.remove") { fields, context in
             let caller = try context.requireAgent()
             let groupID = try fields.requiredID("group", [.group])
             let member = try fields.requiredID("member", [.devUser])
-            _ = try await app.update(Group.self, number: groupID.number, actor: caller.actor, at: clock.now()) { group in
-                guard group.members.contains(member.number) else {
-                    throw DomainError.notFound("\(member.displayID) in \(groupID.displayID)")
-                }
-                var group = group
-                group.members.removeAll { $0 == member.number }
-                return group
-            }
+            try await app.removeGroupMember(groupID.number, member: member.number, by: caller)
             return .object([:])
         }
         router.rpc("groups.members.list", readable: true) { fields, context in
@@ -404,13 +386,8 @@ extension ParleyAPI {
 
         router.rpc("tags.create", created: true) { fields, context in
             let caller = try context.requireAgent()
-            let name = try fields.requiredString("name").trimmed
-            let description = try fields.string("description")
-            let allowedValues = try fields.strings("allowed_values") ?? []
-            let now = clock.now()
-            let tag = try await app.insert(Tag.self, actor: caller.actor, at: now) { number in
-                Tag(number: number, name: name, description: description, allowedValues: allowedValues, createdBy: caller.actor, at: now)
-            }
+            let tag = try await app.createTag(name: try fields.requiredString("name"), description: try fields.string("description"),
+                                              allowedValues: try fields.strings("allowed_values") ?? [], by: caller)
             return .object(["tag": try await render(tag, Wire.tag)])
         }
         router.rpc("tags.update") { fields, context in
@@ -421,25 +398,13 @@ extension ParleyAPI {
             var allowed: [String]?
             if case .object? = fields.values["allowed_values"] { allowed = try fields.object("allowed_values")?.strings("set") }
             else { allowed = try fields.strings("allowed_values") }
-            if let name, name.isEmpty { throw APIError.invalidField("name", "must not be empty") }
-            let newAllowed = allowed
-            let tag = try await app.update(Tag.self, number: id.number, actor: caller.actor, at: clock.now()) { tag in
-                guard !tag.isSystem || name == nil || name == tag.name else {
-                    throw APIError.forbidden("\(tag.name) is a system tag: it cannot be renamed")
-                }
-                var tag = tag
-                if let name { tag.name = name }
-                if let description { tag.description = description }
-                if let newAllowed { tag.allowedValues = newAllowed }
-                return tag
-            }
+            let tag = try await app.updateTag(id.number, name: name, description: description, allowedValues: allowed, by: caller)
             return .object(["tag": try await render(tag, Wire.tag)])
         }
         router.rpc("tags.delete") { fields, context in
             let caller = try context.requireAgent()
             let id = try fields.requiredID("id", [.tag])
-            if SystemTag(rawValue: id.number) != nil { throw APIError.forbidden("system tags cannot be deleted") }
-            try await app.delete(Tag.self, number: id.number, actor: caller.actor, at: clock.now())
+            try await app.deleteTag(id.number, by: caller)
             return .object([:])
         }
         router.rpc("tags.get", readable: true) { fields, context in

@@ -49,6 +49,7 @@ struct WireWritingTests {
         c.routing = RoutingRecord(reason: .rule, rule: "billing", keyword: "invoice", priorityReason: "new org")
         c.spam = SpamAssessment(score: 1.5, threshold: 3, reasons: ["link", "caps"])
         c.resolutionCheck = ResolutionCheck(awaitingConfirmation: false, proposedAt: at, confirmed: true, answeredAt: at.addingTimeInterval(5))
+        c.lastMessage = MessagePreview(author: .revUser(2), body: "It broke again", at: at.addingTimeInterval(6))
         return c
     }
 
@@ -117,6 +118,8 @@ struct WireWritingTests {
         "version": "version", "spam": "spam", "resolutionCheck": "resolution_check", "externalRef": "external_ref",
         // Kept for the timers and the inbox's order, not part of DevRev's conversation.
         "waitingSince": nil, "lastAgentReplyAt": nil, "lastActivityAt": nil, "recentMessages": nil,
+        // The inbox's row preview; the API has the timeline for messages.
+        "lastMessage": nil,
     ]
 
     @Test("every stored field of a conversation is in its Codable encoding and on the wire, or deliberately inside")
