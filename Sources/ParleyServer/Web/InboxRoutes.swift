@@ -30,6 +30,7 @@ struct WebInterface: Sendable {
         registerInbox(on: router)
         registerConversationPage(on: router)
         registerWidget(on: router)
+        registerAdmin(on: router)
     }
 
     // MARK: Responses
@@ -306,7 +307,7 @@ struct WebInterface: Sendable {
         <header class="top"><a class="brand" href="/inbox">Parley</a>
           <form class="search" method="get" action="/inbox" role="search"><input type="hidden" name="view" value="all">
             <input id="search" type="search" name="q" placeholder="Search titles and messages  ( / )" value="\(view.search)"></form>
-          <span class="who">\(me)</span>
+          <span class="who">\(me)</span>\(session.caller.isAdmin ? HTML.trusted(" <a href=\"/inbox/admin\">Admin</a>") : .empty)
           <form method="post" action="/inbox/sign-out">\(pages.csrfField(session))<button type="submit">Sign out</button></form></header>
         <div class="layout">
           <nav class="views" id="views" data-live><h2>Stages</h2>\(stageLinks)<h2>Whose</h2>\(scopeLinks)</nav>

@@ -50,6 +50,24 @@ enum PageNotice {
         }
     }
 
+    /// The sentence for a form that worked (`done=agent_created` on the redirect back), if it names a known one.
+    static func done(_ query: FormData) -> String? {
+        switch query.text("done") {
+        case "agent_created": "Agent added."
+        case "agent_updated": "Agent saved."
+        case "agent_activated": "Agent activated: they can sign in again."
+        case "agent_deactivated": "Agent deactivated: their sessions and tokens no longer work."
+        case "password_set": "Password set."
+        case "group_created": "Group added."
+        case "member_added": "Member added."
+        case "member_removed": "Member removed."
+        case "tag_created": "Tag added."
+        case "tag_updated": "Tag saved."
+        case "tag_deleted": "Tag deleted."
+        default: nil
+        }
+    }
+
     /// Field names as the API reports them (`body`, `messages.0.body`): nothing else is echoed.
     private static func isFieldName(_ text: String) -> Bool {
         text.count <= 40 && !text.isEmpty

@@ -22,6 +22,10 @@ enum WebAssets {
         border: 1px solid var(--line); border-radius: 6px; padding: .35rem .5rem; background: var(--paper); color: var(--ink); }
     textarea { width: 100%; min-height: 6rem; resize: vertical; }
     input.wide { width: 100%; }
+    main.admin h2 { font-size: 1rem; margin: 1.4rem 0 .5rem; }
+    form.stack { display: grid; gap: .5rem; max-width: 28rem; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; padding: .8rem; }
+    form.stack label { display: grid; gap: .2rem; font-size: .9rem; color: var(--muted); }
+    form.inline { display: inline-flex; gap: .3rem; align-items: center; flex-wrap: wrap; }
     table.list td.title .preview { max-width: 48rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
     table.list td.title .requester { font-weight: 600; }
     button, .button { display: inline-block; border: 1px solid var(--line); border-radius: 6px; padding: .35rem .8rem; background: var(--paper);

@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import ParleyCore
+import Testing
+
+@testable import ParleyServer
+
+@Suite("Admin pages")
+struct AdminPageTests {
+    /// Signs in with the admin's token and returns the CSRF token of `path`.
+    private func adminPage(_ browser: Browser, _ path: String) async throws -> (Browser.Page, String) {
+        let signIn = try await browser.post("/inbox/sign-in", [("token", adminToken)])
+        #expect(signIn.location == "/inbox")
+        let page = try await browser.get(path)
+        return (page, try #require(Browser.csrf(page)))
+    }
+
+    @Test("an admin adds an agent with a password, a group with that agent, and a tag; the agent signs in and tags with it")
+    func teamLeadSetsUp() async throws {
+        try await withWebServer { api, browser, world in
+            var (page, csrf) = try await adminPage(browser, "/inbox/admin/agents")
+            #expect(page.status == .ok)
+            #expect(page.html.contains("maya@support.test"))
+            var sent = try await browser.post("/inbox/admin/agents", [("_csrf", csrf), ("email", "Sam@Support.test"), ("display_name", "Sam <b>"),
+                                                                      ("role", "agent"), ("password", "a long enough password")])
+            #expect(sent.location == "/inbox/admin/agents?done=agent_created")
+            page = try await browser.get(sent.location!)
+            #expect(page.html.contains("Agent added."))
+            #expect(page.html.contains("Sam &lt;b&gt;") && page.html.contains("sam@support.test"))
+            // A refused password creates nobody.
+            sent = try await browser.post("/inbox/admin/agents", [("_csrf", csrf), ("email", "weak@support.test"), ("password", "short")])
+            #expect(sent.location?.hasPrefix("/inbox/admin/agents?error=") == true)
+            #expect(try await !browser.get("/inbox/admin/agents").html.contains("weak@support.test"))
+            // The same email twice: refused.
+            sent = try await browser.post("/inbox/admin/agents", [("_csrf", csrf), ("email", "sam@support.test")])
+            #expect(sent.location == "/inbox/admin/agents?error=conflict")
+
+            let users = try await api.get("dev-users.list?limit=100", token: adminToken).body["dev_users"].array
+            let samID = try #require(users.first { $0["email"].string == "sam@support.test" }?["id"].string)
+            let sam = try #require(ObjectID.parse(samID))
+            sent = try await browser.post("/inbox/admin/groups", [("_csrf", csrf), ("name", "Escalations"), ("owner", sam.displayID)])
+            #expect(sent.location == "/inbox/admin/groups?done=group_created")
+            page = try await browser.get("/inbox/admin/groups")
+            #expect(page.html.contains("Escalations"))
+            let groups = try await api.get("groups.list", token: adminToken).body["groups"].array
+            let groupID = try #require(groups.first { $0["name"].string == "Escalations" }?["id"].string)
+            let groupNumber = try #require(ObjectID.parse(groupID)).number
+            sent = try await browser.post("/inbox/admin/groups/\(groupNumber)/add-member", [("_csrf", csrf), ("member", sam.displayID)])
+            #expect(sent.location == "/inbox/admin/groups?done=member_added")
+            let members = try await api.get("groups.members.list?group=\(ObjectID(.group, groupNumber).displayID)", token: adminToken)
+            #expect(members.body["members"].array.contains { $0["member"]["id"].string == sam.don }, "\(members.body)")
+
+            sent = try await browser.post("/inbox/admin/tags", [("_csrf", csrf), ("name", "VIP"), ("description", "Pays a lot")])
+            #expect(sent.location == "/inbox/admin/tags?done=tag_created")
+            #expect(try await browser.get("/inbox/admin/tags").html.contains("value=\"VIP\""))
+
+            // Sam signs in with the password given, and can put the new tag on a conversation.
+            let samBrowser = Browser(browser.client)
+            let signedIn = try await samBrowser.post("/inbox/sign-in", [("email", "sam@support.test"), ("password", "a long enough password")])
+            #expect(signedIn.location == "/inbox")
+            let id = try await api.conversation(world.aliceToken, title: "Big customer")
+            let number = try #require(ObjectID.parse(id)).number
+            let conversation = try await samBrowser.get("/inbox/conversations/\(number)")
+            #expect(conversation.html.contains(">VIP</option>"), "the add-tag form offers the new tag")
+            // Sam is an agent, not an admin: no admin pages.
+            #expect(try await samBrowser.get("/inbox/admin/agents").status == .forbidden)
+            #expect(!conversation.html.contains("href=\"/inbox/admin\""))
+        }
+    }
+
+    @Test("admin forms: refused for agents and without this session's CSRF token; tags renamed and deleted, system tags kept")
+    func guarded() async throws {
+        try await withWebServer { _, browser, _ in
+            // Maya is an agent: signed in, she gets no admin page and no admin form goes through.
+            try await signIn(browser)
+            #expect(try await browser.get("/inbox/admin/tags").status == .forbidden)
+            let inbox = try await browser.get("/inbox")
+            let agentCSRF = try #require(Browser.csrf(inbox))
+            let refused = try await browser.post("/inbox/admin/tags", [("_csrf", agentCSRF), ("name", "Sneaky")])
+            #expect(refused.status == .forbidden)
+
+            let admin = Browser(browser.client)
+            let (_, csrf) = try await adminPage(admin, "/inbox/admin/tags")
+            #expect(try await admin.post("/inbox/admin/tags", [("_csrf", "not-the-token"), ("name", "Forged")]).status == .forbidden)
+            #expect(try await admin.post("/inbox/admin/tags", [("name", "No token")]).status == .forbidden)
+            #expect(try await !admin.get("/inbox/admin/tags").html.contains("Forged"))
+            #expect(try await !admin.get("/inbox/admin/tags").html.contains("Sneaky"))
+
+            _ = try await admin.post("/inbox/admin/tags", [("_csrf", csrf), ("name", "Billing")])
+            let page = try await admin.get("/inbox/admin/tags")
+            let number = try #require(page.html.firstMatch(of: /action="\/inbox\/admin\/tags\/([0-9]+)\/update"/).flatMap { Int($0.output.1) })
+            var sent = try await admin.post("/inbox/admin/tags/\(number)/update", [("_csrf", csrf), ("name", "Invoices"), ("description", ""), ("allowed_values", "")])
+            #expect(sent.location == "/inbox/admin/tags?done=tag_updated")
+            #expect(try await admin.get("/inbox/admin/tags").html.contains("value=\"Invoices\""))
+            sent = try await admin.post("/inbox/admin/tags/\(number)/delete", [("_csrf", csrf)])
+            #expect(sent.location == "/inbox/admin/tags?done=tag_deleted")
+            #expect(try await !admin.get("/inbox/admin/tags").html.contains("Invoices"))
+            // The server's own tags: neither renamed nor deleted.
+            let system = SystemTag.resolution.number
+            sent = try await admin.post("/inbox/admin/tags/\(system)/delete", [("_csrf", csrf)])
+            #expect(sent.location == "/inbox/admin/tags?error=forbidden")
+            sent = try await admin.post("/inbox/admin/tags/\(system)/update", [("_csrf", csrf), ("name", "Outcome")])
+            #expect(sent.location == "/inbox/admin/tags?error=forbidden")
+        }
+    }
+}
