@@ -27,6 +27,7 @@ for line in server.stdout:
     if line.startswith("Parley listening"):
         break
 customer_token = re.search(r"customer hank@globex.example: (\S+)", summary).group(1)
+admin_token = re.search(r"shown this once:\s+(\S+)", summary).group(1)
 drivers = []
 try:
     wait_until_up(base)
@@ -55,6 +56,15 @@ try:
     customer.find_element(By.CSS_SELECTOR, "a.card").click()
     wait(customer, EC.presence_of_element_located((By.ID, "thread")), "the thread")
     customer.save_screenshot(os.path.join(out, "widget-thread.png"))
+    admin = browser()
+    drivers.append(admin)
+    admin.get(base + "/inbox/sign-in")
+    admin.find_element(By.NAME, "token").send_keys(admin_token)
+    admin.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+    wait(admin, EC.presence_of_element_located((By.CSS_SELECTOR, "table.list")), "the admin's inbox")
+    admin.get(base + "/inbox/admin/agents")
+    wait(admin, EC.presence_of_element_located((By.ID, "add-agent")), "the agents page")
+    admin.save_screenshot(os.path.join(out, "admin-agents.png"))
     print("screenshots written to docs/screenshots/")
 finally:
     for driver in drivers:

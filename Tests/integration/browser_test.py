@@ -259,6 +259,53 @@ def main():
         assert titles == ["Invoice address"], titles
         check("full-text search")
 
+        # A team lead sets the team up in the admin pages: an agent with a password, a group with that
+        # agent, a tag; the new agent signs in and puts the tag on a conversation.
+        lead = browser()
+        drivers.append(lead)
+        lead.get(base + "/inbox/sign-in")
+        lead.find_element(By.NAME, "token").send_keys(ADMIN)
+        lead.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+        wait(lead, EC.presence_of_element_located((By.CSS_SELECTOR, "a[href='/inbox/admin']")), "the Admin link for an admin").click()
+        wait(lead, EC.presence_of_element_located((By.ID, "add-agent")), "the agents page")
+        form = lead.find_element(By.ID, "add-agent")
+        form.find_element(By.NAME, "email").send_keys("sam@support.test")
+        form.find_element(By.NAME, "display_name").send_keys("Sam")
+        form.find_element(By.NAME, "password").send_keys(PASSWORD)
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(lead, lambda d: "Agent added." in d.find_element(By.CSS_SELECTOR, ".flash").text, "the agent added")
+        assert lead.find_elements(By.CSS_SELECTOR, "tr[data-agent='sam@support.test']")
+        lead.find_element(By.LINK_TEXT, "Groups").click()
+        form = wait(lead, EC.presence_of_element_located((By.ID, "add-group")), "the groups page")
+        form.find_element(By.NAME, "name").send_keys("Escalations")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(lead, lambda d: "Group added." in d.find_element(By.CSS_SELECTOR, ".flash").text, "the group added")
+        row = lead.find_element(By.CSS_SELECTOR, "tr[data-group='Escalations']")
+        Select(row.find_element(By.NAME, "member")).select_by_visible_text("Sam")
+        row.find_element(By.CSS_SELECTOR, "form.inline button[type=submit]").click()
+        wait(lead, lambda d: "Member added." in d.find_element(By.CSS_SELECTOR, ".flash").text, "the member added")
+        assert "Sam" in lead.find_element(By.CSS_SELECTOR, "tr[data-group='Escalations']").text
+        lead.find_element(By.LINK_TEXT, "Tags").click()
+        form = wait(lead, EC.presence_of_element_located((By.ID, "add-tag")), "the tags page")
+        form.find_element(By.NAME, "name").send_keys("VIP")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(lead, lambda d: "Tag added." in d.find_element(By.CSS_SELECTOR, ".flash").text, "the tag added")
+        if shots:
+            lead.save_screenshot(os.path.join(shots, "admin-tags.png"))
+        sam = browser()
+        drivers.append(sam)
+        sam.get(base + "/inbox/sign-in")
+        sam.find_element(By.NAME, "email").send_keys("sam@support.test")
+        sam.find_element(By.NAME, "password").send_keys(PASSWORD)
+        sam.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+        wait(sam, EC.presence_of_element_located((By.ID, "views")), "Sam's inbox")
+        assert not sam.find_elements(By.CSS_SELECTOR, "a[href='/inbox/admin']"), "an agent sees no Admin link"
+        sam.get(f"{base}/inbox/conversations/{number}")
+        Select(wait(sam, EC.presence_of_element_located((By.NAME, "add_tag")), "the add-tag form")).select_by_visible_text("VIP")
+        sam.find_element(By.XPATH, "//select[@name='add_tag']/following-sibling::button").click()
+        wait(sam, lambda d: any(b.text.startswith("VIP") for b in d.find_elements(By.CSS_SELECTOR, ".badge")), "the VIP tag on the conversation")
+        check("admin pages: an admin adds an agent, a group with that agent and a tag; the agent signs in and uses the tag")
+
         # Without JavaScript: sign in and reply with plain forms.
         plain = browser(javascript=False)
         drivers.append(plain)
