@@ -15,6 +15,8 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
     case webhook
     /// An API token or session, named by the number it was stored with (never by its secret).
     case token
+    /// A reply agents keep to send again (Parley's own, not DevRev's).
+    case savedReply = "saved_reply"
 
     /// Other names a kind is written with: a work's DON segment and display prefix name its type.
     static func named(segment: String) -> ObjectKind? {
@@ -48,6 +50,7 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
         case .work: "WORK"
         case .webhook: "WEBHOOK"
         case .token: "TOKEN"
+        case .savedReply: "REPLY"
         case .comment: nil
         }
     }

@@ -111,5 +111,9 @@ enum PostgresSchema {
         CREATE SEQUENCE number_link; CREATE SEQUENCE number_work; CREATE SEQUENCE number_webhook;
         CREATE SEQUENCE number_token;
         """),
+        // A new kind of object needs its number sequence (its documents go in `objects`, like every other).
+        Migration(version: 2, name: "saved replies", sql: """
+        CREATE SEQUENCE number_saved_reply;
+        """),
     ]
 }

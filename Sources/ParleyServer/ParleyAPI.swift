@@ -27,6 +27,7 @@ struct ParleyAPI: Sendable {
         registerConfigurations(on: router)
         registerWorks(on: router)
         registerEvents(on: router)
+        registerSavedReplies(on: router)
     }
 
     /// `test-clock.advance {seconds}` (admin), only with `--test-clock`: moves the clock forward and fires

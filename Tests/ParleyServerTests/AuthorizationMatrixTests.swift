@@ -99,6 +99,19 @@ struct AuthorizationMatrixTests {
             return #"{"group":"\#(group)","member":"\#(f.world.agent)"}"#
         },
         Row(path: "groups.members.list", allowed: team, success: .ok) { f in #"{"group":"\#(try await f.created("groups.create", #"{"name":"G \#(unique())"}"#, "group"))"}"# },
+        Row(path: "saved-replies.create", allowed: team, success: .created) { _ in #"{"title":"R \#(unique())","body":"Hi {customer_first_name}"}"# },
+        Row(path: "saved-replies.get", allowed: team, success: .ok) { f in #"{"id":"\#(try await f.created("saved-replies.create", #"{"title":"R","body":"b","shared":true}"#, "saved_reply"))"}"# },
+        Row(path: "saved-replies.list", allowed: team, success: .ok) { _ in "{}" },
+        // A shared reply the admin wrote: changed by its author or an admin, not by another agent.
+        Row(path: "saved-replies.update", allowed: [.admin], success: .ok) { f in
+            #"{"id":"\#(try await f.created("saved-replies.create", #"{"title":"R","body":"b","shared":true}"#, "saved_reply"))","body":"c"}"#
+        },
+        Row(path: "saved-replies.delete", allowed: [.admin], success: .ok) { f in
+            #"{"id":"\#(try await f.created("saved-replies.create", #"{"title":"R","body":"b","shared":true}"#, "saved_reply"))"}"#
+        },
+        Row(path: "saved-replies.render", allowed: team, success: .ok) { f in
+            #"{"id":"\#(try await f.created("saved-replies.create", #"{"title":"R","body":"b","shared":true}"#, "saved_reply"))","conversation":"\#(f.conversation)"}"#
+        },
         Row(path: "tags.create", allowed: team, success: .created) { _ in #"{"name":"T \#(unique())"}"# },
         Row(path: "tags.get", allowed: team, success: .ok) { _ in #"{"id":"TAG-1"}"# },
         Row(path: "tags.list", allowed: team, success: .ok) { _ in "{}" },

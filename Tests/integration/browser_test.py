@@ -26,6 +26,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -305,6 +306,19 @@ def main():
         sam.find_element(By.XPATH, "//select[@name='add_tag']/following-sibling::button").click()
         wait(sam, lambda d: any(b.text.startswith("VIP") for b in d.find_elements(By.CSS_SELECTOR, ".badge")), "the VIP tag on the conversation")
         check("admin pages: an admin adds an agent, a group with that agent and a tag; the agent signs in and uses the tag")
+
+        # A saved reply, put in the reply box with "/" and a few letters, its placeholders filled.
+        call(port, "saved-replies.create", {"title": "Refund issued", "shared": True,
+                                            "body": "Hi {customer_first_name}, the refund is on its way. {agent_name}"}, agent_token)
+        sam.get(f"{base}/inbox/conversations/{number}")
+        box = wait(sam, EC.presence_of_element_located((By.ID, "reply-body")), "the reply box")
+        box.send_keys("Good news. /ref")
+        wait(sam, lambda d: d.find_element(By.ID, "reply-picker").is_displayed()
+             and d.find_element(By.CSS_SELECTOR, "#reply-picker li.active").text == "Refund issued", "the saved-reply picker")
+        box.send_keys(Keys.ENTER)
+        wait(sam, lambda d: d.find_element(By.ID, "reply-body").get_attribute("value")
+             == "Good news. Hi Alice, the refund is on its way. Sam", "the saved reply in the box")
+        check("a saved reply: '/' and a few letters in the reply box, Enter puts it in, filled in for the customer and the agent")
 
         # Without JavaScript: sign in and reply with plain forms.
         plain = browser(javascript=False)

@@ -11,7 +11,8 @@ extension WebInterface {
             guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let number = try context.parameters.require("number", as: Int.self)
             let form = FormData(encoded: request.uri.query ?? "")
-            guard let html = try await conversationPage(number, view: InboxView(form), session: session, error: PageNotice.message(form)) else {
+            guard let html = try await conversationPage(number, view: InboxView(form), session: session, error: PageNotice.message(form),
+                                                        replyWith: form.text("reply_with").flatMap(Int.init)) else {
                 return Self.page(pages.message(title: "Not found", text: "There is no conversation CONV-\(number)."), status: .notFound)
             }
             return Self.page(html)
@@ -98,7 +99,8 @@ extension WebInterface {
         }
     }
 
-    private func conversationPage(_ number: Int, view: InboxView, session: WebSession, error: String?, draft: String = "") async throws -> HTML? {
+    private func conversationPage(_ number: Int, view: InboxView, session: WebSession, error: String?, draft: String = "",
+                                  replyWith: Int? = nil) async throws -> HTML? {
         guard let conversation = try await store.conversation(number: number) else { return nil }
         let pages = pages
         var timelineQuery = TimelineQuery(conversation: number, viewer: session.caller.actor)
@@ -128,6 +130,19 @@ extension WebInterface {
         let groups = try await store.list(Group.self, query: DirectoryQuery()).items
         for group in groups { names[group.id.displayID] = group.name }
         let wording = TimelineWording(names: names)
+        // Saved replies, filled in for this conversation: listed under the reply box (a link puts one in the
+        // box without JavaScript; with it, "/" and a few letters in the box picks one).
+        let requester: Actor? = conversation.createdBy.isCustomer ? conversation.createdBy : conversation.members.first(where: \.isCustomer)
+        let customerName = requester.flatMap { actor -> String? in
+            if case .revUser(let n) = actor { return references.revUsers[n].flatMap { $0.displayName ?? $0.fullName } }
+            return nil
+        }
+        let agentName = pages.name(session.caller.actor, references)
+        let savedReplies = try await api.app.savedReplies(for: session.caller).map { reply in
+            (reply, reply.rendered(customerName: customerName, agentName: agentName, conversation: conversation.id))
+        }
+        var draft = draft
+        if draft.isEmpty, let replyWith, let chosen = savedReplies.first(where: { $0.0.number == replyWith }) { draft = chosen.1 }
         // Previous and next in the view the agent came from.
         let neighbours = try await store.listConversations(try await query(for: view, session: session, limit: 200)).items.map(\.number)
         let position = neighbours.firstIndex(of: number)
@@ -208,6 +223,12 @@ extension WebInterface {
         case (_, false?) where !settled: "<div class=\"proposal\" data-confirmed=\"no\">The customer said the proposed resolution did not solve it.</div>"
         default: .empty
         }
+        let savedList: HTML = savedReplies.isEmpty ? .empty : """
+            <details class="saved" id="saved-replies"><summary class="small muted">Saved replies (or type / in the box)</summary><ul>
+            \(HTML.join(savedReplies.map { reply, text -> HTML in
+                "<li data-title=\"\(reply.title)\" data-text=\"\(text)\"><a href=\"\(base)?\(viewQuery)&amp;reply_with=\(reply.number)#reply\">\(reply.title)</a>\(reply.isShared ? HTML.empty : " <span class=\"badge\">mine</span>")</li>"
+            }))</ul></details>
+            """
         let navigation: HTML = """
             <a rel="up" href="/inbox?\(viewQuery)">← \(view.title)</a>
             \(previous.map { p -> HTML in " · <a rel=\"prev\" href=\"/inbox/conversations/\(p)?\(viewQuery)\">Previous</a>" } ?? .empty)
@@ -233,7 +254,7 @@ extension WebInterface {
               <div class="timeline" id="timeline" data-live>\(timeline)\(proposal)</div>
               <form class="reply" id="reply" method="post" action="\(base)/reply?\(viewQuery)">\(csrf)
                 <label for="reply-body" class="small muted">Reply to the customer, or leave a note for the team</label>
-                <textarea id="reply-body" name="body" required>\(draft)</textarea>
+                <textarea id="reply-body" name="body" required>\(draft)</textarea>\(savedList)
                 <div class="row">
                   <label><input type="radio" name="visibility" value="external" checked> Public reply</label>
                   <label><input type="radio" name="visibility" value="internal"> Internal note</label>

@@ -22,6 +22,10 @@ enum WebAssets {
         border: 1px solid var(--line); border-radius: 6px; padding: .35rem .5rem; background: var(--paper); color: var(--ink); }
     textarea { width: 100%; min-height: 6rem; resize: vertical; }
     input.wide { width: 100%; }
+    ul.picker { list-style: none; margin: .2rem 0; padding: .2rem; background: var(--paper); border: 1px solid var(--line); border-radius: 6px; max-width: 28rem; }
+    ul.picker li { padding: .25rem .5rem; border-radius: 4px; cursor: pointer; }
+    ul.picker li.active { background: var(--accent-wash); }
+    details.saved { margin: .3rem 0; } details.saved ul { margin: .3rem 0; padding-left: 1.2rem; }
     main.admin h2 { font-size: 1rem; margin: 1.4rem 0 .5rem; }
     form.stack { display: grid; gap: .5rem; max-width: 28rem; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; padding: .8rem; }
     form.stack label { display: grid; gap: .2rem; font-size: .9rem; color: var(--muted); }
@@ -171,6 +175,69 @@ enum WebAssets {
         if (window.location.hash !== "#reply") { return; }
         setTimeout(function () { var box = document.getElementById("reply-body"); if (box) { box.focus(); } }, 0);
       });
+    })();
+    // Saved replies: "/" and a few letters in the reply box list the matching ones; Enter or Tab puts the
+    // chosen one in place of what was typed, Esc closes the list.
+    (function () {
+      "use strict";
+      var box = document.getElementById("reply-body");
+      var items = Array.prototype.slice.call(document.querySelectorAll("#saved-replies [data-text]"));
+      if (!box || !items.length) { return; }
+      var picker = document.createElement("ul");
+      picker.id = "reply-picker";
+      picker.className = "picker";
+      picker.setAttribute("role", "listbox");
+      picker.hidden = true;
+      box.parentNode.insertBefore(picker, box.nextSibling);
+      var shown = [], active = 0, start = -1;
+      function close() { picker.hidden = true; shown = []; }
+      function query() {
+        var before = box.value.slice(0, box.selectionStart);
+        var match = /(^|\s)\/([^\s\/]*)$/.exec(before);
+        if (!match) { return null; }
+        start = before.length - match[2].length - 1;
+        return match[2].toLowerCase();
+      }
+      function render() {
+        picker.textContent = "";
+        shown.forEach(function (item, i) {
+          var li = document.createElement("li");
+          li.setAttribute("role", "option");
+          li.textContent = item.getAttribute("data-title");
+          if (i === active) { li.className = "active"; li.setAttribute("aria-selected", "true"); }
+          li.addEventListener("mousedown", function (event) { event.preventDefault(); choose(i); });
+          picker.appendChild(li);
+        });
+        picker.hidden = !shown.length;
+      }
+      function choose(i) {
+        var item = shown[i];
+        if (!item) { return; }
+        var text = item.getAttribute("data-text");
+        var end = box.selectionStart;
+        box.value = box.value.slice(0, start) + text + box.value.slice(end);
+        box.setSelectionRange(start + text.length, start + text.length);
+        close();
+        box.focus();
+      }
+      box.addEventListener("input", function () {
+        var typed = query();
+        if (typed === null) { close(); return; }
+        shown = items.filter(function (item) { return item.getAttribute("data-title").toLowerCase().indexOf(typed) !== -1; }).slice(0, 8);
+        active = 0;
+        render();
+      });
+      box.addEventListener("keydown", function (event) {
+        if (picker.hidden) { return; }
+        if (event.key === "ArrowDown") { active = (active + 1) % shown.length; render(); }
+        else if (event.key === "ArrowUp") { active = (active - 1 + shown.length) % shown.length; render(); }
+        else if (event.key === "Enter" || event.key === "Tab") { choose(active); }
+        else if (event.key === "Escape") { close(); }
+        else { return; }
+        event.preventDefault();
+        event.stopPropagation();
+      });
+      box.addEventListener("blur", function () { setTimeout(close, 150); });
     })();
     """#
 
