@@ -320,6 +320,24 @@ def main():
              == "Good news. Hi Alice, the refund is on its way. Sam", "the saved reply in the box")
         check("a saved reply: '/' and a few letters in the reply box, Enter puts it in, filled in for the customer and the agent")
 
+        # Bulk: three conversations waiting for an answer, selected in the list and resolved at once.
+        bulk = []
+        for title in ["Bulk one", "Bulk two", "Bulk three"]:
+            created = call(port, "conversations.create", {"type": "support", "title": title, "messages": [{"body": "Same question"}]},
+                           customer_token)["conversation"]
+            bulk.append(created["display_id"])
+        agent.get(base + "/inbox?view=new")
+        for display_id in bulk:
+            wait(agent, EC.element_to_be_clickable((By.CSS_SELECTOR, f"tr[data-conversation='{display_id}'] input[name=selected]")),
+                 f"{display_id}'s checkbox").click()
+        Select(agent.find_element(By.CSS_SELECTOR, "#bulk select[name=action]")).select_by_value("resolve")
+        Select(agent.find_element(By.CSS_SELECTOR, "#bulk select[name=resolution]")).select_by_value("answered")
+        agent.find_element(By.CSS_SELECTOR, "#bulk button[type=submit]").click()
+        wait(agent, lambda d: "3 conversations changed." in d.find_element(By.CSS_SELECTOR, ".flash").text, "the bulk action's notice")
+        stages = [call(port, "conversations.get", {"id": display_id}, agent_token)["conversation"]["stage"]["name"] for display_id in bulk]
+        assert stages == ["resolved"] * 3, stages
+        check("bulk: three conversations selected in the list and resolved at once, with a resolution")
+
         # Without JavaScript: sign in and reply with plain forms.
         plain = browser(javascript=False)
         drivers.append(plain)

@@ -31,6 +31,7 @@ struct WebInterface: Sendable {
         registerConversationPage(on: router)
         registerWidget(on: router)
         registerAdmin(on: router)
+        registerBulkActions(on: router)
     }
 
     // MARK: Responses
@@ -170,7 +171,7 @@ struct WebInterface: Sendable {
         router.get("/inbox") { request, context in
             guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let form = FormData(encoded: request.uri.query ?? "")
-            return Self.page(try await inboxPage(InboxView(form), session: session, error: PageNotice.message(form)))
+            return Self.page(try await inboxPage(InboxView(form), session: session, error: PageNotice.message(form), notice: PageNotice.done(form)))
         }
     }
 
@@ -231,7 +232,7 @@ struct WebInterface: Sendable {
         return query
     }
 
-    private func inboxPage(_ view: InboxView, session: WebSession, error: String?) async throws -> HTML {
+    private func inboxPage(_ view: InboxView, session: WebSession, error: String?, notice: String? = nil) async throws -> HTML {
         let pages = pages
         let page = try await store.listConversations(try await query(for: view, session: session))
         let counts = try await store.stageCounts()
@@ -286,6 +287,7 @@ struct WebInterface: Sendable {
                 : .empty
             return """
             <tr data-href="\(href)" data-conversation="\(conversation.id.displayID)" data-stage="\(conversation.stage.rawValue)">
+              <td class="select"><input type="checkbox" name="selected" value="\(conversation.number)" form="bulk" aria-label="Select \(conversation.id.displayID)"></td>
               <td>\(pages.priority(conversation.priority))</td>
               <td class="title"><a href="\(href)">\(conversation.title.isEmpty ? "(no title)" : conversation.title)</a>
                 \(Self.requesterAndPreview(conversation, pages: pages, references: references))
@@ -298,7 +300,7 @@ struct WebInterface: Sendable {
         let list: HTML = page.items.isEmpty
             ? "<div class=\"empty\">Nothing here. \(view.stage == .needsResponse ? "Every customer has an answer." : "")</div>"
             : """
-            <table class="list"><thead><tr><th>Pri</th><th>Conversation</th><th class="optional">Org</th><th class="optional">Owner</th>
+            <table class="list"><thead><tr><th class="select"><span class="small muted">Select</span></th><th>Pri</th><th>Conversation</th><th class="optional">Org</th><th class="optional">Owner</th>
             <th class="optional">Waiting</th><th></th></tr></thead><tbody>\(rows)</tbody></table>
             """
         let more: HTML = page.nextCursor.map { "<p><a rel=\"next\" href=\"/inbox?\(view.query(cursor: $0))\">Older →</a></p>" } ?? .empty
@@ -312,7 +314,7 @@ struct WebInterface: Sendable {
         <div class="layout">
           <nav class="views" id="views" data-live><h2>Stages</h2>\(stageLinks)<h2>Whose</h2>\(scopeLinks)</nav>
           <main>
-            <h1>\(view.title)</h1>\(pages.flash(error))\(filters)
+            <h1>\(view.title)</h1>\(pages.flash(error, notice: notice))\(filters)\(page.items.isEmpty ? HTML.empty : bulkBar(view, session: session, people: people, tags: tagList))
             <div id="list" data-live>\(list)\(more)</div>
             <p class="small muted">Keys: <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>o</kbd> open · <kbd>r</kbd> reply · <kbd>/</kbd> search</p>
           </main>

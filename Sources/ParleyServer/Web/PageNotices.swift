@@ -64,8 +64,17 @@ enum PageNotice {
         case "tag_created": "Tag added."
         case "tag_updated": "Tag saved."
         case "tag_deleted": "Tag deleted."
+        case "bulk":
+            bulkSentence(changed: query.text("changed").flatMap(Int.init) ?? 0, refused: query.text("refused").flatMap(Int.init) ?? 0)
         default: nil
         }
+    }
+
+    private static func bulkSentence(changed: Int, refused: Int) -> String {
+        let done = changed == 1 ? "1 conversation changed." : "\(changed) conversations changed."
+        guard refused > 0 else { return done }
+        return done + (refused == 1 ? " 1 was left as it is" : " \(refused) were left as they are")
+            + ": their stage does not allow it, or they changed meanwhile."
     }
 
     /// Field names as the API reports them (`body`, `messages.0.body`): nothing else is echoed.

@@ -22,6 +22,7 @@ enum WebAssets {
         border: 1px solid var(--line); border-radius: 6px; padding: .35rem .5rem; background: var(--paper); color: var(--ink); }
     textarea { width: 100%; min-height: 6rem; resize: vertical; }
     input.wide { width: 100%; }
+    table.list th.select, table.list td.select { width: 2rem; }
     ul.picker { list-style: none; margin: .2rem 0; padding: .2rem; background: var(--paper); border: 1px solid var(--line); border-radius: 6px; max-width: 28rem; }
     ul.picker li { padding: .25rem .5rem; border-radius: 4px; cursor: pointer; }
     ul.picker li.active { background: var(--accent-wash); }
@@ -107,10 +108,13 @@ enum WebAssets {
           .then(function (html) {
             if (!html) { return; }
             var next = new DOMParser().parseFromString(html, "text/html");
+            // Rows selected for a bulk action stay selected when the list is refreshed.
+            var checked = Array.prototype.map.call(document.querySelectorAll("input[name=selected]:checked"), function (box) { return box.value; });
             document.querySelectorAll("[data-live]").forEach(function (el) {
               var fresh = next.getElementById(el.id);
               if (fresh && el.innerHTML !== fresh.innerHTML) { el.innerHTML = fresh.innerHTML; }
             });
+            document.querySelectorAll("input[name=selected]").forEach(function (box) { box.checked = checked.indexOf(box.value) !== -1; });
             body.setAttribute("data-refreshed", String(Date.now()));
             markSelection();
           })
