@@ -56,21 +56,21 @@ struct Routing: AsyncParsableCommand {
 
         func run() async throws {
             let engine = try Routing.load(file)
-            var request = RoutingRequest(title: title, body: body, channel: channel)
-            var orgText = "unidentified org"
-            if let database, let email, let at = email.lastIndex(of: "@") {
-                let domain = String(email[email.index(after: at)...]).lowercased()
-                let found = try await StoreOpening.using(.sqlite(path: database)) {
-                    try await $0.find(Account.self, key: "domain", value: domain).first
+            let explanation: RoutingExplanation
+            if let database {
+                explanation = try await StoreOpening.using(.sqlite(path: database)) { store in
+                    try await ParleyApp(store: store, clock: SystemClock()).explainRouting(engine, title: title, body: body, email: email,
+                                                                                          channel: channel)
                 }
-                if let account = found {
-                    request.revOrg = account.defaultRevOrg
-                    request.orgDefaultOwner = account.defaultOwner
-                    request.orgCreatedAt = account.createdDate
-                    orgText = "\(account.displayName) (\(account.id.displayID), default owner \(account.defaultOwner.map { "DEVU-\($0)" } ?? "none"))"
-                }
+            } else {
+                let request = RoutingRequest(title: title, body: body, channel: channel)
+                explanation = RoutingExplanation(decision: RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: Date()),
+                                                 account: nil)
             }
-            let decision = RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: Date())
+            let decision = explanation.decision
+            let orgText = explanation.account.map {
+                "\($0.displayName) (\($0.id.displayID), default owner \($0.defaultOwner.map { "DEVU-\($0)" } ?? "none"))"
+            } ?? "unidentified org"
             print("org:      \(orgText)")
             print("owner:    \(decision.owners.map { "DEVU-\($0)" }.joined(separator: ", ").nonEmpty ?? "unassigned")")
             print("group:    \(decision.group.map { "GROUP-\($0)" } ?? "none")")
@@ -87,32 +87,12 @@ struct Routing: AsyncParsableCommand {
 
         func run() async throws {
             let engine = try Routing.load(file)
-            var moves: [String: Int] = [:]
-            var total = 0, changed = 0
-            try await StoreOpening.using(.sqlite(path: database)) { store in
-                var query = ConversationQuery()
-                query.page.limit = 500
-                query.sort = .createdDate(descending: false)
-                var cursor: String?
-                repeat {
-                    query.page.cursor = cursor
-                    let page = try await store.listConversations(query)
-                    for conversation in page.items {
-                        let request = try await RoutingRequest.replaying(conversation, store: store, keepPriority: false)
-                        let decision = RoutingDecision.decide(request, engine: engine, policy: PriorityPolicy(), at: conversation.createdDate)
-                        total += 1
-                        let from = conversation.ownedBy.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"
-                        let to = decision.owners.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned"
-                        if from != to {
-                            changed += 1
-                            moves["\(from) → \(to) (\(decision.record.summary))", default: 0] += 1
-                        }
-                    }
-                    cursor = page.nextCursor
-                } while cursor != nil
+            let simulation = try await StoreOpening.using(.sqlite(path: database)) { store in
+                try await ParleyApp(store: store, clock: SystemClock()).simulateRouting(engine, limit: .max)
             }
-            print("\(total) conversations replayed through \(file); \(changed) would go to a different owner.")
-            for (move, count) in moves.sorted(by: { $0.value > $1.value }) { print("  \(count)\t\(move)") }
+            print("\(simulation.replayed) conversations replayed through \(file); \(simulation.changed) would go to a different owner.")
+            func owners(_ numbers: [Int]) -> String { numbers.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned" }
+            for move in simulation.moves { print("  \(move.count)\t\(owners(move.from)) → \(owners(move.to)) (\(move.why))") }
         }
     }
 }

@@ -103,4 +103,46 @@ struct AdminPageTests {
             #expect(sent.location == "/inbox/admin/tags?error=forbidden")
         }
     }
+
+    @Test("routing rules: explain and simulate answer and change nothing; save puts them in force, and a new conversation lands with that owner")
+    func routing() async throws {
+        try await withWebServer { api, browser, world in
+            let created = try await api.post("dev-users.create", #"{"email":"sam@support.test","display_name":"Sam"}"#, token: adminToken)
+            let samID = try #require(created.body["dev_user"]["id"].string)
+            let sam = try #require(ObjectID.parse(samID))
+            let before = try await api.conversation(world.aliceToken, title: "Invoice is wrong")
+            _ = try await api.conversation(world.aliceToken, title: "Login loops")
+            var (page, csrf) = try await adminPage(browser, "/inbox/admin/routing")
+            #expect(page.html.contains("<textarea name=\"rules\""))
+            #expect(page.html.contains("Sam: \(sam.displayID)"), "the ids to use are listed")
+            let rules = #"{"rules":[{"id":"billing","keywords":["invoice"],"owner":"\#(sam.displayID)"}]}"#
+            let versionBefore = try await api.get("routing-rules.list", token: adminToken).body.value
+            page = try await browser.post("/inbox/admin/routing", [("_csrf", csrf), ("rules", rules), ("do", "explain"),
+                                                                       ("title", "Second invoice"), ("body", "Charged twice"), ("email", "alice@acme.test")])
+            #expect(page.status == .ok)
+            #expect(page.html.contains("<dd id=\"explain-owner\">Sam</dd>"))
+            #expect(page.html.contains("<dd id=\"explain-why\">routing rule billing (keyword “invoice”)"))
+            #expect(page.html.contains("Acme"), "the org found by the email's domain")
+            page = try await browser.post("/inbox/admin/routing", [("_csrf", csrf), ("rules", rules), ("do", "simulate")])
+            #expect(page.html.contains("2 of the newest conversations replayed: 1 would go to a different owner."))
+            #expect(page.html.contains("<td>1</td><td>Maya</td><td>Sam</td>"))
+            // Wrong rules come back as typed, saying what is wrong; nothing is saved.
+            page = try await browser.post("/inbox/admin/routing", [("_csrf", csrf), ("rules", #"{"rules":[{"id":"x","keywords":["!!"]}]}"#), ("do", "save")])
+            #expect(page.status == .badRequest)
+            #expect(page.html.contains("id=\"routing-error\""))
+            #expect(page.html.contains("&quot;!!&quot;"))
+            #expect(try await api.get("routing-rules.list", token: adminToken).body.value == versionBefore, "explain, simulate and a refused save change nothing")
+            #expect(try await api.get("conversations.get?id=\(before)", token: adminToken).body["conversation"]["owned_by"][0]["id"].string == world.agent)
+            let saved = try await browser.post("/inbox/admin/routing", [("_csrf", csrf), ("rules", rules), ("do", "save")])
+            #expect(saved.location == "/inbox/admin/routing?done=routing_saved")
+            #expect(try await browser.get(try #require(saved.location)).html.contains("Routing rules saved"))
+            let after = try await api.conversation(world.aliceToken, title: "Another invoice question")
+            #expect(try await api.get("conversations.get?id=\(after)", token: adminToken).body["conversation"]["owned_by"][0]["id"].string == sam.don)
+            // Agents cannot try or save rules.
+            let agent = Browser(browser.client)
+            try await signIn(agent)
+            let agentCSRF = try #require(Browser.csrf(try await agent.get("/inbox")))
+            #expect(try await agent.post("/inbox/admin/routing", [("_csrf", agentCSRF), ("rules", rules), ("do", "save")]).status == .forbidden)
+        }
+    }
 }

@@ -338,6 +338,36 @@ def main():
         assert stages == ["resolved"] * 3, stages
         check("bulk: three conversations selected in the list and resolved at once, with a resolution")
 
+        # Routing rules in the admin pages: explain and simulate before saving, then a widget conversation
+        # lands with the rule's owner.
+        sam_id = next(u["display_id"] for u in call(port, "dev-users.list", {})["dev_users"] if u["email"] == "sam@support.test")
+        lead.get(base + "/inbox/admin/routing")
+        rules = wait(lead, EC.presence_of_element_located((By.NAME, "rules")), "the routing page")
+        rules.clear()
+        rules.send_keys(json.dumps({"rules": [{"id": "refunds", "keywords": ["refund"], "owner": sam_id}]}))
+        lead.find_element(By.NAME, "title").send_keys("Refund please")
+        lead.find_element(By.NAME, "email").send_keys("alice@acme.test")
+        lead.find_element(By.CSS_SELECTOR, "button[value=explain]").click()
+        wait(lead, lambda d: d.find_element(By.ID, "explain-owner").text == "Sam", "explain: Sam would own it")
+        assert "refunds" in lead.find_element(By.ID, "explain-why").text
+        lead.find_element(By.CSS_SELECTOR, "button[value=simulate]").click()
+        summary = wait(lead, EC.presence_of_element_located((By.ID, "simulate-summary")), "simulate's answer").text
+        assert "conversations replayed" in summary, summary
+        lead.find_element(By.CSS_SELECTOR, "button[value=save]").click()
+        wait(lead, lambda d: "Routing rules saved" in d.find_element(By.CSS_SELECTOR, ".flash").text, "the rules saved")
+        if shots:
+            lead.save_screenshot(os.path.join(shots, "admin-routing.png"))
+        asker = browser()
+        drivers.append(asker)
+        asker.get(f"{widget_base}/widget?token={customer_token}")
+        wait(asker, EC.presence_of_element_located((By.ID, "new-title")), "the widget").send_keys("Refund for a double charge")
+        asker.find_element(By.ID, "reply-body").send_keys("I was charged twice, a refund please.")
+        asker.find_element(By.CSS_SELECTOR, "form.reply button[type=submit]").click()
+        wait(asker, EC.presence_of_element_located((By.ID, "thread")), "the new conversation in the widget")
+        sam.get(base + "/inbox?view=new&scope=mine")
+        wait(sam, lambda d: "Refund for a double charge" in d.find_element(By.ID, "list").text, "the widget conversation in Sam's own list")
+        check("routing rules: explain and simulate answer in the admin page, save, and a new widget conversation lands with the rule's owner")
+
         # Without JavaScript: sign in and reply with plain forms.
         plain = browser(javascript=False)
         drivers.append(plain)

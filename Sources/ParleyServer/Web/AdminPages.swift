@@ -10,7 +10,7 @@ import ParleyStore
 /// redirect back and a fixed sentence (`PageNotice`), never text from the request.
 extension WebInterface {
     enum AdminSection: String, CaseIterable {
-        case agents, groups, tags
+        case agents, groups, tags, routing
 
         var title: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
     }
@@ -29,11 +29,13 @@ extension WebInterface {
             case .agents: try await agentsSection(session)
             case .groups: try await groupsSection(session)
             case .tags: try await tagsSection(session)
+            case .routing: try await routingSection(session)
             }
             return Self.page(adminDocument(section, session: session, notice: notice, body: body))
         }
         router.post("/inbox/admin/:section") { request, context in
-            try await adminForm(request, context: context, number: nil)
+            if context.parameters.get("section") == AdminSection.routing.rawValue { return try await tryRouting(request, context: context) }
+            return try await adminForm(request, context: context, number: nil)
         }
         router.post("/inbox/admin/:section/:number/:action") { request, context in
             try await adminForm(request, context: context, number: try context.parameters.require("number", as: Int.self))
@@ -125,7 +127,7 @@ extension WebInterface {
         (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    private func adminDocument(_ current: AdminSection, session: WebSession, notice: (error: String?, done: String?), body: HTML) -> HTML {
+    func adminDocument(_ current: AdminSection, session: WebSession, notice: (error: String?, done: String?), body: HTML) -> HTML {
         let pages = pages
         let tabs = HTML.join(AdminSection.allCases.map { section -> HTML in
             let mark: HTML = section == current ? " class=\"current\" aria-current=\"page\"" : .empty
