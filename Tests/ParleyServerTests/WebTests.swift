@@ -71,11 +71,13 @@ private extension String {
 }
 
 /// Runs `body` with a server whose agent maya@support.test (`world.agent`) has the password "correct horse battery".
-func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(),
+func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(), testClock: Bool = false,
                            _ body: @Sendable (API, Browser, World) async throws -> Void) async throws {
-    var configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning)
+    let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
+    var configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning,
+                                         testClock: testClock ? clock : nil)
     configuration.rateLimits = rateLimits
-    let server = try await buildApplication(configuration, clock: ManualClock(Date(timeIntervalSince1970: 1_750_000_000)))
+    let server = try await buildApplication(configuration, clock: clock)
     do {
         try await server.application.test(.router) { client in
             let api = API(client: client)

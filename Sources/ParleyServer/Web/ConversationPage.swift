@@ -26,6 +26,13 @@ extension WebInterface {
             // The view the page was opened in travels in the form's address, not in its fields.
             let view = InboxView(FormData(encoded: request.uri.query ?? ""))
             let back = "/inbox/conversations/\(number)?\(view.query())"
+            // Someone else wrote since the page was loaded: the reply comes back unsent, with a warning, so the
+            // agent reads the new message first (sending again sends it as it is).
+            if action == "reply", form["send_anyway"] != "yes", let draft = form["body"],
+               let warning = try await wroteMeanwhile(number, seen: form.text("seen").flatMap(Int.init), caller: session.caller),
+               let html = try await conversationPage(number, view: view, session: session, error: warning, draft: draft, sendAnyway: true) {
+                return Self.page(html, status: .conflict)
+            }
             do {
                 try await perform(action, on: number, form: form, caller: session.caller)
             } catch {
@@ -39,6 +46,19 @@ extension WebInterface {
             return Self.redirect(action == "reply" || action == "stage" ? back : back + "#details")
         }
     }
+
+    /// The warning for a reply written while someone else's public message arrived (after `seen`, the
+    /// milliseconds of the latest message the page showed), or nil.
+    private func wroteMeanwhile(_ number: Int, seen: Int?, caller: Caller) async throws -> String? {
+        guard let seen, let conversation = try await store.conversation(number: number), let last = conversation.lastMessage,
+              last.author != caller.actor, Self.milliseconds(last.at) > seen else { return nil }
+        var wanted = References.Wanted()
+        wanted.add(last.author)
+        let name = pages.name(last.author, try await References.load(wanted, from: store))
+        return "\(name) wrote while you were writing: read it above. Your reply is below, not sent yet; send it again to send it as it is."
+    }
+
+    static func milliseconds(_ date: Date?) -> Int { date.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } ?? 0 }
 
     /// One form's change, through the application layer's use cases (the same checks and transactions as
     /// the API's). A form value outside its allowed set is refused, never replaced by a default.
@@ -100,7 +120,7 @@ extension WebInterface {
     }
 
     private func conversationPage(_ number: Int, view: InboxView, session: WebSession, error: String?, draft: String = "",
-                                  replyWith: Int? = nil) async throws -> HTML? {
+                                  replyWith: Int? = nil, sendAnyway: Bool = false) async throws -> HTML? {
         guard let conversation = try await store.conversation(number: number) else { return nil }
         let pages = pages
         var timelineQuery = TimelineQuery(conversation: number, viewer: session.caller.actor)
@@ -251,9 +271,10 @@ extension WebInterface {
           </div>
           <div class="conversation">
             <section>
-              <div class="timeline" id="timeline" data-live>\(timeline)\(proposal)</div>
+              <div class="timeline" id="timeline" data-live>\(timeline)\(proposal)<i hidden id="latest-message" data-at="\(Self.milliseconds(conversation.lastMessage?.at))"></i></div>
               <form class="reply" id="reply" method="post" action="\(base)/reply?\(viewQuery)">\(csrf)
                 <label for="reply-body" class="small muted">Reply to the customer, or leave a note for the team</label>
+                <input type="hidden" name="seen" value="\(Self.milliseconds(conversation.lastMessage?.at))">\(sendAnyway ? HTML.trusted("<input type=\"hidden\" name=\"send_anyway\" value=\"yes\">") : .empty)
                 <textarea id="reply-body" name="body" required>\(draft)</textarea>\(savedList)
                 <div class="row">
                   <label><input type="radio" name="visibility" value="external" checked> Public reply</label>

@@ -115,6 +115,9 @@ enum WebAssets {
               if (fresh && el.innerHTML !== fresh.innerHTML) { el.innerHTML = fresh.innerHTML; }
             });
             document.querySelectorAll("input[name=selected]").forEach(function (box) { box.checked = checked.indexOf(box.value) !== -1; });
+            // A message shown live counts as seen: the reply form will not warn about it.
+            var latest = document.getElementById("latest-message"), seen = document.querySelector("#reply input[name=seen]");
+            if (latest && seen) { seen.value = latest.getAttribute("data-at"); }
             body.setAttribute("data-refreshed", String(Date.now()));
             markSelection();
           })
