@@ -115,5 +115,11 @@ enum PostgresSchema {
         Migration(version: 2, name: "saved replies", sql: """
         CREATE SEQUENCE number_saved_reply;
         """),
+        // Who is on a conversation page (the inbox shows the others): short-lived rows, renewed while the
+        // page is open, forgotten once expired.
+        Migration(version: 3, name: "presence", sql: """
+        CREATE TABLE presence (conversation BIGINT NOT NULL, agent BIGINT NOT NULL, state TEXT NOT NULL,
+            until_ms BIGINT NOT NULL, PRIMARY KEY (conversation, agent));
+        """),
     ]
 }

@@ -111,6 +111,23 @@ extension PostgresStore {
         }
     }
 
+    // MARK: Presence
+
+    public func markPresence(conversation: Int, agent: Int, state: String, now: Date, until: Date) async throws -> [PresenceEntry] {
+        try await transaction { db in
+            try await db.run("DELETE FROM presence WHERE conversation = ? AND until_ms <= ?", [.integer(conversation), .ms(now)])
+            try await db.run("""
+                INSERT INTO presence (conversation, agent, state, until_ms) VALUES (?, ?, ?, ?)
+                ON CONFLICT (conversation, agent) DO UPDATE SET state = excluded.state, until_ms = excluded.until_ms
+                """, [.integer(conversation), .integer(agent), .text(state), .ms(until)])
+            return try await db.query("SELECT agent, state FROM presence WHERE conversation = ? AND agent <> ? ORDER BY agent",
+                                      [.integer(conversation), .integer(agent)]).compactMap { row in
+                guard let other = row[0].int, let state = row[1].string else { return nil }
+                return PresenceEntry(agent: other, state: state)
+            }
+        }
+    }
+
     // MARK: Credentials
 
     public func passwordHash(of user: Int) async throws -> String? {

@@ -106,6 +106,23 @@ extension SQLiteStore {
         }
     }
 
+    // MARK: Presence
+
+    public func markPresence(conversation: Int, agent: Int, state: String, now: Date, until: Date) async throws -> [PresenceEntry] {
+        try await write { db in
+            try db.run("DELETE FROM presence WHERE conversation = ? AND until_ms <= ?", [.integer(Int64(conversation)), Self.ms(now)])
+            try db.run("""
+                INSERT INTO presence (conversation, agent, state, until_ms) VALUES (?, ?, ?, ?)
+                ON CONFLICT (conversation, agent) DO UPDATE SET state = excluded.state, until_ms = excluded.until_ms
+                """, [.integer(Int64(conversation)), .integer(Int64(agent)), .text(state), Self.ms(until)])
+            return try db.query("SELECT agent, state FROM presence WHERE conversation = ? AND agent <> ? ORDER BY agent",
+                                [.integer(Int64(conversation)), .integer(Int64(agent))]).compactMap { row in
+                guard let other = row[0].int, let state = row[1].string else { return nil }
+                return PresenceEntry(agent: other, state: state)
+            }
+        }
+    }
+
     // MARK: Inbox and credentials
 
     public func stageCounts() async throws -> [Stage: Int] {

@@ -191,5 +191,11 @@ enum Schema {
         Migration(version: 17, name: "leases", sql: """
         CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms INTEGER NOT NULL) WITHOUT ROWID;
         """),
+        // Who is on a conversation page (the inbox shows the others): short-lived rows, renewed while the
+        // page is open, forgotten once expired.
+        Migration(version: 18, name: "presence", sql: """
+        CREATE TABLE presence (conversation INTEGER NOT NULL, agent INTEGER NOT NULL, state TEXT NOT NULL,
+            until_ms INTEGER NOT NULL, PRIMARY KEY (conversation, agent)) WITHOUT ROWID;
+        """),
     ]
 }

@@ -172,8 +172,27 @@ public protocol ParleyStore: Sendable {
     /// Gives the lease up if `holder` has it (a server shutting down), so another takes it over at once.
     func releaseLease(_ name: String, holder: String) async throws
 
+    // MARK: Presence
+
+    /// Records that `agent` is on `conversation` (`state`: `viewing` or `typing`) until `until`, forgets
+    /// that conversation's entries that expired by `now`, and returns the other agents there now, by agent
+    /// number. Kept in the database, so agents on different servers see each other.
+    func markPresence(conversation: Int, agent: Int, state: String, now: Date, until: Date) async throws -> [PresenceEntry]
+
     // MARK: Settings
 
     func setting(_ name: String) async throws -> String?
     func setSetting(_ name: String, value: String) async throws
+}
+
+/// An agent on a conversation page, and what they are doing there.
+public struct PresenceEntry: Sendable, Equatable {
+    public var agent: Int
+    /// `viewing` or `typing`.
+    public var state: String
+
+    public init(agent: Int, state: String) {
+        self.agent = agent
+        self.state = state
+    }
 }

@@ -25,3 +25,29 @@ extension StorageContract {
         #expect(try await store.acquireLease("webhooks", holder: "node-a", duration: 10), "released: free at once")
     }
 }
+
+/// Presence: who else is on a conversation page, per conversation, until their entry expires.
+extension StorageContract {
+    func presenceShowsOthersUntilExpired(_ store: any ParleyStore) async throws {
+        let t0 = Self.t0
+        #expect(try await store.markPresence(conversation: 1, agent: 2, state: "viewing", now: t0, until: t0 + 20).isEmpty, "alone")
+        #expect(try await store.markPresence(conversation: 1, agent: 3, state: "typing", now: t0 + 1, until: t0 + 21)
+                == [PresenceEntry(agent: 2, state: "viewing")])
+        #expect(try await store.markPresence(conversation: 2, agent: 4, state: "viewing", now: t0 + 1, until: t0 + 21).isEmpty, "per conversation")
+        // Agent 2 renews, now typing; agent 3 sees the change.
+        _ = try await store.markPresence(conversation: 1, agent: 2, state: "typing", now: t0 + 5, until: t0 + 25)
+        #expect(try await store.markPresence(conversation: 1, agent: 3, state: "viewing", now: t0 + 6, until: t0 + 26)
+                == [PresenceEntry(agent: 2, state: "typing")])
+        // Agent 3 left (no renewal): gone for agent 2 once expired.
+        #expect(try await store.markPresence(conversation: 1, agent: 2, state: "viewing", now: t0 + 27, until: t0 + 47).isEmpty)
+        // Eight agents at once on one conversation: each sees the ones that came before it, none is lost.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for agent in 10..<18 {
+                group.addTask { _ = try await store.markPresence(conversation: 3, agent: agent, state: "viewing", now: t0, until: t0 + 60) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.markPresence(conversation: 3, agent: 99, state: "viewing", now: t0 + 1, until: t0 + 61).map(\.agent)
+                == Array(10..<18))
+    }
+}

@@ -44,6 +44,7 @@ public struct StorageContract: Sendable {
         case tokensAreNumberedListedAndRevokedByNumber
         case accessChangesAreDecidedAndStoredWithTheirRevocations
         case leasesGoToOneHolderAtATime
+        case presenceShowsOthersUntilExpired
 
         public var testDescription: String { rawValue }
     }
@@ -84,6 +85,7 @@ public struct StorageContract: Sendable {
         case .tokensAreNumberedListedAndRevokedByNumber: try await tokensAreNumberedListedAndRevokedByNumber(store)
         case .accessChangesAreDecidedAndStoredWithTheirRevocations: try await accessChangesAreDecidedAndStoredWithTheirRevocations(store)
         case .leasesGoToOneHolderAtATime: try await leasesGoToOneHolderAtATime(store)
+        case .presenceShowsOthersUntilExpired: try await presenceShowsOthersUntilExpired(store)
         }
     }
 

@@ -45,4 +45,33 @@ struct CollisionTests {
             #expect(sent.status == .seeOther)
         }
     }
+
+    @Test("agents on one conversation see each other, viewing or typing, until they leave")
+    func presence() async throws {
+        try await withWebServer(testClock: true) { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "Export fails")
+            let number = try #require(ObjectID.parse(id)).number
+            let created = try await api.post("dev-users.create", #"{"email":"sam@support.test","display_name":"Sam"}"#, token: adminToken)
+            let samID = try #require(created.body["dev_user"]["id"].string)
+            let samToken = try #require(try await api.post("auth-tokens.create", #"{"act_as":"\#(samID)"}"#, token: adminToken).body["access_token"].string)
+            try await signIn(browser)
+            let maya = try await browser.get("/inbox/conversations/\(number)")
+            #expect(maya.html.contains("data-presence=\"/inbox/conversations/\(number)/presence\"></p>"), "alone at first")
+            let mayaCSRF = try #require(Browser.csrf(maya))
+            let sam = Browser(browser.client)
+            #expect(try await sam.post("/inbox/sign-in", [("token", samToken)]).location == "/inbox")
+            let samPage = try await sam.get("/inbox/conversations/\(number)")
+            #expect(samPage.html.contains(">Maya is viewing this conversation</p>"))
+            let samCSRF = try #require(Browser.csrf(samPage))
+            _ = try await sam.post("/inbox/conversations/\(number)/presence", [("_csrf", samCSRF), ("state", "typing")])
+            var heard = try await browser.post("/inbox/conversations/\(number)/presence", [("_csrf", mayaCSRF), ("state", "viewing")])
+            #expect(heard.status == .ok)
+            #expect(heard.html == #"{"presence":"Sam is typing a reply"}"#)
+            // Sam closes the page: once his entry expires, Maya is alone again.
+            _ = try await api.post("test-clock.advance", #"{"seconds":30}"#, token: adminToken)
+            heard = try await browser.post("/inbox/conversations/\(number)/presence", [("_csrf", mayaCSRF), ("state", "viewing")])
+            #expect(heard.html == #"{"presence":""}"#)
+            #expect(try await browser.post("/inbox/conversations/\(number)/presence", [("state", "viewing")]).status == .forbidden, "CSRF-checked")
+        }
+    }
 }

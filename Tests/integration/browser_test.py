@@ -320,6 +320,14 @@ def main():
              == "Good news. Hi Alice, the refund is on its way. Sam", "the saved reply in the box")
         check("a saved reply: '/' and a few letters in the reply box, Enter puts it in, filled in for the customer and the agent")
 
+        # Two agents on one conversation see each other: Maya opens it while Sam is typing there.
+        agent.get(f"{base}/inbox/conversations/{number}")
+        wait(agent, EC.presence_of_element_located((By.ID, "presence")), "Maya's page")
+        sam.find_element(By.ID, "reply-body").send_keys(" Thanks!")
+        wait(agent, lambda d: "Sam is" in d.find_element(By.ID, "presence").text, "Sam shown on Maya's page", seconds=20)
+        wait(sam, lambda d: "Maya is viewing this conversation" in d.find_element(By.ID, "presence").text, "Maya shown on Sam's page", seconds=20)
+        check("two agents on one conversation see each other, live")
+
         # Bulk: three conversations waiting for an answer, selected in the list and resolved at once.
         bulk = []
         for title in ["Bulk one", "Bulk two", "Bulk three"]:

@@ -1,6 +1,7 @@
 import Hummingbird
 import ParleyApp
 import ParleyCore
+import ParleyJSON
 import ParleyStore
 
 /// The inbox's conversation page and its forms: reply or note, stage changes the machine allows from here,
@@ -23,6 +24,7 @@ extension WebInterface {
             let action = try context.parameters.require("action")
             let form = try await Self.form(request, context: context)
             try session.checkForm(form)
+            if action == "presence" { return try await presence(number, typing: form["state"] == "typing", session: session) }
             // The view the page was opened in travels in the form's address, not in its fields.
             let view = InboxView(FormData(encoded: request.uri.query ?? ""))
             let back = "/inbox/conversations/\(number)?\(view.query())"
@@ -45,6 +47,23 @@ extension WebInterface {
             }
             return Self.redirect(action == "reply" || action == "stage" ? back : back + "#details")
         }
+    }
+
+    /// The page's heartbeat: this agent is here (viewing or typing); the answer names the others.
+    private func presence(_ number: Int, typing: Bool, session: WebSession) async throws -> Response {
+        let others = try await presenceLine(number, typing: typing, session: session)
+        return JSONResponse.make(status: .ok, .object(["presence": .string(others)]))
+    }
+
+    /// "Tomás is typing a reply · Priya is viewing", or empty when no other agent is here.
+    func presenceLine(_ number: Int, typing: Bool, session: WebSession) async throws -> String {
+        let others = try await api.app.markPresence(on: number, typing: typing, by: session.caller)
+        guard !others.isEmpty else { return "" }
+        let people = try await store.objects(DevUser.self, numbers: Set(others.map(\.agent)))
+        return others.map { entry in
+            let name = people[entry.agent]?.displayName ?? ObjectID(.devUser, entry.agent).displayID
+            return entry.state == "typing" ? "\(name) is typing a reply" : "\(name) is viewing this conversation"
+        }.joined(separator: " · ")
     }
 
     /// The warning for a reply written while someone else's public message arrived (after `seen`, the
@@ -161,6 +180,8 @@ extension WebInterface {
         let savedReplies = try await api.app.savedReplies(for: session.caller).map { reply in
             (reply, reply.rendered(customerName: customerName, agentName: agentName, conversation: conversation.id))
         }
+        // This agent is here now; the others on the page are named (the page's script keeps it current).
+        let present = session.caller.isAgent ? try await presenceLine(number, typing: false, session: session) : ""
         var draft = draft
         if draft.isEmpty, let replyWith, let chosen = savedReplies.first(where: { $0.0.number == replyWith }) { draft = chosen.1 }
         // Previous and next in the view the agent came from.
@@ -271,6 +292,7 @@ extension WebInterface {
           </div>
           <div class="conversation">
             <section>
+              <p class="small presence" id="presence" aria-live="polite" data-presence="\(base)/presence">\(present)</p>
               <div class="timeline" id="timeline" data-live>\(timeline)\(proposal)<i hidden id="latest-message" data-at="\(Self.milliseconds(conversation.lastMessage?.at))"></i></div>
               <form class="reply" id="reply" method="post" action="\(base)/reply?\(viewQuery)">\(csrf)
                 <label for="reply-body" class="small muted">Reply to the customer, or leave a note for the team</label>

@@ -22,6 +22,7 @@ enum WebAssets {
         border: 1px solid var(--line); border-radius: 6px; padding: .35rem .5rem; background: var(--paper); color: var(--ink); }
     textarea { width: 100%; min-height: 6rem; resize: vertical; }
     input.wide { width: 100%; }
+    p.presence { min-height: 1.2em; margin: 0 0 .4rem; color: var(--accent); }
     table.list th.select, table.list td.select { width: 2rem; }
     ul.picker { list-style: none; margin: .2rem 0; padding: .2rem; background: var(--paper); border: 1px solid var(--line); border-radius: 6px; max-width: 28rem; }
     ul.picker li { padding: .25rem .5rem; border-radius: 4px; cursor: pointer; }
@@ -182,6 +183,32 @@ enum WebAssets {
         if (window.location.hash !== "#reply") { return; }
         setTimeout(function () { var box = document.getElementById("reply-body"); if (box) { box.focus(); } }, 0);
       });
+    })();
+    // Presence: every 5 s the page says this agent is here, viewing or typing (a key in the reply box in the
+    // last 4 s, sent at once when typing starts), and shows the other agents on the conversation.
+    (function () {
+      "use strict";
+      var line = document.getElementById("presence");
+      var form = document.getElementById("reply");
+      if (!line || !form) { return; }
+      var csrf = form.querySelector("input[name=_csrf]");
+      var box = document.getElementById("reply-body");
+      var lastKey = 0, sentTyping = false, timer = null;
+      function send() {
+        var typing = Date.now() - lastKey < 4000;
+        sentTyping = typing;
+        var data = new URLSearchParams();
+        data.set("_csrf", csrf ? csrf.value : "");
+        data.set("state", typing ? "typing" : "viewing");
+        fetch(line.getAttribute("data-presence"), { method: "POST", credentials: "same-origin", body: data })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (answer) { if (answer) { line.textContent = answer.presence; } })
+          .catch(function () {});
+        clearTimeout(timer);
+        timer = setTimeout(send, 5000);
+      }
+      if (box) { box.addEventListener("input", function () { lastKey = Date.now(); if (!sentTyping) { send(); } }); }
+      timer = setTimeout(send, 5000);
     })();
     // Saved replies: "/" and a few letters in the reply box list the matching ones; Enter or Tab puts the
     // chosen one in place of what was typed, Esc closes the list.
