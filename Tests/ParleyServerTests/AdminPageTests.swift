@@ -145,4 +145,30 @@ struct AdminPageTests {
             #expect(try await agent.post("/inbox/admin/routing", [("_csrf", agentCSRF), ("rules", rules), ("do", "save")]).status == .forbidden)
         }
     }
+
+    @Test("API tokens: an admin creates one for an agent, shown once; it works until revoked from the page")
+    func tokens() async throws {
+        try await withWebServer { api, browser, world in
+            let (page, csrf) = try await adminPage(browser, "/inbox/admin/tokens")
+            #expect(page.status == .ok)
+            let created = try await browser.post("/inbox/admin/tokens", [("_csrf", csrf), ("agent", world.agent), ("expires_in_days", "30")])
+            #expect(created.status == .created)
+            let secret = try #require(created.html.firstMatch(of: /<code class="secret">(parley_pat_[^<]+)<\/code>/).map { String($0.output.1) })
+            let me = try await api.get("dev-users.self", token: secret)
+            #expect(me.status == .ok && me.body["dev_user"]["email"].string == "maya@support.test")
+            let listed = try await browser.get("/inbox/admin/tokens")
+            #expect(!listed.html.contains(secret), "shown once, never again")
+            let number = try #require(created.html.firstMatch(of: /New token TOKEN-([0-9]+)/).flatMap { Int($0.output.1) })
+            #expect(listed.html.contains("action=\"/inbox/admin/tokens/\(number)/revoke\""), "listed, with its revoke button")
+            let revoked = try await browser.post("/inbox/admin/tokens/\(number)/revoke", [("_csrf", csrf)])
+            #expect(revoked.location == "/inbox/admin/tokens?done=token_revoked")
+            #expect(try await api.get("dev-users.self", token: secret).status == .unauthorized)
+            let refused = try await browser.post("/inbox/admin/tokens", [("_csrf", csrf), ("agent", world.agent), ("expires_in_days", "0")])
+            #expect(refused.location?.contains("error=") == true)
+            let agent = Browser(browser.client)
+            try await signIn(agent)
+            let agentCSRF = try #require(Browser.csrf(try await agent.get("/inbox")))
+            #expect(try await agent.post("/inbox/admin/tokens", [("_csrf", agentCSRF), ("agent", world.agent)]).status == .forbidden)
+        }
+    }
 }

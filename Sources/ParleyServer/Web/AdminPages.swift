@@ -10,9 +10,10 @@ import ParleyStore
 /// redirect back and a fixed sentence (`PageNotice`), never text from the request.
 extension WebInterface {
     enum AdminSection: String, CaseIterable {
-        case agents, groups, tags, routing
+        case agents, groups, tags, routing, tokens
 
-        var title: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
+        var title: String { self == .tokens ? "API tokens" : rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
+
     }
 
     func registerAdmin(on router: Router<ParleyRequestContext>) {
@@ -30,11 +31,13 @@ extension WebInterface {
             case .groups: try await groupsSection(session)
             case .tags: try await tagsSection(session)
             case .routing: try await routingSection(session)
+            case .tokens: try await tokensSection(session)
             }
             return Self.page(adminDocument(section, session: session, notice: notice, body: body))
         }
         router.post("/inbox/admin/:section") { request, context in
             if context.parameters.get("section") == AdminSection.routing.rawValue { return try await tryRouting(request, context: context) }
+            if context.parameters.get("section") == AdminSection.tokens.rawValue { return try await createToken(request, context: context) }
             return try await adminForm(request, context: context, number: nil)
         }
         router.post("/inbox/admin/:section/:number/:action") { request, context in
@@ -117,6 +120,9 @@ extension WebInterface {
         case (.tags, "delete", let number?):
             try await app.deleteTag(number, by: caller)
             return "tag_deleted"
+        case (.tokens, "revoke", let number?):
+            try await app.revokeToken(number: number, by: caller, at: now)
+            return "token_revoked"
         default:
             throw APIError.notFound("admin action '\(action)'")
         }
