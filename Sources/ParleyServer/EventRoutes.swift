@@ -11,20 +11,8 @@ extension ParleyAPI {
     func registerEvents(on router: RPCRouter) {
         router.rpc("webhooks.create", created: true) { fields, context in
             let caller = try context.requireAdmin()
-            let url = try fields.requiredString("url")
-            // Public targets only (issue 15, item 7), unless --allow-private-webhooks; checked again at delivery.
-            _ = try await webhooks.policy.checkNew(url)
-            let types = try fields.strings("event_types") ?? Webhook.eventTypes
-            for (index, type) in types.enumerated() where !Webhook.eventTypes.contains(type) {
-                throw APIError.invalidEnum("event_types.\(index)", type, allowed: Webhook.eventTypes)
-            }
-            let secret = try fields.string("secret") ?? TokenSecret.generate(prefix: "whsec_")
-            // A new webhook receives what happens from now on.
-            let cursor = try await store.latestOutboxSequence()
-            let now = clock.now()
-            let webhook = try await app.insert(Webhook.self, actor: caller.actor, at: now) { number in
-                Webhook(number: number, url: url, eventTypes: types, secret: secret, cursor: cursor, createdBy: caller.actor, at: now)
-            }
+            let webhook = try await createWebhook(url: try fields.requiredString("url"), eventTypes: try fields.strings("event_types"),
+                                                  secret: try fields.string("secret"), by: caller)
             return .object(["webhook": renderWebhook(webhook, withSecret: true)])
         }
         router.rpc("webhooks.list", readable: true) { fields, context in
@@ -61,6 +49,23 @@ extension ParleyAPI {
             let followText: String? = parameters["follow"].map { String($0) }
             let follow = followText != "false"
             return eventStream(for: caller, after: cursor, follow: follow, tokenHash: context.tokenHash)
+        }
+    }
+
+    /// A new webhook (the API's and the admin page's): a public target only (issue 15, item 7) unless
+    /// --allow-private-webhooks, checked again at each delivery; it receives what happens from now on.
+    func createWebhook(url: String, eventTypes: [String]?, secret: String?, by caller: Caller) async throws -> Webhook {
+        guard caller.isAdmin else { throw APIError.forbidden("webhooks are set up by an admin") }
+        _ = try await webhooks.policy.checkNew(url)
+        let types = eventTypes ?? Webhook.eventTypes
+        for (index, type) in types.enumerated() where !Webhook.eventTypes.contains(type) {
+            throw APIError.invalidEnum("event_types.\(index)", type, allowed: Webhook.eventTypes)
+        }
+        let secret = secret ?? TokenSecret.generate(prefix: "whsec_")
+        let cursor = try await store.latestOutboxSequence()
+        let now = clock.now()
+        return try await app.insert(Webhook.self, actor: caller.actor, at: now) { number in
+            Webhook(number: number, url: url, eventTypes: types, secret: secret, cursor: cursor, createdBy: caller.actor, at: now)
         }
     }
 

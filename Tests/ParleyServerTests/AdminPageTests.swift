@@ -171,4 +171,28 @@ struct AdminPageTests {
             #expect(try await agent.post("/inbox/admin/tokens", [("_csrf", agentCSRF), ("agent", world.agent)]).status == .forbidden)
         }
     }
+
+    @Test("webhooks: a private target is refused as by the API; one allowed is added with its secret shown once, listed, deleted")
+    func webhooks() async throws {
+        try await withWebServer { _, browser, _ in
+            let (_, csrf) = try await adminPage(browser, "/inbox/admin/webhooks")
+            let refused = try await browser.post("/inbox/admin/webhooks", [("_csrf", csrf), ("url", "http://127.0.0.1:9/hook")])
+            #expect(refused.location?.hasPrefix("/inbox/admin/webhooks?error=") == true, "loopback refused without --allow-private-webhooks")
+        }
+        try await withWebServer(allowPrivateWebhooks: true) { api, browser, _ in
+            let (_, csrf) = try await adminPage(browser, "/inbox/admin/webhooks")
+            let added = try await browser.post("/inbox/admin/webhooks", [("_csrf", csrf), ("url", "http://127.0.0.1:9/hook"),
+                                                                         ("event_types", "conversation_created")])
+            #expect(added.status == .created)
+            let secret = try #require(added.html.firstMatch(of: /<code class="secret">(whsec_[^<]+)<\/code>/).map { String($0.output.1) })
+            let listed = try await api.get("webhooks.list", token: adminToken).body["webhooks"].array
+            #expect(listed.count == 1 && listed[0]["event_types"].array.compactMap(\.string) == ["conversation_created"])
+            let page = try await browser.get("/inbox/admin/webhooks")
+            #expect(page.html.contains("<code>http://127.0.0.1:9/hook</code>") && !page.html.contains(secret))
+            let number = try #require(page.html.firstMatch(of: /action="\/inbox\/admin\/webhooks\/([0-9]+)\/delete"/).flatMap { Int($0.output.1) })
+            let deleted = try await browser.post("/inbox/admin/webhooks/\(number)/delete", [("_csrf", csrf)])
+            #expect(deleted.location == "/inbox/admin/webhooks?done=webhook_deleted")
+            #expect(try await api.get("webhooks.list", token: adminToken).body["webhooks"].array.isEmpty)
+        }
+    }
 }

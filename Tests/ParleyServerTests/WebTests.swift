@@ -71,12 +71,13 @@ private extension String {
 }
 
 /// Runs `body` with a server whose agent maya@support.test (`world.agent`) has the password "correct horse battery".
-func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(), testClock: Bool = false,
+func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(), testClock: Bool = false, allowPrivateWebhooks: Bool = false,
                            _ body: @Sendable (API, Browser, World) async throws -> Void) async throws {
     let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
     var configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning,
                                          testClock: testClock ? clock : nil)
     configuration.rateLimits = rateLimits
+    configuration.allowPrivateWebhooks = allowPrivateWebhooks
     let server = try await buildApplication(configuration, clock: clock)
     do {
         try await server.application.test(.router) { client in

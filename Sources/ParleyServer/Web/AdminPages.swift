@@ -10,7 +10,7 @@ import ParleyStore
 /// redirect back and a fixed sentence (`PageNotice`), never text from the request.
 extension WebInterface {
     enum AdminSection: String, CaseIterable {
-        case agents, groups, tags, routing, tokens
+        case agents, groups, tags, routing, webhooks, tokens
 
         var title: String { self == .tokens ? "API tokens" : rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
 
@@ -31,6 +31,7 @@ extension WebInterface {
             case .groups: try await groupsSection(session)
             case .tags: try await tagsSection(session)
             case .routing: try await routingSection(session)
+            case .webhooks: try await webhooksSection(session)
             case .tokens: try await tokensSection(session)
             }
             return Self.page(adminDocument(section, session: session, notice: notice, body: body))
@@ -38,6 +39,7 @@ extension WebInterface {
         router.post("/inbox/admin/:section") { request, context in
             if context.parameters.get("section") == AdminSection.routing.rawValue { return try await tryRouting(request, context: context) }
             if context.parameters.get("section") == AdminSection.tokens.rawValue { return try await createToken(request, context: context) }
+            if context.parameters.get("section") == AdminSection.webhooks.rawValue { return try await createWebhook(request, context: context) }
             return try await adminForm(request, context: context, number: nil)
         }
         router.post("/inbox/admin/:section/:number/:action") { request, context in
@@ -120,6 +122,9 @@ extension WebInterface {
         case (.tags, "delete", let number?):
             try await app.deleteTag(number, by: caller)
             return "tag_deleted"
+        case (.webhooks, "delete", let number?):
+            try await app.delete(Webhook.self, number: number, actor: caller.actor, at: now)
+            return "webhook_deleted"
         case (.tokens, "revoke", let number?):
             try await app.revokeToken(number: number, by: caller, at: now)
             return "token_revoked"
