@@ -66,28 +66,7 @@ extension ParleyAPI {
             return listResponse("accounts", page, render: wire.account)
         }
         router.rpc("accounts.update") { fields, context in
-            let caller = try context.requireAgent()
-            let id = try fields.requiredID("id", [.account])
-            let owners = try fields.idUpdate("owned_by", [.devUser])
-            for owner in owners ?? [] { _ = try await devUser(owner, field: "owned_by") }
-            let displayName = try fields.string("display_name")
-            let description = try fields.string("description")
-            let domains = try fields.strings("domains")
-            let websites = try fields.strings("websites")
-            let externalRefs = try fields.strings("external_refs")
-            let tier = try fields.string("tier")
-            let account = try await app.update(Account.self, number: id.number, actor: caller.actor, at: clock.now()) { account in
-                var account = account
-                if let displayName { account.displayName = displayName }
-                if let description { account.description = description }
-                if let domains { account.domains = domains.map { $0.lowercased() } }
-                if let websites { account.websites = websites }
-                if let externalRefs { account.externalRefs = externalRefs }
-                if let tier { account.tier = tier }
-                if let owners { account.ownedBy = owners.map(\.number) }
-                return account
-            }
-            return .object(["account": try await renderAccount(account)])
+            .object(["account": try await renderAccount(try await updateAccount(fields, caller: try context.requireAgent()))])
         }
 
         router.rpc("rev-orgs.create", created: true) { fields, context in
@@ -226,6 +205,31 @@ extension ParleyAPI {
     }
 
     /// Creates an account and its default rev org together (one transaction: neither exists without the other).
+    /// `accounts.update`'s change (the API's and the admin page's): names, domains (lower case), owners (the
+    /// first is the default owner; each must be a dev user), websites, external refs, tier.
+    func updateAccount(_ fields: Fields, caller: Caller) async throws -> Account {
+        let id = try fields.requiredID("id", [.account])
+        let owners = try fields.idUpdate("owned_by", [.devUser])
+        for owner in owners ?? [] { _ = try await devUser(owner, field: "owned_by") }
+        let displayName = try fields.string("display_name")
+        let description = try fields.string("description")
+        let domains = try fields.strings("domains")
+        let websites = try fields.strings("websites")
+        let externalRefs = try fields.strings("external_refs")
+        let tier = try fields.string("tier")
+        return try await app.update(Account.self, number: id.number, actor: caller.actor, at: clock.now()) { account in
+            var account = account
+            if let displayName { account.displayName = displayName }
+            if let description { account.description = description }
+            if let domains { account.domains = domains.map { $0.lowercased() } }
+            if let websites { account.websites = websites }
+            if let externalRefs { account.externalRefs = externalRefs }
+            if let tier { account.tier = tier }
+            if let owners { account.ownedBy = owners.map(\.number) }
+            return account
+        }
+    }
+
     func createAccountWithRevOrg(_ fields: Fields, orgFields: Fields, displayName: String, caller: Caller) async throws -> (Account, RevOrg) {
         let owners = try fields.ids("owned_by", [.devUser]) ?? []
         for owner in owners { _ = try await devUser(owner, field: "owned_by") }

@@ -195,4 +195,28 @@ struct AdminPageTests {
             #expect(try await api.get("webhooks.list", token: adminToken).body["webhooks"].array.isEmpty)
         }
     }
+
+    @Test("customer orgs: added with email domains and a default owner, renamed, their domains and owner changed; a non-agent owner refused")
+    func orgs() async throws {
+        try await withWebServer { api, browser, world in
+            let (page, csrf) = try await adminPage(browser, "/inbox/admin/orgs")
+            #expect(page.html.contains("value=\"Acme\""), "the orgs there are listed")
+            var sent = try await browser.post("/inbox/admin/orgs", [("_csrf", csrf), ("name", "Initech"), ("domains", "initech.test, Initech.co"),
+                                                                    ("owner", world.agent)])
+            #expect(sent.location == "/inbox/admin/orgs?done=org_created")
+            let accounts = try await api.get("accounts.list", token: adminToken).body["accounts"].array
+            let initech = try #require(accounts.first { $0["display_name"].string == "Initech" })
+            #expect(initech["domains"].array.compactMap(\.string) == ["initech.test", "initech.co"], "kept in lower case")
+            let initechID = try #require(initech["id"].string)
+            let number = try #require(ObjectID.parse(initechID)).number
+            sent = try await browser.post("/inbox/admin/orgs/\(number)/update", [("_csrf", csrf), ("name", "Initech Ltd"), ("domains", "initech.test"), ("owner", "")])
+            #expect(sent.location == "/inbox/admin/orgs?done=org_updated")
+            let updated = try await api.get("accounts.get?id=ACC-\(number)", token: adminToken).body["account"]
+            #expect(updated["display_name"].string == "Initech Ltd")
+            #expect(updated["domains"].array.compactMap(\.string) == ["initech.test"])
+            #expect(updated["owned_by"].array.isEmpty)
+            sent = try await browser.post("/inbox/admin/orgs/\(number)/update", [("_csrf", csrf), ("owner", "DEVU-999")])
+            #expect(sent.location?.contains("error=") == true, "an owner who is not a dev user is refused")
+        }
+    }
 }

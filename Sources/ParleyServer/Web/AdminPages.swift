@@ -10,9 +10,15 @@ import ParleyStore
 /// redirect back and a fixed sentence (`PageNotice`), never text from the request.
 extension WebInterface {
     enum AdminSection: String, CaseIterable {
-        case agents, groups, tags, routing, webhooks, tokens
+        case agents, groups, orgs, tags, routing, webhooks, tokens
 
-        var title: String { self == .tokens ? "API tokens" : rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
+        var title: String {
+            switch self {
+            case .tokens: "API tokens"
+            case .orgs: "Customer orgs"
+            default: rawValue.prefix(1).uppercased() + rawValue.dropFirst()
+            }
+        }
 
     }
 
@@ -32,6 +38,7 @@ extension WebInterface {
             case .tags: try await tagsSection(session)
             case .routing: try await routingSection(session)
             case .webhooks: try await webhooksSection(session)
+            case .orgs: try await orgsSection(session)
             case .tokens: try await tokensSection(session)
             }
             return Self.page(adminDocument(section, session: session, notice: notice, body: body))
@@ -122,6 +129,8 @@ extension WebInterface {
         case (.tags, "delete", let number?):
             try await app.deleteTag(number, by: caller)
             return "tag_deleted"
+        case (.orgs, _, _):
+            return try await performOrgs(action, number: number, form: form, caller: caller)
         case (.webhooks, "delete", let number?):
             try await app.delete(Webhook.self, number: number, actor: caller.actor, at: now)
             return "webhook_deleted"

@@ -64,6 +64,8 @@ enum PageNotice {
         case "tag_created": "Tag added."
         case "tag_updated": "Tag saved."
         case "tag_deleted": "Tag deleted."
+        case "org_created": "Customer org added."
+        case "org_updated": "Customer org saved."
         case "webhook_deleted": "Webhook deleted: nothing more is delivered to it."
         case "token_revoked": "Token revoked: requests with it are refused from now on."
         case "routing_saved": "Routing rules saved: new conversations are routed by them from now on."
