@@ -76,6 +76,17 @@ def wait_until_up(base):
     raise AssertionError(f"{base} did not start")
 
 
+def sign_in(driver, base, email=None, password=None, token=None):
+    """Signs in from the sign-in page, with an email and password or with a token."""
+    driver.get(base + "/inbox/sign-in")
+    if token:
+        driver.find_element(By.NAME, "token").send_keys(token)
+    else:
+        driver.find_element(By.NAME, "email").send_keys(email)
+        driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+
+
 def stage_badge(driver):
     return driver.find_element(By.ID, "stage").get_attribute("data-stage")
 
@@ -264,9 +275,7 @@ def main():
         # agent, a tag; the new agent signs in and puts the tag on a conversation.
         lead = browser()
         drivers.append(lead)
-        lead.get(base + "/inbox/sign-in")
-        lead.find_element(By.NAME, "token").send_keys(ADMIN)
-        lead.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+        sign_in(lead, base, token=ADMIN)
         wait(lead, EC.presence_of_element_located((By.CSS_SELECTOR, "a[href='/inbox/admin']")), "the Admin link for an admin").click()
         wait(lead, EC.presence_of_element_located((By.ID, "add-agent")), "the agents page")
         form = lead.find_element(By.ID, "add-agent")
@@ -295,10 +304,7 @@ def main():
             lead.save_screenshot(os.path.join(shots, "admin-tags.png"))
         sam = browser()
         drivers.append(sam)
-        sam.get(base + "/inbox/sign-in")
-        sam.find_element(By.NAME, "email").send_keys("sam@support.test")
-        sam.find_element(By.NAME, "password").send_keys(PASSWORD)
-        sam.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+        sign_in(sam, base, "sam@support.test", PASSWORD)
         wait(sam, EC.presence_of_element_located((By.ID, "views")), "Sam's inbox")
         assert not sam.find_elements(By.CSS_SELECTOR, "a[href='/inbox/admin']"), "an agent sees no Admin link"
         sam.get(f"{base}/inbox/conversations/{number}")
@@ -379,10 +385,7 @@ def main():
         # Without JavaScript: sign in and reply with plain forms.
         plain = browser(javascript=False)
         drivers.append(plain)
-        plain.get(base + "/inbox/sign-in")
-        plain.find_element(By.NAME, "email").send_keys("maya@support.test")
-        plain.find_element(By.NAME, "password").send_keys(PASSWORD)
-        plain.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+        sign_in(plain, base, "maya@support.test", PASSWORD)
         wait(plain, EC.presence_of_element_located((By.CSS_SELECTOR, "a[data-action=reply]")), "a Reply button without JS").click()
         wait(plain, EC.presence_of_element_located((By.ID, "reply-body")), "the page without JS")
         plain.find_element(By.ID, "reply-body").send_keys("Answer sent without JavaScript")

@@ -44,10 +44,7 @@ extension WebInterface {
             return Self.page(adminDocument(section, session: session, notice: notice, body: body))
         }
         router.post("/inbox/admin/:section") { request, context in
-            if context.parameters.get("section") == AdminSection.routing.rawValue { return try await tryRouting(request, context: context) }
-            if context.parameters.get("section") == AdminSection.tokens.rawValue { return try await createToken(request, context: context) }
-            if context.parameters.get("section") == AdminSection.webhooks.rawValue { return try await createWebhook(request, context: context) }
-            return try await adminForm(request, context: context, number: nil)
+            try await adminForm(request, context: context, number: nil)
         }
         router.post("/inbox/admin/:section/:number/:action") { request, context in
             try await adminForm(request, context: context, number: try context.parameters.require("number", as: Int.self))
@@ -63,6 +60,15 @@ extension WebInterface {
         guard session.caller.isAdmin else { throw APIError.forbidden("these pages are for admins") }
         guard let section = AdminSection(rawValue: try context.parameters.require("section")) else {
             throw APIError.notFound("admin page")
+        }
+        // Forms whose answer is a page (results, or a secret shown once) rather than a redirect.
+        if number == nil {
+            switch section {
+            case .routing: return try await tryRouting(form, session: session)
+            case .tokens: return try await createToken(form, session: session)
+            case .webhooks: return try await createWebhook(form, session: session)
+            default: break
+            }
         }
         let action = number == nil ? "create" : try context.parameters.require("action")
         let back = "/inbox/admin/\(section.rawValue)"

@@ -17,35 +17,31 @@ extension WebInterface {
         var result: HTML = .empty
     }
 
-    /// POST /inbox/admin/routing: explain, simulate or save the rules in the form.
-    func tryRouting(_ request: Request, context: ParleyRequestContext) async throws -> Response {
-            guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
-            let form = try await Self.form(request, context: context)
-            try session.checkForm(form)
-            guard session.caller.isAdmin else { throw APIError.forbidden("these pages are for admins") }
-            var trial = RoutingTrial(rules: form["rules"] ?? "", title: form["title"] ?? "", body: form["body"] ?? "", email: form["email"] ?? "")
-            do {
-                let (_, engine) = try RoutingConfigurationLoader.compile(json: trial.rules)
-                switch form.text("do") {
-                case "explain":
-                    trial.result = try await explained(engine, trial)
-                case "simulate":
-                    trial.result = try await simulated(engine)
-                case "save":
-                    _ = try await RoutingConfigurationLoader.install(json: trial.rules, app: api.app, actor: session.caller.actor, at: clock.now())
-                    return Self.redirect("/inbox/admin/routing?done=routing_saved")
-                default:
-                    throw APIError.invalidEnum("do", form.text("do") ?? "", allowed: ["explain", "simulate", "save"])
-                }
-                return Self.page(adminDocument(.routing, session: session, notice: (nil, nil), body: try await routingSection(session, trial)))
-            } catch {
-                // The rules come back as typed, with what is wrong with them (the API's message names the rule
-                // and the field); this is the admin's own form, never a link.
-                let problem: HTML = "<div class=\"flash\" role=\"alert\" id=\"routing-error\">\(APIError(error).message)</div>"
-                trial.result = problem
-                return Self.page(adminDocument(.routing, session: session, notice: (nil, nil), body: try await routingSection(session, trial)),
-                                 status: APIError(error).status)
+    /// POST /inbox/admin/routing (checked by `adminForm`): explain, simulate or save the rules in the form.
+    func tryRouting(_ form: FormData, session: WebSession) async throws -> Response {
+        var trial = RoutingTrial(rules: form["rules"] ?? "", title: form["title"] ?? "", body: form["body"] ?? "", email: form["email"] ?? "")
+        do {
+            let (_, engine) = try RoutingConfigurationLoader.compile(json: trial.rules)
+            switch form.text("do") {
+            case "explain":
+                trial.result = try await explained(engine, trial)
+            case "simulate":
+                trial.result = try await simulated(engine)
+            case "save":
+                _ = try await RoutingConfigurationLoader.install(json: trial.rules, app: api.app, actor: session.caller.actor, at: clock.now())
+                return Self.redirect("/inbox/admin/routing?done=routing_saved")
+            default:
+                throw APIError.invalidEnum("do", form.text("do") ?? "", allowed: ["explain", "simulate", "save"])
             }
+            return Self.page(adminDocument(.routing, session: session, notice: (nil, nil), body: try await routingSection(session, trial)))
+        } catch {
+            // The rules come back as typed, with what is wrong with them (the API's message names the rule
+            // and the field); this is the admin's own form, never a link.
+            let problem: HTML = "<div class=\"flash\" role=\"alert\" id=\"routing-error\">\(APIError(error).message)</div>"
+            trial.result = problem
+            return Self.page(adminDocument(.routing, session: session, notice: (nil, nil), body: try await routingSection(session, trial)),
+                             status: APIError(error).status)
+        }
     }
 
     func routingSection(_ session: WebSession, _ given: RoutingTrial? = nil) async throws -> HTML {

@@ -10,11 +10,7 @@ import ParleyStore
 /// (`issuePersonalToken`, `tokens(of:)`, `revokeToken`) do the work, as for `auth-tokens.*`.
 extension WebInterface {
     /// POST /inbox/admin/tokens: a new personal access token, shown once.
-    func createToken(_ request: Request, context: ParleyRequestContext) async throws -> Response {
-        guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
-        let form = try await Self.form(request, context: context)
-        try session.checkForm(form)
-        guard session.caller.isAdmin else { throw APIError.forbidden("these pages are for admins") }
+    func createToken(_ form: FormData, session: WebSession) async throws -> Response {
         do {
             guard let agent = form.text("agent") else { throw APIError.missing("agent") }
             let holder = try Fields.parseID(agent, field: "agent", [.devUser])

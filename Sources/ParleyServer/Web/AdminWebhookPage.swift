@@ -10,11 +10,7 @@ import ParleyStore
 /// `webhooks.create` (`ParleyAPI.createWebhook`: public targets only, unless --allow-private-webhooks).
 extension WebInterface {
     /// POST /inbox/admin/webhooks: a new webhook, its secret shown once.
-    func createWebhook(_ request: Request, context: ParleyRequestContext) async throws -> Response {
-        guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
-        let form = try await Self.form(request, context: context)
-        try session.checkForm(form)
-        guard session.caller.isAdmin else { throw APIError.forbidden("these pages are for admins") }
+    func createWebhook(_ form: FormData, session: WebSession) async throws -> Response {
         do {
             guard let url = form.text("url") else { throw APIError.missing("url") }
             let types = form.all("event_types").filter { !$0.isEmpty }
