@@ -66,21 +66,8 @@ extension ParleyAPI {
         }
         router.rpc("spam-rules.set") { fields, context in
             let caller = try context.requireAdmin()
-            let configuration: SpamConfiguration
-            do {
-                configuration = try JSONDecoder().decode(SpamConfiguration.self, from: Data(JSONValue.object(fields.values).serialized.utf8))
-            } catch {
-                throw APIError(error)
-            }
-            do {
-                _ = try SpamFilter(configuration, version: 0)
-            } catch let error as RoutingConfigurationError {
-                throw APIError(.badRequest, type: "invalid_field", message: "invalid spam rules: \(error.description)", fieldName: error.field)
-            }
-            let stored = try await app.saveConfiguration(kind: CompiledConfigurations.spamKind,
-                                                           document: try CompiledConfigurations.encode(configuration),
-                                                           actor: caller.actor, at: clock.now())
-            return try await configurationResponse(kind: CompiledConfigurations.spamKind, version: stored.version)
+            let version = try await installSpamRules(json: JSONValue.object(fields.values).serialized, by: caller)
+            return try await configurationResponse(kind: CompiledConfigurations.spamKind, version: version)
         }
         router.rpc("spam-rules.list", readable: true) { fields, context in
             _ = try context.requireAgent()
@@ -114,5 +101,25 @@ extension ParleyAPI {
                 : .object(["rules": .array([])])
         }
         return .object(body)
+    }
+}
+
+extension ParleyAPI {
+    /// Checks and stores spam rules (the API's `spam-rules.set` and the admin page); returns the new version.
+    func installSpamRules(json: String, by caller: Caller) async throws -> Int {
+        guard caller.isAdmin else { throw APIError.forbidden("spam rules are set by an admin") }
+        let configuration: SpamConfiguration
+        do {
+            configuration = try JSONDecoder().decode(SpamConfiguration.self, from: Data(json.utf8))
+        } catch {
+            throw APIError(error)
+        }
+        do throws(RoutingConfigurationError) {
+            _ = try SpamFilter(configuration, version: 0)
+        } catch {
+            throw APIError(.badRequest, type: "invalid_field", message: "invalid spam rules: \(error.description)", fieldName: error.field)
+        }
+        return try await app.saveConfiguration(kind: CompiledConfigurations.spamKind, document: try CompiledConfigurations.encode(configuration),
+                                               actor: caller.actor, at: clock.now()).version
     }
 }

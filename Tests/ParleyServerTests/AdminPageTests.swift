@@ -219,4 +219,21 @@ struct AdminPageTests {
             #expect(sent.location?.contains("error=") == true, "an owner who is not a dev user is refused")
         }
     }
+
+    @Test("spam rules: saved from the page, they hold a new conversation for review; wrong rules come back as typed")
+    func spam() async throws {
+        try await withWebServer { api, browser, world in
+            let (page, csrf) = try await adminPage(browser, "/inbox/admin/spam")
+            #expect(page.html.contains("<textarea name=\"rules\"") && page.html.contains("href=\"/inbox?view=suspended\""))
+            let wrong = try await browser.post("/inbox/admin/spam", [("_csrf", csrf), ("rules", #"{"rules":[{"pattern":"(a)\\1","weight":1}],"threshold":1}"#)])
+            #expect(wrong.status == .badRequest)
+            #expect(wrong.html.contains("id=\"spam-error\""))
+            let rules = #"{"blocked_domains":[],"blocked_senders":[],"rules":[{"pattern":"cheap watches","weight":2}],"threshold":1}"#
+            let saved = try await browser.post("/inbox/admin/spam", [("_csrf", csrf), ("rules", rules)])
+            #expect(saved.location == "/inbox/admin/spam?done=spam_saved")
+            let held = try await api.conversation(world.aliceToken, title: "CHEAP WATCHES here")
+            #expect(try await api.stage(of: held) == "suspended")
+            #expect(try await browser.get("/inbox/admin/spam").html.contains("1 conversation waits"))
+        }
+    }
 }

@@ -10,12 +10,13 @@ import ParleyStore
 /// redirect back and a fixed sentence (`PageNotice`), never text from the request.
 extension WebInterface {
     enum AdminSection: String, CaseIterable {
-        case agents, groups, orgs, tags, routing, webhooks, tokens
+        case agents, groups, orgs, tags, routing, spam, webhooks, tokens
 
         var title: String {
             switch self {
             case .tokens: "API tokens"
             case .orgs: "Customer orgs"
+            case .spam: "Spam rules"
             default: rawValue.prefix(1).uppercased() + rawValue.dropFirst()
             }
         }
@@ -39,6 +40,7 @@ extension WebInterface {
             case .routing: try await routingSection(session)
             case .webhooks: try await webhooksSection(session)
             case .orgs: try await orgsSection(session)
+            case .spam: try await spamSection(session)
             case .tokens: try await tokensSection(session)
             }
             return Self.page(adminDocument(section, session: session, notice: notice, body: body))
@@ -67,6 +69,7 @@ extension WebInterface {
             case .routing: return try await tryRouting(form, session: session)
             case .tokens: return try await createToken(form, session: session)
             case .webhooks: return try await createWebhook(form, session: session)
+            case .spam: return try await saveSpamRules(form, session: session)
             default: break
             }
         }

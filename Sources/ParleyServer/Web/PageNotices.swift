@@ -68,6 +68,7 @@ enum PageNotice {
         case "org_updated": "Customer org saved."
         case "webhook_deleted": "Webhook deleted: nothing more is delivered to it."
         case "token_revoked": "Token revoked: requests with it are refused from now on."
+        case "spam_saved": "Spam rules saved: new conversations are judged by them from now on."
         case "routing_saved": "Routing rules saved: new conversations are routed by them from now on."
         case "bulk":
             bulkSentence(changed: query.text("changed").flatMap(Int.init) ?? 0, refused: query.text("refused").flatMap(Int.init) ?? 0)
