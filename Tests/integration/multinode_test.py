@@ -429,17 +429,33 @@ class Receiver:
                 pass
 
             def do_POST(self):
+                # A request cut short (its sender SIGKILLed while writing it) delivered nothing: a real receiver's
+                # HTTP server drops it too, so it is not counted.
+                complete = True
                 if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                     body = b""
                     while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        line = self.rfile.readline()
+                        if not line:
+                            complete = False
+                            break
+                        size = int(line.split(b";")[0].strip() or b"0", 16)
                         if size == 0:
                             self.rfile.readline()
                             break
-                        body += self.rfile.read(size)
+                        chunk = self.rfile.read(size)
+                        if len(chunk) < size:
+                            complete = False
+                            break
+                        body += chunk
                         self.rfile.readline()
                 else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = self.rfile.read(length)
+                    complete = len(body) == length
+                if not complete:
+                    self.close_connection = True
+                    return
                 timestamp = self.headers.get("X-Parley-Timestamp", "")
                 expected = "sha256=" + hmac.new(receiver.secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
                 signed = hmac.compare_digest(expected, self.headers.get("X-Parley-Signature", ""))
