@@ -234,19 +234,22 @@ struct WebInterface: Sendable {
 
     private func inboxPage(_ view: InboxView, session: WebSession, error: String?, notice: String? = nil) async throws -> HTML {
         let pages = pages
+        let store = store
+        var hundred = DirectoryQuery()
+        hundred.page = PageRequest(limit: 100)
+        // The reads that do not depend on the list run beside it (two cores: about a third off the page).
+        async let countsRead = store.stageCounts()
+        async let peopleRead = store.list(DevUser.self, query: hundred)
+        async let groupsRead = store.list(Group.self, query: hundred)
+        // Orgs can be many: the filter is a text box (a name or an id) suggesting the first hundred.
+        async let orgsRead = store.list(RevOrg.self, query: hundred)
+        async let tagsRead = store.list(Tag.self, query: hundred)
         let page = try await store.listConversations(try await query(for: view, session: session))
-        let counts = try await store.stageCounts()
         var wanted = References.Wanted()
         page.items.forEach { wanted.add($0) }
         wanted.add(session.caller.actor)
         let references = try await References.load(wanted, from: store)
-        var hundred = DirectoryQuery()
-        hundred.page = PageRequest(limit: 100)
-        let people = try await store.list(DevUser.self, query: hundred).items
-        let groups = try await store.list(Group.self, query: hundred).items
-        // Orgs can be many: the filter is a text box (a name or an id) suggesting the first hundred.
-        let orgs = try await store.list(RevOrg.self, query: hundred).items
-        let tagList = try await store.list(Tag.self, query: hundred).items
+        let (counts, people, groups, orgs, tagList) = try await (countsRead, peopleRead.items, groupsRead.items, orgsRead.items, tagsRead.items)
 
         let stageLinks = HTML.join(InboxView.stages.map { stage -> HTML in
             let current: HTML = view.stage == stage && view.search == nil ? " class=\"current\" aria-current=\"page\"" : .empty
