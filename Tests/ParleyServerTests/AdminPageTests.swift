@@ -236,4 +236,26 @@ struct AdminPageTests {
             #expect(try await browser.get("/inbox/admin/spam").html.contains("1 conversation waits"))
         }
     }
+
+    @Test("every admin page and form: 403 for a signed-in agent, the sign-in page for nobody, 200 for an admin")
+    func everyPageIsAdminsOnly() async throws {
+        try await withWebServer { _, browser, _ in
+            let anonymous = Browser(browser.client)
+            let agent = Browser(browser.client)
+            try await signIn(agent)
+            let agentCSRF = try #require(Browser.csrf(try await agent.get("/inbox")))
+            _ = try await adminPage(browser, "/inbox/admin/agents")
+            for section in WebInterface.AdminSection.allCases.map(\.rawValue) {
+                #expect(try await browser.get("/inbox/admin/\(section)").status == .ok, "\(section) as the admin")
+                #expect(try await agent.get("/inbox/admin/\(section)").status == .forbidden, "\(section) as an agent")
+                #expect(try await anonymous.get("/inbox/admin/\(section)").location == "/inbox/sign-in", "\(section) signed out")
+                #expect(try await agent.post("/inbox/admin/\(section)", [("_csrf", agentCSRF), ("name", "x")]).status == .forbidden,
+                        "\(section)'s form as an agent")
+                #expect(try await agent.post("/inbox/admin/\(section)/1/delete", [("_csrf", agentCSRF)]).status == .forbidden,
+                        "\(section)'s row forms as an agent")
+                #expect(try await browser.post("/inbox/admin/\(section)", [("_csrf", "forged"), ("name", "x")]).status == .forbidden,
+                        "\(section)'s form without this session's CSRF token")
+            }
+        }
+    }
 }
