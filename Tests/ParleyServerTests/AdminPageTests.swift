@@ -258,4 +258,19 @@ struct AdminPageTests {
             }
         }
     }
+
+    @Test("customers: the newest listed with their org; one added by hand, in an org or unidentified")
+    func customers() async throws {
+        try await withWebServer { api, browser, _ in
+            let (page, csrf) = try await adminPage(browser, "/inbox/admin/customers")
+            #expect(page.html.contains("alice@example.test") && page.html.contains("<td>Acme</td>"))
+            let org = try #require(try await api.get("rev-orgs.list", token: adminToken).body["rev_orgs"].array.first { $0["display_name"].string == "Acme" }?["display_id"].string)
+            var sent = try await browser.post("/inbox/admin/customers", [("_csrf", csrf), ("name", "Dana <x>"), ("email", "Dana@Acme.test"), ("org", org)])
+            #expect(sent.location == "/inbox/admin/customers?done=customer_created")
+            let listed = try await browser.get("/inbox/admin/customers").html
+            #expect(listed.contains("Dana &lt;x&gt;") && listed.contains("dana@acme.test"))
+            sent = try await browser.post("/inbox/admin/customers", [("_csrf", csrf), ("name", "Nobody"), ("org", "REV-999")])
+            #expect(sent.location?.contains("error=") == true, "an org that does not exist is refused")
+        }
+    }
 }

@@ -10,7 +10,7 @@ import ParleyStore
 /// redirect back and a fixed sentence (`PageNotice`), never text from the request.
 extension WebInterface {
     enum AdminSection: String, CaseIterable {
-        case agents, groups, orgs, tags, routing, spam, webhooks, tokens
+        case agents, groups, orgs, customers, tags, routing, spam, webhooks, tokens
 
         var title: String {
             switch self {
@@ -40,6 +40,7 @@ extension WebInterface {
             case .routing: try await routingSection(session)
             case .webhooks: try await webhooksSection(session)
             case .orgs: try await orgsSection(session)
+            case .customers: try await customersSection(session)
             case .spam: try await spamSection(session)
             case .tokens: try await tokensSection(session)
             }
@@ -138,6 +139,8 @@ extension WebInterface {
         case (.tags, "delete", let number?):
             try await app.deleteTag(number, by: caller)
             return "tag_deleted"
+        case (.customers, _, nil):
+            return try await performCustomers(action, form: form, caller: caller)
         case (.orgs, _, _):
             return try await performOrgs(action, number: number, form: form, caller: caller)
         case (.webhooks, "delete", let number?):
