@@ -46,29 +46,40 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         return url
     }
 
-    var clientConfiguration: PostgresClient.Configuration {
+    /// What `sslmode` asks for, decided once: no TLS; TLS when the server offers it (unverified, as libpq's
+    /// `prefer`); TLS required, unverified (`require`) or verified against the system's roots (`verify-full`).
+    private enum TLSUse {
+        case disable
+        case prefer(TLSConfiguration)
+        case require(TLSConfiguration)
+    }
+
+    private var tlsUse: TLSUse {
         var unverified = TLSConfiguration.makeClientConfiguration()
         unverified.certificateVerification = .none
-        let tls: PostgresClient.Configuration.TLS
         switch sslMode {
-        case "disable": tls = .disable
-        case "allow", "prefer": tls = .prefer(unverified)
-        case "require": tls = .require(unverified)
-        default: tls = .require(.makeClientConfiguration())
+        case "disable": return .disable
+        case "allow", "prefer": return .prefer(unverified)
+        case "require": return .require(unverified)
+        default: return .require(.makeClientConfiguration())
+        }
+    }
+
+    var clientConfiguration: PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS = switch tlsUse {
+        case .disable: .disable
+        case .prefer(let configuration): .prefer(configuration)
+        case .require(let configuration): .require(configuration)
         }
         return PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
     }
 
     /// For a connection of its own, outside the pool (the one that listens).
     func connectionConfiguration() throws -> PostgresConnection.Configuration {
-        var unverified = TLSConfiguration.makeClientConfiguration()
-        unverified.certificateVerification = .none
-        let tls: PostgresConnection.Configuration.TLS
-        switch sslMode {
-        case "disable": tls = .disable
-        case "allow", "prefer": tls = .prefer(try NIOSSLContext(configuration: unverified))
-        case "require": tls = .require(try NIOSSLContext(configuration: unverified))
-        default: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        let tls: PostgresConnection.Configuration.TLS = switch tlsUse {
+        case .disable: .disable
+        case .prefer(let configuration): .prefer(try NIOSSLContext(configuration: configuration))
+        case .require(let configuration): .require(try NIOSSLContext(configuration: configuration))
         }
         return PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
     }
