@@ -161,7 +161,9 @@ public final class PostgresStore: ParleyStore {
     /// The schema version of the database (0 when empty) and the newest this binary knows.
     public func schemaVersion() async throws -> (database: Int, binary: Int) {
         let database = try await read { session in
-            try await session.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").int ?? 0
+            // An empty database has no schema_migrations yet: version 0 (parley migrate asks before migrating).
+            guard try await session.scalar("SELECT to_regclass('schema_migrations') IS NOT NULL") == .bool(true) else { return 0 }
+            return try await session.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").int ?? 0
         }
         return (database, PostgresSchema.latestVersion)
     }

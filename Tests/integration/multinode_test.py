@@ -1222,6 +1222,50 @@ def check_pg_cluster(workdir):
     cleanup.remove(cluster.stop)
 
 
+def check_database_tls(binary, workdir):
+    """`?sslmode=` as operators write it, against a cluster that refuses connections without TLS."""
+    folder = os.path.join(workdir, "pg-tls")
+    cluster = Cluster(folder)
+    url = cluster.start()
+    data = os.path.join(folder, "data")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", os.path.join(data, "server.key"),
+                    "-out", os.path.join(data, "server.crt"), "-days", "1", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(os.path.join(data, "server.key"), 0o600)
+    if os.geteuid() == 0:
+        for name in ("server.key", "server.crt"):
+            shutil.chown(os.path.join(data, name), "postgres", "postgres")
+    with open(os.path.join(data, "pg_hba.conf"), "w") as f:
+        f.write("local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n")
+    port = cluster.port
+    subprocess.run([find_psql(), "-h", folder, "-p", str(port), "-U", "postgres", "-d", "parley", "-c", "ALTER SYSTEM SET ssl = on"],
+                   check=True, capture_output=True, timeout=30)
+    check(cluster.run("restart", folder).returncode == 0, "a cluster that accepts TCP connections with TLS only (hostssl; hostnossl reject)")
+    migrate = subprocess.run([binary, "migrate", "--database-url", url + "?sslmode=require"], capture_output=True, text=True, timeout=60)
+    check(migrate.returncode == 0, f"parley migrate --database-url …?sslmode=require: {(migrate.stdout or migrate.stderr).strip()[-200:]}")
+    plain = subprocess.run([binary, "migrate", "--database-url", url + "?sslmode=disable"], capture_output=True, text=True, timeout=60)
+    said = (plain.stdout + plain.stderr).strip()
+    check(plain.returncode != 0 and "encryption" in said and "parley:parley" not in said,
+          f"…?sslmode=disable is refused by the server, saying why, without the password ({said[-200:]})")
+    verify = subprocess.run([binary, "migrate", "--database-url", url + "?sslmode=verify-full"], capture_output=True, text=True, timeout=60)
+    check(verify.returncode != 0, f"…?sslmode=verify-full refuses the self-signed certificate ({(verify.stdout + verify.stderr).strip()[-160:]})")
+    serve_port = free_port()
+    server = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(serve_port), "--database-url", url + "?sslmode=require",
+                               "--log-level", "warning"], cwd=folder, env=dict(os.environ, PARLEY_ADMIN_TOKEN=TOKEN),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cleanup.add(lambda: stop_process(server))
+    up = wait_until(lambda: health(serve_port) == 200, 30)
+    status, _ = call(serve_port, "conversations.list", {})
+    encrypted = subprocess.run([find_psql(), "-h", folder, "-p", str(port), "-U", "postgres", "-d", "parley", "-At", "-c",
+                                "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = 'parley' AND ssl"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    check(up and status == 200 and int(encrypted or 0) >= 1,
+          f"parley serve with ?sslmode=require answers, its connections encrypted (pg_stat_ssl: {encrypted} with ssl)")
+    stop_process(server)
+    cluster.stop()
+    cleanup.remove(cluster.stop)
+
+
 class Standin:
     """A loopback HTTP server standing in for parley nodes behind nginx: event streams on the three stream
     paths (five events, 0.3 s apart, each carrying when it was sent), an echo of what arrived for anything
@@ -1441,6 +1485,8 @@ def main():
     started = time.time()
     try:
         check_pg_cluster(workdir)
+        if binary:
+            check_database_tls(binary, workdir)
         check_nginx(workdir)
         if binary and scenario in ("a", "all"):
             scenario_a(binary, workdir, workflows)
