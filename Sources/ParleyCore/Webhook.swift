@@ -14,6 +14,9 @@ public struct Webhook: DirectoryObject {
     public var failures: Int
     public var nextAttemptAt: Date?
     public var lastError: String?
+    /// The latest attempts, newest last (at most `recentLimit`), for the admin page and `webhooks.list`.
+    /// Added after the first webhooks were stored: read as empty where absent.
+    @EmptyIfAbsent public var recentDeliveries: [WebhookAttempt] = []
     public var createdBy: Actor
     public var createdDate: Date
     public var modifiedBy: Actor
@@ -34,8 +37,31 @@ public struct Webhook: DirectoryObject {
 
     public var indexKeys: [IndexKey] { [IndexKey("url", url)] }
 
+    public static let recentLimit = 10
+
+    /// This webhook with `attempts` added to its recent deliveries, the oldest dropped past the limit.
+    public func recording(_ attempts: [WebhookAttempt]) -> [WebhookAttempt] {
+        Array((recentDeliveries + attempts).suffix(Self.recentLimit))
+    }
+
     /// Backoff after `failures` failed attempts: 1 s, 2 s, 4 s … at most 5 minutes.
     public static func retryDelay(after failures: Int) -> Double {
         min(300, Double(1 << min(failures - 1, 9)))
+    }
+}
+
+/// One attempt to deliver an event to a webhook: when, which event, and what came of it.
+public struct WebhookAttempt: Hashable, Sendable, Codable {
+    public var sequence: Int
+    public var at: Date
+    public var delivered: Bool
+    /// "HTTP 200", "HTTP 500", a connection error, or why the target was refused.
+    public var outcome: String
+
+    public init(sequence: Int, at: Date, delivered: Bool, outcome: String) {
+        self.sequence = sequence
+        self.at = at
+        self.delivered = delivered
+        self.outcome = outcome
     }
 }

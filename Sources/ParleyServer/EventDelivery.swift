@@ -244,6 +244,7 @@ final class WebhookDelivery: Service, Sendable {
                 let events = try await store.outbox(after: webhook.cursor, limit: 50)
                 if events.isEmpty { break }
                 var failed = false
+                var attempts: [WebhookAttempt] = []
                 let wanted = events.filter { webhook.eventTypes.contains($0.kind.rawValue) }
                 let payloads = try await renderer.payloads(wanted, webhook: webhook.id, for: Caller(actor: .system, role: .admin))
                 var rendered = Dictionary(uniqueKeysWithValues: zip(wanted.map(\.sequence), payloads))
@@ -251,7 +252,9 @@ final class WebhookDelivery: Service, Sendable {
                     if let payload = rendered.removeValue(forKey: event.sequence) {
                         let body = payload.serialized
                         let delivery = "\(webhook.id.displayID)-\(event.sequence)"
-                        if let error = try await post(body, delivery: delivery, to: webhook, on: lane, client: &client) {
+                        let error = try await post(body, delivery: delivery, to: webhook, on: lane, client: &client)
+                        attempts.append(WebhookAttempt(sequence: event.sequence, at: clock.now(), delivered: error == nil, outcome: error ?? "delivered"))
+                        if let error {
                             webhook.failures += 1
                             webhook.nextAttemptAt = clock.now() + Webhook.retryDelay(after: webhook.failures)
                             webhook.lastError = error
@@ -266,6 +269,7 @@ final class WebhookDelivery: Service, Sendable {
                     webhook.lastError = nil
                 }
                 let state = webhook
+                let made = attempts
                 webhook = try await app.update(Webhook.self, number: webhook.number, actor: .system, at: now) { stored in
                     var stored = stored
                     // Never back: a server that lost the webhooks' lease mid-pass may record an older position.
@@ -273,6 +277,7 @@ final class WebhookDelivery: Service, Sendable {
                     stored.failures = state.failures
                     stored.nextAttemptAt = state.nextAttemptAt
                     stored.lastError = state.lastError
+                    stored.recentDeliveries = stored.recording(made)
                     return stored
                 }
                 if failed { break }

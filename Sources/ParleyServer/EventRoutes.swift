@@ -136,6 +136,11 @@ extension ParleyAPI {
         fields["failures"] = .int(webhook.failures)
         fields["next_attempt_date"] = Timestamp.json(webhook.nextAttemptAt)
         fields["last_error"] = .optional(webhook.lastError)
+        // Parley's own: the latest attempts, newest first.
+        fields["last_deliveries"] = .array(webhook.recentDeliveries.reversed().map { attempt in
+            .object(["event": .int(attempt.sequence), "date": Timestamp.json(attempt.at), "delivered": .bool(attempt.delivered),
+                     "outcome": .string(attempt.outcome)])
+        })
         fields["created_date"] = Timestamp.json(webhook.createdDate)
         return .object(fields)
     }

@@ -98,6 +98,11 @@ struct EventTests {
                 let list = try await api.post("webhooks.list", token: adminToken)
                 #expect(list.body["webhooks"][0]["failures"].int == 0)
                 #expect(list.body["webhooks"][0]["secret"].isNull, "the secret is shown once")
+                // The latest attempts, newest first: the last ones delivered, the two failures before them.
+                let attempts = list.body["webhooks"][0]["last_deliveries"].array
+                #expect(attempts.count == 6, "\(list.body)")
+                #expect(attempts.prefix(4).allSatisfy { $0["delivered"].bool == true && $0["outcome"].string == "delivered" })
+                #expect(attempts.suffix(2).allSatisfy { $0["delivered"].bool == false && $0["outcome"].string == "HTTP 500" }, "\(attempts.map(\.value))")
             }
         }
         let deliveries = receiver.received.withLock { $0 }

@@ -42,8 +42,12 @@ extension WebInterface {
             } else {
                 behind == 0 ? "<span class=\"badge\" data-state=\"ok\">up to date</span>" : "<span class=\"badge\" data-state=\"delivering\">\(behind) events to deliver</span>"
             }
+            let recent = HTML.join(webhook.recentDeliveries.suffix(5).reversed().map { attempt -> HTML in
+                "<li>event \(attempt.sequence) · \(attempt.delivered ? "delivered" : attempt.outcome) · \(pages.ago(attempt.at))</li>"
+            })
             return """
-            <tr data-webhook="\(webhook.id.displayID)"><td><code>\(webhook.url)</code><div class="small muted">\(webhook.id.displayID) · \(webhook.eventTypes.joined(separator: ", "))</div></td>
+            <tr data-webhook="\(webhook.id.displayID)"><td><code>\(webhook.url)</code><div class="small muted">\(webhook.id.displayID) · \(webhook.eventTypes.joined(separator: ", "))</div>
+                \(webhook.recentDeliveries.isEmpty ? HTML.empty : "<ul class=\"small deliveries\">\(recent)</ul>")</td>
               <td class="small">event \(webhook.cursor) of \(latest)</td><td>\(state)</td>
               <td class="actions"><form method="post" action="/inbox/admin/webhooks/\(webhook.number)/delete">\(csrf)<button class="danger" type="submit">Delete</button></form></td></tr>
             """
