@@ -19,7 +19,7 @@ public struct RoutingSimulation: Sendable {
     public struct Move: Sendable, Equatable {
         public var from: [Int]
         public var to: [Int]
-        public var why: String
+        public var why: RoutingRecord
         public var count: Int
     }
 
@@ -56,7 +56,8 @@ extension ParleyApp {
         var query = ConversationQuery()
         query.page.limit = min(limit, 500)
         query.sort = .createdDate(descending: true)
-        var moves: [String: RoutingSimulation.Move] = [:]
+        struct Key: Hashable { var from: [Int], to: [Int], why: RoutingRecord }
+        var moves: [Key: RoutingSimulation.Move] = [:]
         var replayed = 0, changed = 0
         var cursor: String?
         repeat {
@@ -68,13 +69,12 @@ extension ParleyApp {
                 replayed += 1
                 guard decision.owners != conversation.ownedBy else { continue }
                 changed += 1
-                let key = "\(conversation.ownedBy)→\(decision.owners) \(decision.record.summary)"
-                moves[key, default: RoutingSimulation.Move(from: conversation.ownedBy, to: decision.owners, why: decision.record.summary, count: 0)]
-                    .count += 1
+                let key = Key(from: conversation.ownedBy, to: decision.owners, why: decision.record)
+                moves[key, default: RoutingSimulation.Move(from: key.from, to: key.to, why: key.why, count: 0)].count += 1
             }
             cursor = page.nextCursor
         } while cursor != nil && replayed < limit
         return RoutingSimulation(replayed: replayed, changed: changed,
-                                 moves: moves.values.sorted { ($0.count, $1.why) > ($1.count, $0.why) })
+                                 moves: moves.values.sorted { ($0.count, $1.why.summary) > ($1.count, $0.why.summary) })
     }
 }

@@ -92,7 +92,7 @@ struct Routing: AsyncParsableCommand {
             }
             print("\(simulation.replayed) conversations replayed through \(file); \(simulation.changed) would go to a different owner.")
             func owners(_ numbers: [Int]) -> String { numbers.map { "DEVU-\($0)" }.joined(separator: ",").nonEmpty ?? "unassigned" }
-            for move in simulation.moves { print("  \(move.count)\t\(owners(move.from)) → \(owners(move.to)) (\(move.why))") }
+            for move in simulation.moves { print("  \(move.count)\t\(owners(move.from)) → \(owners(move.to)) (\(move.why.summary))") }
         }
     }
 }

@@ -21,13 +21,8 @@ extension WebInterface {
     }
 
     func customersSection(_ session: WebSession) async throws -> HTML {
-        var query = DirectoryQuery()
-        query.page = PageRequest(limit: 100)
-        query.descending = true
-        let customers = try await store.list(RevUser.self, query: query)
-        var orgQuery = DirectoryQuery()
-        orgQuery.page = PageRequest(limit: 100)
-        let orgs = try await store.list(RevOrg.self, query: orgQuery).items
+        let customers = try await firstHundred(RevUser.self, newestFirst: true)
+        let orgs = try await firstHundred(RevOrg.self).items
         let names = Dictionary(orgs.map { ($0.number, $0.displayName) }, uniquingKeysWith: { first, _ in first })
         let rows = HTML.join(customers.items.map { customer -> HTML in
             """

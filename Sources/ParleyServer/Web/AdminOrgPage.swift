@@ -34,10 +34,8 @@ extension WebInterface {
 
     func orgsSection(_ session: WebSession) async throws -> HTML {
         let csrf = pages.csrfField(session)
-        var query = DirectoryQuery()
-        query.page = PageRequest(limit: 100)
-        let accounts = try await store.list(Account.self, query: query)
-        let agents = try await store.list(DevUser.self, query: query).items.filter { $0.state == .active }
+        let accounts = try await firstHundred(Account.self)
+        let agents = try await allOf(DevUser.self).filter { $0.state == .active }
         func owners(selected: Int?) -> HTML {
             HTML.join(["<option value=\"\">no default owner</option>" as HTML] + agents.map { agent -> HTML in
                 "<option value=\"\(agent.id.displayID)\"\(selected == agent.number ? HTML.trusted(" selected") : .empty)>\(agent.displayName)</option>"

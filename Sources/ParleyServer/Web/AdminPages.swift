@@ -177,7 +177,23 @@ extension WebInterface {
         return pages.document(title: "\(current.title) · Admin", body: page)
     }
 
-    private func allOf<Object: DirectoryObject>(_ type: Object.Type) async throws -> [Object] {
+    /// The page that answers a form creating a secret (a token, a webhook's signing secret): what was made,
+    /// the secret shown this once, then the section as usual. 201: it is never in an address, nor shown again.
+    func shownOnce(_ section: AdminSection, session: WebSession, id: String, lead: HTML, secret: String, then body: HTML) -> Response {
+        let shown: HTML = "<div class=\"flash ok\" role=\"status\" id=\"\(id)\">\(lead)<br><code class=\"secret\">\(secret)</code></div>"
+        return Self.page(adminDocument(section, session: session, notice: (nil, nil), body: HTML.join([shown, body])), status: .created)
+    }
+
+    /// The first hundred of a kind (oldest first, or newest first), for the pages that list no more.
+    func firstHundred<Object: DirectoryObject>(_ type: Object.Type, newestFirst: Bool = false) async throws -> Page<Object> {
+        var query = DirectoryQuery()
+        query.page = PageRequest(limit: 100)
+        query.descending = newestFirst
+        return try await store.list(type, query: query)
+    }
+
+    /// Every one of a kind, up to a thousand.
+    func allOf<Object: DirectoryObject>(_ type: Object.Type) async throws -> [Object] {
         var query = DirectoryQuery()
         query.page = PageRequest(limit: 100)
         var all: [Object] = []

@@ -49,8 +49,8 @@ extension WebInterface {
         if given == nil {
             trial.rules = try await currentRules()
         }
-        let agents = try await store.list(DevUser.self, query: DirectoryQuery()).items.filter { $0.state == .active }
-        let groups = try await store.list(Group.self, query: DirectoryQuery()).items
+        let agents = try await allOf(DevUser.self).filter { $0.state == .active }
+        let groups = try await allOf(Group.self)
         let ids = HTML.join((agents.map { "\($0.displayName): \($0.id.displayID)" } + groups.map { "\($0.name): \($0.id.displayID)" })
             .map { "<li><code>\($0)</code></li>" })
         return """
@@ -83,8 +83,8 @@ extension WebInterface {
     }
 
     private func names() async throws -> (agents: [Int: String], groups: [Int: String]) {
-        let agents = try await store.list(DevUser.self, query: DirectoryQuery()).items
-        let groups = try await store.list(Group.self, query: DirectoryQuery()).items
+        let agents = try await allOf(DevUser.self)
+        let groups = try await allOf(Group.self)
         return (Dictionary(agents.map { ($0.number, $0.displayName) }, uniquingKeysWith: { a, _ in a }),
                 Dictionary(groups.map { ($0.number, $0.name) }, uniquingKeysWith: { a, _ in a }))
     }
@@ -113,7 +113,7 @@ extension WebInterface {
         }
         let wording = TimelineWording(names: [:])
         let rows = HTML.join(simulation.moves.prefix(50).map { move -> HTML in
-            "<tr><td>\(move.count)</td><td>\(owners(move.from))</td><td>\(owners(move.to))</td><td class=\"small\">\(wording.routing(Self.record(move.why)))</td></tr>"
+            "<tr><td>\(move.count)</td><td>\(owners(move.from))</td><td>\(owners(move.to))</td><td class=\"small\">\(wording.routing(move.why))</td></tr>"
         })
         return """
         <div class="simulate" id="simulate"><h2>On the stored conversations</h2>
@@ -121,19 +121,5 @@ extension WebInterface {
           \(simulation.moves.isEmpty ? HTML.empty : "<table class=\"list\"><thead><tr><th>Conversations</th><th>Now</th><th>Would be</th><th>Why</th></tr></thead><tbody>\(rows)</tbody></table>")
         </div>
         """
-    }
-
-    /// A routing summary ("rule billing (keyword 'invoice')") back as a record, for its plain words.
-    private static func record(_ summary: String) -> RoutingRecord {
-        for reason in [RoutingRecord.Reason.orgDefaultOwner, .pendingReview, .fallback, .explicit] where summary.hasPrefix(reason.rawValue) {
-            return RoutingRecord(reason: reason)
-        }
-        if summary.hasPrefix("rule ") {
-            let rest = summary.dropFirst(5)
-            let rule = rest.prefix { $0 != " " }
-            let keyword = rest.firstMatch(of: /keyword '([^']*)'/).map { String($0.output.1) }
-            return RoutingRecord(reason: .rule, rule: String(rule), keyword: keyword)
-        }
-        return RoutingRecord(reason: .explicit)
     }
 }

@@ -20,11 +20,9 @@ extension WebInterface {
             let token = TokenSecret.generate(prefix: "parley_pat_")
             let number = try await api.app.issuePersonalToken(hash: TokenSecret.hash(token), for: holder.number, at: now,
                                                               expiresAt: now.addingTimeInterval(Double(days) * 86_400), hint: TokenSecret.hint(token))
-            let shown: HTML = """
-                <div class="flash ok" role="status" id="new-token">New token \(ObjectID(.token, number).displayID) for \(holder.displayID), valid \(days) days.
-                Copy it now: it is shown this once.<br><code class="secret">\(token)</code></div>
-                """
-            return Self.page(adminDocument(.tokens, session: session, notice: (nil, nil), body: HTML.join([shown, try await tokensSection(session)])), status: .created)
+            return shownOnce(.tokens, session: session, id: "new-token",
+                             lead: "New token \(ObjectID(.token, number).displayID) for \(holder.displayID), valid \(days) days. Copy it now: it is shown this once.",
+                             secret: token, then: try await tokensSection(session))
         } catch {
             return Self.back("/inbox/admin/tokens", error: error)
         }
@@ -32,9 +30,7 @@ extension WebInterface {
 
     func tokensSection(_ session: WebSession) async throws -> HTML {
         let csrf = pages.csrfField(session)
-        var query = DirectoryQuery()
-        query.page = PageRequest(limit: 100)
-        let agents = try await store.list(DevUser.self, query: query).items.filter { $0.state == .active }
+        let agents = try await allOf(DevUser.self).filter { $0.state == .active }
         let now = clock.now()
         var rows: [HTML] = []
         for agent in agents {

@@ -15,13 +15,12 @@ extension WebInterface {
             guard let url = form.text("url") else { throw APIError.missing("url") }
             let types = form.all("event_types").filter { !$0.isEmpty }
             let webhook = try await api.createWebhook(url: url, eventTypes: types.isEmpty ? nil : types, secret: nil, by: session.caller)
-            let shown: HTML = """
-                <div class="flash ok" role="status" id="new-webhook">Webhook \(webhook.id.displayID) added: it receives what happens from now on.
-                Its signing secret, shown this once (deliveries carry <code>X-Parley-Signature</code>, docs/lifecycle.md):<br>
-                <code class="secret">\(webhook.secret)</code></div>
-                """
-            return Self.page(adminDocument(.webhooks, session: session, notice: (nil, nil), body: HTML.join([shown, try await webhooksSection(session)])),
-                             status: .created)
+            return shownOnce(.webhooks, session: session, id: "new-webhook",
+                             lead: """
+                                 Webhook \(webhook.id.displayID) added: it receives what happens from now on. Its signing secret, shown this \
+                                 once (deliveries carry <code>X-Parley-Signature</code>, docs/lifecycle.md):
+                                 """,
+                             secret: webhook.secret, then: try await webhooksSection(session))
         } catch {
             return Self.back("/inbox/admin/webhooks", error: error)
         }
@@ -29,9 +28,7 @@ extension WebInterface {
 
     func webhooksSection(_ session: WebSession) async throws -> HTML {
         let csrf = pages.csrfField(session)
-        var query = DirectoryQuery()
-        query.page = PageRequest(limit: 100)
-        let webhooks = try await store.list(Webhook.self, query: query).items
+        let webhooks = try await allOf(Webhook.self)
         let latest = try await store.latestOutboxSequence()
         let rows = HTML.join(webhooks.map { webhook -> HTML in
             let behind = max(0, latest - webhook.cursor)

@@ -12,8 +12,11 @@ extension WebInterface {
             guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let number = try context.parameters.require("number", as: Int.self)
             let form = FormData(encoded: request.uri.query ?? "")
+            // A live refresh (the page's script fetching it again) replaces only the live regions; the
+            // presence line is not one, so it is neither marked nor read again for it.
+            let live = request.headers[.xParleyLive] != nil
             guard let html = try await conversationPage(number, view: InboxView(form), session: session, error: PageNotice.message(form),
-                                                        replyWith: form.text("reply_with").flatMap(Int.init)) else {
+                                                        replyWith: form.text("reply_with").flatMap(Int.init), marksPresence: !live) else {
                 return Self.page(pages.message(title: "Not found", text: "There is no conversation CONV-\(number)."), status: .notFound)
             }
             return Self.page(html)
@@ -139,7 +142,7 @@ extension WebInterface {
     }
 
     private func conversationPage(_ number: Int, view: InboxView, session: WebSession, error: String?, draft: String = "",
-                                  replyWith: Int? = nil, sendAnyway: Bool = false) async throws -> HTML? {
+                                  replyWith: Int? = nil, sendAnyway: Bool = false, marksPresence: Bool = true) async throws -> HTML? {
         guard let conversation = try await store.conversation(number: number) else { return nil }
         let pages = pages
         var timelineQuery = TimelineQuery(conversation: number, viewer: session.caller.actor)
@@ -181,7 +184,7 @@ extension WebInterface {
             (reply, reply.rendered(customerName: customerName, agentName: agentName, conversation: conversation.id))
         }
         // This agent is here now; the others on the page are named (the page's script keeps it current).
-        let present = session.caller.isAgent ? try await presenceLine(number, typing: false, session: session) : ""
+        let present = marksPresence && session.caller.isAgent ? try await presenceLine(number, typing: false, session: session) : ""
         var draft = draft
         if draft.isEmpty, let replyWith, let chosen = savedReplies.first(where: { $0.0.number == replyWith }) { draft = chosen.1 }
         // Previous and next in the view the agent came from.

@@ -330,4 +330,6 @@ struct WebInterface: Sendable {
 extension HTTPField.Name {
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!
+    /// Sent by the pages' script when it fetches a page again for its live regions.
+    static let xParleyLive = Self("X-Parley-Live")!
 }
