@@ -22,7 +22,7 @@ import time
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -58,10 +58,23 @@ def browser(javascript=True):
     return webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
 
 
+def read_again_if_replaced(condition):
+    """A form post navigates, and live updates replace regions: an element found just before the page changed
+    is reported as stale, or (Chromium, mid-navigation) as "Node with given id does not belong to the document";
+    either way the condition is evaluated again on the new page."""
+    def evaluate(driver):
+        try:
+            return condition(driver)
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return False
+            raise
+    return evaluate
+
+
 def wait(driver, condition, what, seconds=20):
     try:
-        # A form post navigates, and live updates replace regions: an element read mid-change is read again.
-        return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(condition)
+        return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(read_again_if_replaced(condition))
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}; page: {driver.current_url}\n{driver.page_source[:2000]}")
 
