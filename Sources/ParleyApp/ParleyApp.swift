@@ -18,10 +18,13 @@ public struct ParleyApp: Sendable {
     /// Told of every deadline a use case wrote, after it committed.
     public let deadlines: DeadlineSignal
     public let logger: Logger
+    /// How large attached files may be, and how many a message may carry.
+    public let attachmentLimits: AttachmentLimits
 
     public init(store: any ParleyStore, clock: any ParleyClock, priorityPolicy: PriorityPolicy = PriorityPolicy(),
                 lifecyclePolicy: LifecyclePolicy = LifecyclePolicy(), deadlines: DeadlineSignal = DeadlineSignal(),
-                logger: Logger = Logger(label: "parley")) {
+                logger: Logger = Logger(label: "parley"), attachmentLimits: AttachmentLimits = AttachmentLimits()) {
+        self.attachmentLimits = attachmentLimits
         self.store = store
         self.clock = clock
         self.priorityPolicy = priorityPolicy

@@ -29,10 +29,15 @@ extension ParleyApp {
 
     /// Adds a comment to a conversation: the stage machine decides what it does (a customer's message to an
     /// archived conversation starts a follow-up). Returns the stored comment.
-    public func addComment(to number: Int, body: String, visibility: Visibility, externalRef: String?,
+    /// `artifacts`: files the caller uploaded (`uploadArtifact`), attached to the comment in its transaction;
+    /// a comment with files may have no words.
+    public func addComment(to number: Int, body: String, visibility: Visibility, externalRef: String?, artifacts: [Int] = [],
                            by caller: Caller) async throws -> TimelineEntry {
         var target = try await visibleConversation(number, for: caller)
-        guard !body.trimmed.isEmpty else { throw DomainError.missingField("body") }
+        guard !body.trimmed.isEmpty || !artifacts.isEmpty else { throw DomainError.missingField("body") }
+        let files = try await checkAttachable(artifacts, by: caller)
+        // What the list row previews of a message that is only files: their names.
+        let previewed = body.trimmed.isEmpty ? "📎 " + files.map(\.fileName).joined(separator: ", ") : body
         // An archived conversation that already has a follow-up: the customer's message goes to the newest
         // follow-up (so one archived conversation does not fork into many).
         while target.stage == .archived, caller.role == .customer, let next = try await latestFollowUp(of: target),
@@ -41,10 +46,11 @@ extension ParleyApp {
         }
         let author = caller.actor
         let now = clock.now()
-        let comment = NewComment(CommentDraft(author: author, body: body, visibility: visibility, at: now), externalRef: externalRef)
+        let comment = NewComment(CommentDraft(author: author, body: body, visibility: visibility, at: now, artifacts: artifacts),
+                                 externalRef: externalRef)
         let app = self
         let (entry, conversation) = try await store.addComment(to: target.number) { current in
-            switch try current.receivingComment(by: author, visibility: visibility, body: body, at: now) {
+            switch try current.receivingComment(by: author, visibility: visibility, body: previewed, at: now) {
             case .append(let decision):
                 return .append(app.appendPlan(decision, to: current, at: now), comment)
             case .startFollowUp:

@@ -49,16 +49,21 @@ public struct CommentDraft: Sendable, Equatable {
     public var body: String
     public var visibility: Visibility
     public var at: Date
+    /// Artifact numbers the comment carries; the store attaches them to it in its transaction.
+    public var artifacts: [Int]
 
-    public init(author: Actor, body: String, visibility: Visibility, at: Date) {
+    public init(author: Actor, body: String, visibility: Visibility, at: Date, artifacts: [Int] = []) {
         self.author = author
         self.body = body
         self.visibility = visibility
         self.at = at
+        self.artifacts = artifacts
     }
 
     public func entry(number: Int, conversation: Int) -> TimelineEntry {
-        TimelineEntry(number: number, conversation: conversation, author: author, body: body, visibility: visibility, at: at)
+        var entry = TimelineEntry(number: number, conversation: conversation, author: author, body: body, visibility: visibility, at: at)
+        entry.artifacts = artifacts
+        return entry
     }
 }
 

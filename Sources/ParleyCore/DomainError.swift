@@ -17,6 +17,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case forbidden(String)
     /// It would duplicate something unique.
     case conflict(String)
+    /// What was sent is larger than allowed (a file, or too many of them).
+    case tooLarge(String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notFound(let what): "\(what) not found"
         case .forbidden(let message): message
         case .conflict(let message): message
+        case .tooLarge(let message): message
         }
     }
 }

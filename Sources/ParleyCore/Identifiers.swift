@@ -17,6 +17,8 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
     case token
     /// A reply agents keep to send again (Parley's own, not DevRev's).
     case savedReply = "saved_reply"
+    /// A file attached to a message (DevRev's artifact).
+    case artifact
 
     /// Other names a kind is written with: a work's DON segment and display prefix name its type.
     static func named(segment: String) -> ObjectKind? {
@@ -51,6 +53,7 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
         case .webhook: "WEBHOOK"
         case .token: "TOKEN"
         case .savedReply: "REPLY"
+        case .artifact: "ARTIFACT"
         case .comment: nil
         }
     }

@@ -28,6 +28,15 @@ public enum StoredDocument {
         var exact = true
         var w = JSONWriter(capacity: 512)
         w.object { w in
+            if let artifacts = entry.attachedArtifacts {
+                w.key("artifacts")
+                w.array { w in
+                    for number in artifacts {
+                        w.element()
+                        w.int(number)
+                    }
+                }
+            }
             actor(entry.author, "author", &w)
             w.field("body", entry.body)
             w.field("bodyType", entry.bodyType)

@@ -23,6 +23,21 @@ public struct TimelineEntry: Hashable, Sendable, Codable {
     public var modifiedDate: Date
     /// Deleted comments keep their place in the timeline, without a body.
     public var isDeleted: Bool
+    /// The files attached (artifact numbers, in the order given); stored only when there are some, so
+    /// documents written before attachments existed read back unchanged.
+    public var attachedArtifacts: [Int]?
+
+    enum CodingKeys: String, CodingKey {
+        case number, conversation, author, body, bodyType, visibility, externalRef, createdDate, modifiedBy, modifiedDate,
+             isDeleted
+        case attachedArtifacts = "artifacts"
+    }
+
+    /// The files attached, by artifact number.
+    public var artifacts: [Int] {
+        get { attachedArtifacts ?? [] }
+        set { attachedArtifacts = newValue.isEmpty ? nil : newValue }
+    }
 
     public init(number: Int, conversation: Int, author: Actor, body: String, bodyType: String = "text",
                 visibility: Visibility, externalRef: String? = nil, at: Date) {

@@ -9,7 +9,7 @@ extension PostgresStore {
     /// The tables `parley copy` fills, in the order it fills them.
     package static let copiedTables = ["objects", "object_keys", "conversations", "conversation_owners", "conversation_members",
                                        "conversation_tags", "timeline_entries", "events", "outbox", "stage_counts", "deadlines",
-                                       "tokens", "credentials", "configurations", "settings"]
+                                       "tokens", "credentials", "artifacts", "configurations", "settings"]
 
     package func rowCount(_ table: String) async throws -> Int {
         guard Self.copiedTables.contains(table) || table == "conversation_text" else { throw StoreError(code: 0, message: "no table \(table)") }

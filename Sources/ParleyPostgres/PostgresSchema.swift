@@ -121,5 +121,11 @@ enum PostgresSchema {
         CREATE TABLE presence (conversation BIGINT NOT NULL, agent BIGINT NOT NULL, state TEXT NOT NULL,
             until_ms BIGINT NOT NULL, PRIMARY KEY (conversation, agent));
         """),
+        // Files attached to comments, content included (decision 0011).
+        Migration(version: 4, name: "artifacts", sql: """
+        CREATE SEQUENCE number_artifact;
+        CREATE TABLE artifacts (number BIGINT PRIMARY KEY, doc TEXT NOT NULL, comment BIGINT, content BYTEA);
+        CREATE INDEX artifacts_by_comment ON artifacts (comment) WHERE comment IS NOT NULL;
+        """),
     ]
 }

@@ -13,6 +13,7 @@ package enum PGValue: Sendable, Equatable {
     case integers([Int])
     case texts([String])
     case bools([Bool])
+    case bytes([UInt8])
     case null
 
     var int: Int? {
@@ -85,6 +86,7 @@ struct PostgresSession {
             case .integers(let v): binds.append(v)
             case .texts(let v): binds.append(v)
             case .bools(let v): binds.append(v)
+            case .bytes(let v): binds.append(ByteBuffer(bytes: v))
             case .null: binds.appendNull()
             }
         }
@@ -98,6 +100,7 @@ struct PostgresSession {
         case .bool: return .bool(try cell.decode(Bool.self))
         case .int8Array, .int4Array: return .integers(try cell.decode([Int].self))
         case .textArray, .varcharArray: return .texts(try cell.decode([String].self))
+        case .bytea: return .bytes(Array(try cell.decode(ByteBuffer.self).readableBytesView))
         default: return .text(try cell.decode(String.self))
         }
     }

@@ -124,6 +124,7 @@ extension PostgresWrite {
     @discardableResult
     func insertComment(_ entry: TimelineEntry) async throws -> String {
         let document = StoredDocument.document(entry).json
+        if !entry.artifacts.isEmpty { try await attachArtifacts(to: entry) }
         try await run("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -68,7 +68,7 @@ enum Cursor {
                 case .integer(let v): self = .integer(v)
                 case .text(let v): self = .text(v)
                 case .real(let v): self = .integer(Int64(v))
-                case .null: self = .null
+                case .blob, .null: self = .null
                 }
             }
 

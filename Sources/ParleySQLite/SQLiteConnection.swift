@@ -6,6 +6,7 @@ package enum SQLValue: Sendable, Hashable {
     case integer(Int64)
     case text(String)
     case real(Double)
+    case blob([UInt8])
     case null
 
     package var int: Int? { if case .integer(let v) = self { Int(v) } else { nil } }
@@ -105,6 +106,10 @@ package final class SQLiteConnection: @unchecked Sendable {
             case .null: status = sqlite_nio_sqlite3_bind_null(statement, index)
             case .text(let v):
                 status = sqlite_nio_sqlite3_bind_text64(statement, index, v, UInt64(v.utf8.count), transient, UInt8(SQLITE_UTF8))
+            case .blob(let v):
+                status = v.withUnsafeBytes { bytes in
+                    sqlite_nio_sqlite3_bind_blob64(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(v.count), transient)
+                }
             }
             guard status == SQLITE_OK else { throw failure(status) }
         }
@@ -115,6 +120,10 @@ package final class SQLiteConnection: @unchecked Sendable {
         case SQLITE_INTEGER: return .integer(sqlite_nio_sqlite3_column_int64(statement, index))
         case SQLITE_FLOAT: return .real(sqlite_nio_sqlite3_column_double(statement, index))
         case SQLITE_NULL: return .null
+        case SQLITE_BLOB:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
+            guard count > 0, let bytes = sqlite_nio_sqlite3_column_blob(statement, index) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: bytes, count: count)))
         default:
             guard let text = sqlite_nio_sqlite3_column_text(statement, index) else { return .null }
             return .text(String(cString: text))

@@ -153,6 +153,7 @@ extension SQLiteStore {
         wrote(written.readsBackExactly ? entry : try decoder.decode(TimelineEntry.self, from: Data(document.utf8)),
               json: document, kind: ObjectKind.comment.rawValue, number: entry.number)
         uncommitted.withLock { $0.textChanges.append(.comment(entry, isNew: true)) }
+        if !entry.artifacts.isEmpty { try attachArtifacts(db, to: entry) }
         try db.run("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -197,5 +197,11 @@ enum Schema {
         CREATE TABLE presence (conversation INTEGER NOT NULL, agent INTEGER NOT NULL, state TEXT NOT NULL,
             until_ms INTEGER NOT NULL, PRIMARY KEY (conversation, agent)) WITHOUT ROWID;
         """),
+        // Files attached to comments, content included (decision 0011): the metadata document, the comment
+        // it is attached to (NULL until then), the bytes (NULL until uploaded).
+        Migration(version: 19, name: "artifacts", sql: """
+        CREATE TABLE artifacts (number INTEGER PRIMARY KEY, doc TEXT NOT NULL, comment INTEGER, content BLOB);
+        CREATE INDEX artifacts_by_comment ON artifacts (comment) WHERE comment IS NOT NULL;
+        """),
     ]
 }

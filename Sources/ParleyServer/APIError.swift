@@ -70,7 +70,7 @@ public struct APIError: Error, Sendable, Equatable {
         case let error as any HTTPResponseError:
             switch error.status {
             case .contentTooLarge:
-                self.init(.contentTooLarge, type: "request_entity_too_large", message: "request body is larger than 1 MiB")
+                self.init(.contentTooLarge, type: "request_entity_too_large", message: "request body is larger than allowed (1 MiB; a form with files: the attachment limits)")
             case .notFound:
                 self.init(.notFound, type: "not_found", message: "route not found")
             case .methodNotAllowed:
@@ -103,6 +103,8 @@ public struct APIError: Error, Sendable, Equatable {
             self = .forbidden(message)
         case .conflict(let message):
             self.init(.conflict, type: "conflict", message: message)
+        case .tooLarge(let message):
+            self.init(.contentTooLarge, type: "request_entity_too_large", message: message)
         }
     }
 

@@ -58,6 +58,8 @@ public struct AppConfiguration: Sendable {
     /// `--allow-private-webhooks`: deliver webhooks to loopback, private, link-local and other non-public
     /// addresses too (refused by default, at `webhooks.create` and before each delivery).
     public var allowPrivateWebhooks = false
+    /// How large an attached file may be and how many one message may carry.
+    public var attachmentLimits = AttachmentLimits()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./parley.sqlite",
                 adminToken: String? = nil, logLevel: Logger.Level = .info, priorityPolicy: PriorityPolicy = PriorityPolicy(),
@@ -100,7 +102,7 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     let store = try await StoreOpening.open(configuration.storeConfiguration, connections: configuration.databaseConnections,
                                             logger: logger, retrying: configuration.waitsForDatabase)
     let app = ParleyApp(store: store, clock: clock, priorityPolicy: configuration.priorityPolicy, lifecyclePolicy: policy,
-                        logger: logger)
+                        logger: logger, attachmentLimits: configuration.attachmentLimits)
     try await app.prepare()
     let leases = BackgroundLeases(store: store, logger: logger)
     let timers = LifecycleTimers(app: app, waitsOnRealTime: configuration.testClock == nil, leases: leases)

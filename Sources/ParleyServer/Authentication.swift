@@ -50,10 +50,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let clock: any ParleyClock
     let limiter: RateLimiter
     let addresses: ClientAddresses
+    /// Served over TLS (the links the API hands out, such as upload and download URLs, are https).
+    var servesTLS = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.ifMatch = request.headers[.ifMatch]
+        // Behind a proxy that ends TLS, its `X-Forwarded-Proto` says so.
+        let secure = servesTLS || request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
+        context.origin = (secure ? "https://" : "http://") + (request.head.authority ?? "localhost")
         context.clientAddress = addresses.client(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
         let now = Date()
         let address = context.clientAddress

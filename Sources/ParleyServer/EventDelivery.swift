@@ -26,7 +26,7 @@ struct EventRenderer: Sendable {
         for event in events {
             wanted.add(event.conversation)
             if let old = event.oldConversation { wanted.add(old) }
-            if let entry = event.entry { wanted.add(entry.author) }
+            if let entry = event.entry { wanted.add(entry) }
         }
         let wire = Wire(references: try await References.load(wanted, from: store))
         return events.map { Self.payload($0, webhook: webhook, for: viewer, wire: wire) }

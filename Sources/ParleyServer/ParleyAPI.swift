@@ -28,6 +28,7 @@ struct ParleyAPI: Sendable {
         registerWorks(on: router)
         registerEvents(on: router)
         registerSavedReplies(on: router)
+        registerArtifacts(on: router)
     }
 
     /// `test-clock.advance {seconds}` (admin), only with `--test-clock`: moves the clock forward and fires
@@ -138,7 +139,7 @@ func makeRouter(app: ParleyApp, timers: LifecycleTimers, webhooks: WebhookDelive
     }
     let limiter = RateLimiter(policy: rateLimits)
     router.add(middleware: AuthenticationMiddleware(store: app.store, clock: app.clock, limiter: limiter,
-                                                    addresses: clientAddresses))
+                                                    addresses: clientAddresses, servesTLS: secureCookies))
     let api = ParleyAPI(app: app, timers: timers, webhooks: webhooks, pruning: pruning, feed: OutboxFeed(store: app.store))
     WebInterface(api: api, limiter: limiter, secureCookies: secureCookies).register(on: router)
     let rpcRouter = RPCRouter(router: router, catalog: catalog)

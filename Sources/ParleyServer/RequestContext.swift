@@ -19,6 +19,8 @@ public struct ParleyRequestContext: RequestContext {
     /// The SHA-256 of the API token the request was authenticated with (`auth-tokens.delete` without an id
     /// revokes it; event streams check it as they go).
     var tokenHash: String?
+    /// `scheme://host[:port]` as the client reached this server (links the API hands out start with it).
+    var origin: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -29,6 +31,7 @@ public struct ParleyRequestContext: RequestContext {
         ifMatch = nil
         webSession = nil
         tokenHash = nil
+        origin = "http://localhost"
     }
 
     /// Refuses a request larger than DevRev's limit before reading it.

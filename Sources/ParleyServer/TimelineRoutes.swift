@@ -31,8 +31,7 @@ extension ParleyAPI {
 
     func render(_ entry: TimelineEntry) async throws -> JSONValue {
         var wanted = References.Wanted()
-        wanted.add(entry.author)
-        wanted.add(entry.modifiedBy)
+        wanted.add(entry)
         return try await wire(wanted).timelineEntry(entry)
     }
 
@@ -43,8 +42,9 @@ extension ParleyAPI {
         let requested = try fields.requiredID("object", [.conversation])
         let body = try fields.string("body") ?? ""
         let visibility = try fields.enumValue("visibility", Visibility.self) ?? .external
+        let artifacts = try fields.ids("artifacts", [.artifact])?.map(\.number) ?? []
         let entry = try await app.addComment(to: requested.number, body: body, visibility: visibility,
-                                             externalRef: try fields.string("external_ref"), by: caller)
+                                             externalRef: try fields.string("external_ref"), artifacts: artifacts, by: caller)
         return .object(["timeline_entry": try await render(entry)])
     }
 
@@ -62,9 +62,7 @@ extension ParleyAPI {
         var wanted = References.Wanted()
         for item in page.items {
             switch item {
-            case .comment(let entry):
-                wanted.add(entry.author)
-                wanted.add(entry.modifiedBy)
+            case .comment(let entry): wanted.add(entry)
             case .event(_, let event): wanted.add(event.actor)
             }
         }

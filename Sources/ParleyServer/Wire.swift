@@ -13,6 +13,7 @@ struct References: Sendable {
     var groups: [Int: Group] = [:]
     var tags: [Int: Tag] = [:]
     var works: [Int: Work] = [:]
+    var artifacts: [Int: Artifact] = [:]
 
     /// What to load.
     struct Wanted {
@@ -23,6 +24,14 @@ struct References: Sendable {
         var groups = Set<Int>()
         var tags = Set<Int>()
         var works = Set<Int>()
+        var artifacts = Set<Int>()
+
+        /// A comment's author, editor and files.
+        mutating func add(_ entry: TimelineEntry) {
+            add(entry.author)
+            add(entry.modifiedBy)
+            artifacts.formUnion(entry.artifacts)
+        }
 
         mutating func add(_ actor: Actor) {
             switch actor {
@@ -54,6 +63,7 @@ struct References: Sendable {
         references.groups = try await store.objects(Group.self, numbers: wanted.groups)
         references.tags = try await store.objects(Tag.self, numbers: wanted.tags)
         references.works = try await store.objects(Work.self, numbers: wanted.works)
+        references.artifacts = try await store.artifacts(numbers: wanted.artifacts)
         return references
     }
 }
@@ -308,6 +318,29 @@ struct Wire {
         case (.system, false): kind = "system_message"
         }
         w.object { w in
+            if !entry.isDeleted, !entry.artifacts.isEmpty {
+                // DevRev's artifact-summary: id, display id, file.
+                w.key("artifacts")
+                w.array { w in
+                    for number in entry.artifacts {
+                        let id = ObjectID(.artifact, number)
+                        let artifact = references.artifacts[number]
+                        w.element()
+                        w.object { w in
+                            w.field("display_id", id.displayID)
+                            if let artifact {
+                                w.key("file")
+                                w.object { w in
+                                    w.field("name", artifact.fileName)
+                                    w.field("size", artifact.size)
+                                    w.field("type", artifact.contentType)
+                                }
+                            }
+                            w.field("id", id.don)
+                        }
+                    }
+                }
+            }
             if !entry.isDeleted {
                 w.field("body", entry.body)
                 w.field("body_type", entry.bodyType)

@@ -91,6 +91,24 @@ public protocol ParleyStore: Sendable {
     /// Every recorded event of an object, oldest first.
     func events(of object: ObjectID) async throws -> [ChangeEvent]
 
+    // MARK: Artifacts (files attached to comments)
+    //
+    // A new comment's artifacts (`CommentDraft.artifacts`, through `addComment`, `createConversation` and
+    // `importConversations`) are attached to it in its transaction: each must exist, be uploaded, be its
+    // author's and be attached to no comment yet; otherwise the write throws `DomainError.conflict` and
+    // stores nothing. So of two comments naming one artifact exactly one gets it.
+
+    /// Stores a new artifact `make` builds from the number allocated for it (the sequence of kind
+    /// `artifact`), with its content when it comes at once (nil: prepared, uploaded later).
+    func createArtifact(content: [UInt8]?, make: @escaping @Sendable (Int) throws -> Artifact) async throws -> Artifact
+    /// Stores the content of a prepared artifact together with the artifact `decide` makes of it as stored
+    /// (a use case refuses a second upload there); `notFound` when there is no such artifact.
+    func uploadArtifact(number: Int, content: [UInt8], decide: @escaping @Sendable (Artifact) throws -> Artifact) async throws -> Artifact
+    /// Several artifacts by number (those that exist).
+    func artifacts(numbers: Set<Int>) async throws -> [Int: Artifact]
+    /// An artifact's stored content; nil when it has none or does not exist.
+    func artifactContent(number: Int) async throws -> [UInt8]?
+
     // MARK: Tokens and credentials
 
     /// Stores a token under its hash with the number allocated for it (its id, from the sequence of kind

@@ -24,6 +24,8 @@ struct Copy: AsyncParsableCommand {
         var columns: [(name: String, type: String)]
         var key: [String]
         var condition = ""
+        /// Rows per statement: files (up to the attachment limit each) go a few at a time.
+        var batch = 500
     }
 
     static let tables: [Table] = [
@@ -47,13 +49,13 @@ struct Copy: AsyncParsableCommand {
         Table(name: "deadlines", columns: [("conversation", "bigint"), ("due_ms", "bigint")], key: ["conversation"]),
         Table(name: "tokens", columns: [("hash", "text"), ("number", "bigint"), ("subject", "text"), ("doc", "text")], key: ["hash"]),
         Table(name: "credentials", columns: [("subject", "text"), ("doc", "text"), ("modified_ms", "bigint")], key: ["subject"]),
+        Table(name: "artifacts", columns: [("number", "bigint"), ("doc", "text"), ("comment", "bigint"), ("content", "bytea")],
+              key: ["number"], batch: 4),
         Table(name: "configurations", columns: [("kind", "text"), ("version", "int"), ("doc", "text"), ("actor", "text"),
                                                 ("created_ms", "bigint")], key: ["kind", "version"]),
         // The outbox's horizon is kept as a setting on SQLite and beside the outbox on PostgreSQL.
         Table(name: "settings", columns: [("name", "text"), ("value", "text")], key: ["name"], condition: "name != 'outbox_horizon'"),
     ]
-
-    static let batch = 500
 
     func run() async throws {
         guard FileManager.default.fileExists(atPath: from) else { throw ValidationError("no SQLite database at \(from)") }
@@ -113,7 +115,7 @@ struct Copy: AsyncParsableCommand {
             }
             let rows = try source.query("SELECT \(columns.joined(separator: ", ")) FROM \(table.name)"
                                         + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-                                        + " ORDER BY \(table.key.joined(separator: ", ")) LIMIT \(Self.batch)", after ?? [])
+                                        + " ORDER BY \(table.key.joined(separator: ", ")) LIMIT \(table.batch)", after ?? [])
             guard let last = rows.last else { break }
             after = keyIndexes.map { last[$0] }
             let values = rows.map { row in zip(row, table.columns).map { value, column in Self.value(value, as: column.type) } }
@@ -132,7 +134,7 @@ struct Copy: AsyncParsableCommand {
             FileHandle.standardError.write(Data(("\r" + table.name.padding(toLength: 22, withPad: " ", startingAt: 0)
                 + " [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
                 + "\(done)/\(total) (\(Int(rate)) rows/s)   ").utf8))
-            if rows.count < Self.batch { break }
+            if rows.count < table.batch { break }
         }
         FileHandle.standardError.write(Data("\r\(table.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(done)/\(total) copied\(String(repeating: " ", count: 40))\n".utf8))
     }
@@ -143,6 +145,7 @@ struct Copy: AsyncParsableCommand {
         case .integer(let number): return type == "bool" ? .bool(number != 0) : .integer(Int(number))
         case .real(let number): return .integer(Int(number))
         case .text(let text): return .text(text)
+        case .blob(let bytes): return .bytes(bytes)
         }
     }
 }

@@ -59,6 +59,7 @@ struct StoredDocumentTests {
                                   externalRef: deleted ? nil : "mail \(text)", at: at)
         entry.isDeleted = deleted
         entry.modifiedBy = .devUser(1)
+        entry.artifacts = deleted ? [] : [3, 12]
         return entry
     }
 

@@ -58,7 +58,7 @@ extension WebInterface {
     /// its section with what happened.
     private func adminForm(_ request: Request, context: ParleyRequestContext, number: Int?) async throws -> Response {
         guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
-        let form = try await Self.form(request, context: context)
+        let form = try await form(request, context: context)
         try session.checkForm(form)
         guard session.caller.isAdmin else { throw APIError.forbidden("these pages are for admins") }
         guard let section = AdminSection(rawValue: try context.parameters.require("section")) else {

@@ -26,7 +26,7 @@ extension WebInterface {
     func registerBulkActions(on router: Router<ParleyRequestContext>) {
         router.post("/inbox/bulk") { request, context in
             guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
-            let form = try await Self.form(request, context: context)
+            let form = try await form(request, context: context)
             try session.checkForm(form)
             let view = InboxView(FormData(encoded: request.uri.query ?? ""))
             let back = "/inbox?\(view.query())"

@@ -25,7 +25,7 @@ extension WebInterface {
             guard let session = context.webSession else { return Self.redirect("/inbox/sign-in") }
             let number = try context.parameters.require("number", as: Int.self)
             let action = try context.parameters.require("action")
-            let form = try await Self.form(request, context: context)
+            let form = try await form(request, context: context)
             try session.checkForm(form)
             if action == "presence" { return try await presence(number, typing: form["state"] == "typing", session: session) }
             // The view the page was opened in travels in the form's address, not in its fields.
@@ -88,8 +88,9 @@ extension WebInterface {
         let app = api.app
         switch action {
         case "reply":
-            guard let body = form.text("body") else { throw APIError.missing("body") }
+            let body = form.text("body") ?? ""
             if form["propose"] == "on" {
+                guard form.files.isEmpty else { throw APIError.invalidField("files", "send the files in a reply of their own, not with a proposed resolution") }
                 _ = try await app.proposeResolution(number, message: body, by: caller)
             } else {
                 let visibility: Visibility
@@ -98,7 +99,9 @@ extension WebInterface {
                 case "internal": visibility = .internal
                 case let other?: throw APIError.invalidEnum("visibility", other, allowed: ["external", "internal"])
                 }
-                _ = try await app.addComment(to: number, body: body, visibility: visibility, externalRef: nil, by: caller)
+                guard !body.isEmpty || !form.files.isEmpty else { throw APIError.missing("body") }
+                let artifacts = try await uploadedArtifacts(form, by: caller)
+                _ = try await app.addComment(to: number, body: body, visibility: visibility, externalRef: nil, artifacts: artifacts, by: caller)
             }
         case "stage":
             guard let name = form.text("stage") else { throw APIError.missing("stage") }
@@ -154,7 +157,7 @@ extension WebInterface {
         wanted.add(session.caller.actor)
         for item in items {
             switch item {
-            case .comment(let entry): wanted.add(entry.author)
+            case .comment(let entry): wanted.add(entry)
             case .event(_, let event): wanted.add(event.actor)
             }
         }
@@ -206,7 +209,7 @@ extension WebInterface {
                 return """
                 <article class="entry \(kind)" data-entry="\(entry.id.don)" data-visibility="\(entry.visibility.rawValue)">
                   <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))</div>
-                  <div class="body">\(entry.body)</div></article>
+                  <div class="body">\(entry.body)</div>\(pages.attachments(entry, references, base: "/inbox/files"))</article>
                 """
             case .event(_, let event):
                 guard let sentence = wording.sentence(event) else { return .empty }
@@ -297,10 +300,10 @@ extension WebInterface {
             <section>
               <p class="small presence" id="presence" aria-live="polite" data-presence="\(base)/presence">\(present)</p>
               <div class="timeline" id="timeline" data-live>\(timeline)\(proposal)<i hidden id="latest-message" data-at="\(Self.milliseconds(conversation.lastMessage?.at))"></i></div>
-              <form class="reply" id="reply" method="post" action="\(base)/reply?\(viewQuery)">\(csrf)
+              <form class="reply" id="reply" method="post" action="\(base)/reply?\(viewQuery)" enctype="multipart/form-data">\(csrf)
                 <label for="reply-body" class="small muted">Reply to the customer, or leave a note for the team</label>
                 <input type="hidden" name="seen" value="\(Self.milliseconds(conversation.lastMessage?.at))">\(sendAnyway ? HTML.trusted("<input type=\"hidden\" name=\"send_anyway\" value=\"yes\">") : .empty)
-                <textarea id="reply-body" name="body" required>\(draft)</textarea>\(savedList)
+                <textarea id="reply-body" name="body">\(draft)</textarea>\(pages.filePicker(attachmentLimits))\(savedList)
                 <div class="row">
                   <label><input type="radio" name="visibility" value="external" checked> Public reply</label>
                   <label><input type="radio" name="visibility" value="internal"> Internal note</label>

@@ -57,6 +57,13 @@ struct HTML: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible
 /// An `application/x-www-form-urlencoded` body or query: values by name, in order (a name may repeat).
 struct FormData: Sendable {
     var pairs: [(name: String, value: String)]
+    /// The files a `multipart/form-data` form carried, in order.
+    var files: [UploadedFile] = []
+
+    init(pairs: [(name: String, value: String)], files: [UploadedFile]) {
+        self.pairs = pairs
+        self.files = files
+    }
 
     init(encoded: String) {
         pairs = encoded.split(separator: "&", omittingEmptySubsequences: true).map { pair in

@@ -17,6 +17,7 @@ struct WebInterface: Sendable {
     var store: any ParleyStore { api.store }
     var clock: any ParleyClock { api.clock }
     var pages: WebPages { WebPages(now: clock.now()) }
+    var attachmentLimits: AttachmentLimits { api.app.attachmentLimits }
 
     func register(on router: Router<ParleyRequestContext>) {
         router.get("/") { _, _ in Self.redirect("/inbox") }
@@ -32,6 +33,7 @@ struct WebInterface: Sendable {
         registerWidget(on: router)
         registerAdmin(on: router)
         registerBulkActions(on: router)
+        registerAttachments(on: router)
     }
 
     // MARK: Responses
@@ -64,7 +66,7 @@ struct WebInterface: Sendable {
     }
 
     /// The request's form body (or query, for GET), at most 1 MiB; refuses a cross-site POST by its Origin.
-    static func form(_ request: Request, context: ParleyRequestContext) async throws -> FormData {
+    func form(_ request: Request, context: ParleyRequestContext) async throws -> FormData {
         // `Origin: null` (a sandboxed frame, a data: URL) is not this site either. Pages send their referrer to
         // this site only (`Referrer-Policy: same-origin`), so its own forms carry their real origin.
         if request.method == .post, let origin = request.headers[.origin] {
@@ -74,6 +76,13 @@ struct WebInterface: Sendable {
         }
         var encoded = request.uri.query ?? ""
         if request.method == .post {
+            // A form with files (`enctype="multipart/form-data"`) may be as large as the files it may carry.
+            if let boundary = MultipartForm.boundary(of: request.headers[.contentType]) {
+                let limits = attachmentLimits
+                let body = try await request.body.collect(upTo: context.maxUploadSize + limits.maxBytes * limits.maxFilesPerMessage)
+                let form = try MultipartForm(body, boundary: boundary)
+                return FormData(pairs: form.fields, files: form.files)
+            }
             let body = try await request.body.collect(upTo: context.maxUploadSize)
             encoded = String(buffer: body)
         }
@@ -127,7 +136,7 @@ struct WebInterface: Sendable {
             return response
         }
         router.post("/inbox/sign-in") { request, context in
-            let form = try await Self.form(request, context: context)
+            let form = try await form(request, context: context)
             guard let expected = request.cookies[WebSession.signInCookie]?.value, let sent = form.text("_csrf"),
                   !expected.isEmpty, TokenSecret.constantTimeEqual(sent.utf8, expected.utf8) else {
                 return Self.page(pages.signIn(error: "That sign-in form has expired: please try again.", email: form.text("email"),
@@ -157,7 +166,7 @@ struct WebInterface: Sendable {
                 secure: secureCookies, embeddable: false))
         }
         router.post("/inbox/sign-out") { request, context in
-            let form = try await Self.form(request, context: context)
+            let form = try await form(request, context: context)
             if let session = context.webSession {
                 try session.checkForm(form)
                 try await store.revokeToken(hash: TokenSecret.hash(session.token))

@@ -27,6 +27,13 @@ enum WebAssets {
     ul.picker { list-style: none; margin: .2rem 0; padding: .2rem; background: var(--paper); border: 1px solid var(--line); border-radius: 6px; max-width: 28rem; }
     ul.picker li { padding: .25rem .5rem; border-radius: 4px; cursor: pointer; }
     ul.picker li.active { background: var(--accent-wash); }
+    .attachments { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .4rem; }
+    a.attachment.image { display: grid; gap: .2rem; max-width: 16rem; }
+    a.attachment.image img { max-width: 16rem; max-height: 12rem; border: 1px solid var(--line); border-radius: 6px; background: var(--paper); }
+    a.attachment.file { border: 1px solid var(--line); border-radius: 6px; padding: .2rem .5rem; background: var(--paper); }
+    label.files { display: block; margin: .3rem 0; padding: .4rem .5rem; border: 1px dashed var(--line); border-radius: 6px; }
+    label.files.dragging, form.reply.dragging label.files { border-color: var(--accent); background: var(--accent-wash); }
+    label.files ul { margin: .2rem 0 0; padding-left: 1.2rem; color: var(--ink); }
     details.saved { margin: .3rem 0; } details.saved ul { margin: .3rem 0; padding-left: 1.2rem; }
     main.admin h2 { font-size: 1rem; margin: 1.4rem 0 .5rem; }
     form.stack { display: grid; gap: .5rem; max-width: 28rem; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; padding: .8rem; }
@@ -272,6 +279,49 @@ enum WebAssets {
         event.stopPropagation();
       });
       box.addEventListener("blur", function () { setTimeout(close, 150); });
+    })();
+    // Files on a reply form: dropped on the form or pasted into its box (a screenshot), they join the form's
+    // file input, so that sending the form sends them (without the script, the input alone works).
+    (function () {
+      var form = document.getElementById("reply");
+      var input = form && form.querySelector("input[type=file][name=files]");
+      if (!input || typeof DataTransfer === "undefined") { return; }
+      var label = input.closest("label");
+      var list = document.createElement("ul");
+      label.appendChild(list);
+      function show() {
+        list.textContent = "";
+        Array.prototype.forEach.call(input.files, function (file) {
+          var li = document.createElement("li");
+          li.textContent = file.name + " (" + Math.max(1, Math.round(file.size / 1024)) + " KiB)";
+          list.appendChild(li);
+        });
+      }
+      function add(files) {
+        var all = new DataTransfer();
+        Array.prototype.forEach.call(input.files, function (file) { all.items.add(file); });
+        Array.prototype.forEach.call(files, function (file, i) {
+          // A pasted screenshot is named "image.png" by the browser: numbered by time instead.
+          if (file.name === "image.png" || !file.name) {
+            file = new File([file], "pasted-" + Date.now() + "-" + i + "." + ((file.type.split("/")[1]) || "bin"), { type: file.type });
+          }
+          all.items.add(file);
+        });
+        input.files = all.files;
+        show();
+      }
+      input.addEventListener("change", show);
+      form.addEventListener("dragover", function (event) { event.preventDefault(); form.classList.add("dragging"); });
+      form.addEventListener("dragleave", function () { form.classList.remove("dragging"); });
+      form.addEventListener("drop", function (event) {
+        event.preventDefault();
+        form.classList.remove("dragging");
+        if (event.dataTransfer && event.dataTransfer.files.length) { add(event.dataTransfer.files); }
+      });
+      form.addEventListener("paste", function (event) {
+        var files = event.clipboardData && event.clipboardData.files;
+        if (files && files.length) { event.preventDefault(); add(files); }
+      });
     })();
     """#
 

@@ -37,7 +37,7 @@ extension WebInterface {
         }
         router.post("/widget/conversations") { request, context in
             guard let session = context.webSession else { return signedOut() }
-            let form = try await Self.form(request, context: context)
+            let form = try await form(request, context: context)
             try session.checkForm(form)
             do {
                 guard let body = form.text("body") else { throw APIError.missing("message") }
@@ -55,15 +55,17 @@ extension WebInterface {
             guard let session = context.webSession else { return signedOut() }
             let number = try context.parameters.require("number", as: Int.self)
             let action = try context.parameters.require("action")
-            let form = try await Self.form(request, context: context)
+            let form = try await form(request, context: context)
             try session.checkForm(form)
             var target = number
             do {
                 switch action {
                 case "reply":
-                    guard let body = form.text("body") else { throw APIError.missing("message") }
+                    let body = form.text("body") ?? ""
+                    guard !body.isEmpty || !form.files.isEmpty else { throw APIError.missing("message") }
+                    let artifacts = try await uploadedArtifacts(form, by: session.caller)
                     let entry = try await api.app.addComment(to: number, body: body, visibility: .external, externalRef: nil,
-                                                             by: session.caller)
+                                                             artifacts: artifacts, by: session.caller)
                     // A reply to an archived conversation lands on its follow-up.
                     target = entry.conversation
                 case "resolution":
@@ -133,14 +135,14 @@ extension WebInterface {
             return nil
         }
         var wanted = References.Wanted()
-        entries.forEach { wanted.add($0.author) }
+        entries.forEach { wanted.add($0) }
         let references = try await References.load(wanted, from: store)
         let thread = HTML.join(entries.map { entry -> HTML in
             let mine = entry.author == session.caller.actor
             return """
             <article class="entry \(mine ? "customer" : "agent")" data-entry="\(entry.id.don)">
               <div class="meta">\(mine ? "You" : pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))</div>
-              <div class="body">\(entry.body)</div></article>
+              <div class="body">\(entry.body)</div>\(pages.attachments(entry, references, base: "/widget/files"))</article>
             """
         })
         let csrf = pages.csrfField(session)
@@ -162,9 +164,9 @@ extension WebInterface {
           <p class="small"><a href="/widget">← All conversations</a></p>
           <h1>\(conversation.title.isEmpty ? "(no title)" : conversation.title)</h1>\(pages.flash(error))
           <div id="thread" data-live><div class="timeline">\(thread)</div>\(proposal)\(answered)\(status)</div>
-          <form class="reply" method="post" action="\(base)/reply">\(csrf)
+          <form class="reply" id="reply" method="post" action="\(base)/reply" enctype="multipart/form-data">\(csrf)
             <label for="reply-body" class="small muted">Your message</label>
-            <textarea id="reply-body" name="body" required>\(draft)</textarea>
+            <textarea id="reply-body" name="body">\(draft)</textarea>\(pages.filePicker(attachmentLimits))
             <div class="row"><button class="primary" type="submit">Send</button></div>
           </form>
         </main>
