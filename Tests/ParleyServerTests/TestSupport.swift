@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -58,6 +59,58 @@ struct API: Sendable {
     }
 }
 
+/// A `multipart/form-data` body as browsers and HTTP libraries write it.
+enum Multipart {
+    static func body(_ fields: [(String, String)], files: [(field: String, name: String, content: [UInt8])]) -> ([UInt8], String) {
+        let boundary = "----ParleyTestBoundary\(UInt32.random(in: 0...UInt32.max))"
+        var body: [UInt8] = []
+        for (name, value) in fields {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+        }
+        for file in files {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(file.name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
+            body += file.content + Array("\r\n".utf8)
+        }
+        body += Array("--\(boundary)--\r\n".utf8)
+        return (body, "multipart/form-data; boundary=\(boundary)")
+    }
+}
+
+extension API {
+    /// Posts a multipart form (an artifact's upload).
+    func postMultipart(_ path: String, _ fields: [(String, String)], files: [(field: String, name: String, content: [UInt8])]) async throws -> Reply {
+        let (body, type) = Multipart.body(fields, files: files)
+        return try await client.execute(uri: "/\(path)", method: .post, headers: [.contentType: type], body: ByteBuffer(bytes: body)) { response in
+            Reply(status: response.status, body: Doc(value: try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))))
+        }
+    }
+
+    /// A raw GET: status, headers and bytes.
+    func fetch(_ pathAndQuery: String, token: String? = nil) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, bytes: [UInt8]) {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: pathAndQuery.hasPrefix("/") ? pathAndQuery : "/" + pathAndQuery, method: .get, headers: headers) { response in
+            (response.status, response.headers, Array(response.body.readableBytesView))
+        }
+    }
+
+    /// Prepares an artifact as `token`'s holder and uploads `content` into it; returns its id.
+    func upload(_ name: String, _ content: [UInt8], token: String) async throws -> String {
+        let prepared = try await post("artifacts.prepare", #"{"file_name":"\#(name)"}"#, token: token)
+        #expect(prepared.status == .ok, "\(prepared.body)")
+        let id = try #require(prepared.body["id"].string)
+        let url = try #require(prepared.body["url"].string)
+        let path = String(url[try #require(url.range(of: "/artifacts.upload")).lowerBound...])
+        let fields = prepared.body["form_data"].array.compactMap { field -> (String, String)? in
+            guard let key = field["key"].string, let value = field["value"].string else { return nil }
+            return (key, value)
+        }
+        let uploaded = try await postMultipart(String(path.dropFirst()), fields, files: [("file", name, content)])
+        #expect(uploaded.status == .ok, "\(uploaded.body)")
+        return id
+    }
+}
+
 extension Data {
     init(buffer: ByteBuffer) { self = buffer.withUnsafeReadableBytes { Data($0) } }
 }
@@ -73,9 +126,11 @@ func temporaryDatabase() -> String {
 /// the system's, with `realClock`). Webhooks may target loopback receivers only with `allowPrivateWebhooks`.
 func withServer(path: String = temporaryDatabase(), clock: ManualClock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000)),
                 testClock: Bool = false, realClock: Bool = false, rateLimits: RateLimitPolicy = RateLimitPolicy(),
-                allowPrivateWebhooks: Bool = false, _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
+                allowPrivateWebhooks: Bool = false, attachmentLimits: AttachmentLimits = AttachmentLimits(),
+                _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
     var configuration = AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning, testClock: testClock ? clock : nil)
     configuration.rateLimits = rateLimits
+    configuration.attachmentLimits = attachmentLimits
     configuration.allowPrivateWebhooks = allowPrivateWebhooks
     let server = try await buildApplication(configuration, clock: realClock ? SystemClock() : clock)
     do {

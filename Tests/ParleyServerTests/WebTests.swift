@@ -34,6 +34,12 @@ final class Browser: @unchecked Sendable {
         return try await send(path, method: .post, body: body, origin: origin)
     }
 
+    /// Posts a `multipart/form-data` form with files, as a browser posts a form with `enctype` set.
+    func postMultipart(_ path: String, _ fields: [(String, String)], files: [(field: String, name: String, content: [UInt8])]) async throws -> Page {
+        let (body, type) = Multipart.body(fields, files: files)
+        return try await send(path, method: .post, bytes: body, contentType: type)
+    }
+
     /// The CSRF token of the first form on a page.
     static func csrf(_ page: Page) -> String? {
         guard let range = page.html.range(of: "name=\"_csrf\" value=\"") else { return nil }
@@ -41,11 +47,16 @@ final class Browser: @unchecked Sendable {
     }
 
     private func send(_ path: String, method: HTTPRequest.Method, body: String?, origin: String? = nil) async throws -> Page {
+        try await send(path, method: method, bytes: body.map { Array($0.utf8) }, contentType: body == nil ? nil : "application/x-www-form-urlencoded",
+                       origin: origin)
+    }
+
+    private func send(_ path: String, method: HTTPRequest.Method, bytes: [UInt8]?, contentType: String?, origin: String? = nil) async throws -> Page {
         var headers: HTTPFields = [:]
         if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
-        if body != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
+        if let contentType { headers[.contentType] = contentType }
         if let origin { headers[.origin] = origin }
-        let page = try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+        let page = try await client.execute(uri: path, method: method, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) }) { response in
             Page(status: response.status, headers: response.headers, html: String(buffer: response.body))
         }
         for cookie in page.headers[values: .setCookie] {
