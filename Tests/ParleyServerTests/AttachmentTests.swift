@@ -148,4 +148,47 @@ struct AttachmentTests {
             #expect(three.body["type"].string == "request_entity_too_large")
         }
     }
+
+    @Test("pages: a customer attaches a screenshot in the widget and the agent sees it in the inbox; a note's file never reaches the widget; a form without its CSRF token is refused")
+    func pages() async throws {
+        try await withWebServer { api, browser, world in
+            let id = try await api.conversation(world.aliceToken, title: "Export fails")
+            let number = try #require(ObjectID.parse(id)).number
+            let widget = Browser(browser.client)
+            _ = try await widget.get("/widget?token=\(world.aliceToken)")
+            let thread = try await widget.get("/widget/conversations/\(number)")
+            #expect(thread.html.contains("enctype=\"multipart/form-data\""))
+            let csrf = try #require(Browser.csrf(thread))
+            let refused = try await widget.postMultipart("/widget/conversations/\(number)/reply", [("body", "no token")],
+                                                         files: [("files", "shot.png", tinyPNG)])
+            #expect(refused.status == .forbidden)
+            let sent = try await widget.postMultipart("/widget/conversations/\(number)/reply", [("_csrf", csrf), ("body", "")],
+                                                      files: [("files", "shot.png", tinyPNG)])
+            #expect(sent.location == "/widget/conversations/\(number)")
+            let shown = try await widget.get("/widget/conversations/\(number)").html
+            let src = try #require(shown.range(of: "<img src=\"/widget/files/"))
+            let artifact = Int(shown[src.upperBound...].prefix { $0.isNumber })!
+            #expect(try await widget.get("/widget/files/\(artifact)").status == .ok)
+            // The agent's conversation page previews it; the file comes through the inbox's own route.
+            try await signIn(browser)
+            let page = try await browser.get("/inbox/conversations/\(number)")
+            #expect(page.html.contains("<img src=\"/inbox/files/\(artifact)\" alt=\"shot.png\""))
+            let file = try await browser.get("/inbox/files/\(artifact)")
+            #expect(file.status == .ok && file.headers[.contentType] == "image/png")
+            // An internal note with a file: the team sees it, the widget does not, and its URL finds nothing.
+            let inboxCSRF = try #require(Browser.csrf(page))
+            let noted = try await browser.postMultipart("/inbox/conversations/\(number)/reply", [("_csrf", inboxCSRF), ("body", "see the trace"),
+                                                        ("visibility", "internal")], files: [("files", "trace.txt", Array("secret trace".utf8))])
+            #expect(noted.status == .seeOther, "\(noted.html.prefix(300))")
+            let withNote = try await browser.get("/inbox/conversations/\(number)").html
+            let link = try #require(withNote.range(of: "href=\"/inbox/files/", options: .backwards, range: withNote.range(of: "trace.txt").map { withNote.startIndex..<$0.lowerBound }))
+            let noteFile = Int(withNote[link.upperBound...].prefix { $0.isNumber })!
+            #expect(noteFile != artifact)
+            #expect(try await browser.get("/inbox/files/\(noteFile)").html == "secret trace")
+            #expect(try await widget.get("/widget/files/\(noteFile)").status == .notFound)
+            #expect(!(try await widget.get("/widget/conversations/\(number)").html.contains("trace.txt")))
+            // The customer's session cannot use the inbox's route.
+            #expect(try await widget.get("/inbox/files/\(artifact)").status == .seeOther)
+        }
+    }
 }

@@ -29,6 +29,14 @@ struct AuthorizationMatrixTests {
         let conversation: String  // Alice's (the "customer" role), in needs_response
         let entry: String         // Alice's message on it
 
+        /// A file Alice attached to a message of hers on her conversation: the artifact's id and the message's.
+        func attachedFile() async throws -> (artifact: String, entry: String) {
+            let artifact = try await api.upload("log.txt", Array("a log".utf8), token: world.aliceToken)
+            let comment = try await api.post("timeline-entries.create",
+                #"{"type":"timeline_comment","object":"\#(conversation)","body":"log","artifacts":["\#(artifact)"]}"#, token: world.aliceToken)
+            return (artifact, try #require(comment.body["timeline_entry"]["id"].string))
+        }
+
         func created(_ path: String, _ body: String, _ key: String) async throws -> String {
             let reply = try await api.post(path, body, token: adminToken)
             return try #require(reply.body[key]["id"].string, "\(path): \(reply.body)")
@@ -60,6 +68,13 @@ struct AuthorizationMatrixTests {
         Row(path: "timeline-entries.delete", allowed: everyone, success: .ok, denied: [.otherCustomer: .notFound]) { f in
             let entry = try await f.api.comment(f.world.aliceToken, on: f.conversation, "to delete").body["timeline_entry"]["id"].string!
             return #"{"id":"\#(entry)"}"# },
+        Row(path: "artifacts.prepare", allowed: everyone.union([.otherCustomer]), success: .ok) { _ in #"{"file_name":"screenshot.png"}"# },
+        Row(path: "artifacts.get", allowed: everyone, success: .ok, denied: [.otherCustomer: .notFound]) { f in
+            #"{"id":"\#(try await f.attachedFile().artifact)"}"# },
+        Row(path: "artifacts.locate", allowed: everyone, success: .ok, denied: [.otherCustomer: .notFound]) { f in
+            #"{"id":"\#(try await f.attachedFile().artifact)"}"# },
+        Row(path: "artifacts.list", allowed: everyone, success: .ok, denied: [.otherCustomer: .notFound]) { f in
+            #"{"parent_id":"\#(try await f.attachedFile().entry)"}"# },
         Row(path: "accounts.create", allowed: team, success: .created) { _ in #"{"display_name":"Acct \#(unique())"}"# },
         Row(path: "accounts.get", allowed: team, success: .ok) { f in #"{"id":"\#(f.world.account)"}"# },
         Row(path: "accounts.list", allowed: team, success: .ok) { _ in "{}" },
