@@ -45,6 +45,7 @@ public struct StorageContract: Sendable {
         case accessChangesAreDecidedAndStoredWithTheirRevocations
         case leasesGoToOneHolderAtATime
         case presenceShowsOthersUntilExpired
+        case artifactsAreStoredAndAttachedOnce
 
         public var testDescription: String { rawValue }
     }
@@ -86,6 +87,7 @@ public struct StorageContract: Sendable {
         case .accessChangesAreDecidedAndStoredWithTheirRevocations: try await accessChangesAreDecidedAndStoredWithTheirRevocations(store)
         case .leasesGoToOneHolderAtATime: try await leasesGoToOneHolderAtATime(store)
         case .presenceShowsOthersUntilExpired: try await presenceShowsOthersUntilExpired(store)
+        case .artifactsAreStoredAndAttachedOnce: try await artifactsAreStoredAndAttachedOnce(store)
         }
     }
 
