@@ -80,6 +80,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
     @Flag(help: "Let webhooks target loopback, private, link-local and other non-public addresses (refused by default, at webhooks.create and before each delivery).")
     var allowPrivateWebhooks = false
+    @Option(help: "The largest attached file accepted, in bytes (larger: 413).") var attachmentMaxBytes = 10 << 20
+    @Option(help: "How many files one message may carry.") var attachmentsPerMessage = 5
 
     func run() async throws {
         let environment = Environment()
@@ -106,6 +108,10 @@ struct Serve: AsyncParsableCommand {
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
         configuration.allowPrivateWebhooks = allowPrivateWebhooks
+        guard attachmentMaxBytes > 0, attachmentsPerMessage > 0 else {
+            throw ValidationError("--attachment-max-bytes and --attachments-per-message must be more than 0")
+        }
+        configuration.attachmentLimits = AttachmentLimits(maxBytes: attachmentMaxBytes, maxFilesPerMessage: attachmentsPerMessage)
         configuration.databaseURL = databaseURL ?? environment.get("PARLEY_DATABASE_URL")
         guard databaseConnections > 0 else { throw ValidationError("--database-connections must be more than 0") }
         configuration.databaseConnections = databaseConnections

@@ -14,12 +14,14 @@ import http.server
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
+import zlib
 
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException, WebDriverException
@@ -77,6 +79,21 @@ def wait(driver, condition, what, seconds=20):
         return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(read_again_if_replaced(condition))
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}; page: {driver.current_url}\n{driver.page_source[:2000]}")
+
+
+def png(width, height):
+    """A PNG of a blue frame around white, written with zlib (no imaging library needed)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = b""
+    for y in range(height):
+        row = b"\x00"
+        for x in range(width):
+            edge = x < 6 or y < 6 or x >= width - 6 or y >= height - 6
+            row += b"\x0b\x57\xd0" if edge else b"\xff\xff\xff"
+        rows += row
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def wait_until_up(base):
@@ -235,12 +252,32 @@ def main():
 
         agent.execute_script("window.__notReloaded = true")
         customer.find_element(By.ID, "reply-body").send_keys("Still failing on large exports")
+        # A screenshot chosen in the file picker, and a log dropped on the form (the page's script adds a dropped
+        # file to the picker, as it does a pasted one).
+        screenshot = os.path.join(work, "export-error.png")
+        with open(screenshot, "wb") as f:
+            f.write(png(160, 90))
+        customer.find_element(By.CSS_SELECTOR, "form.reply input[type=file]").send_keys(screenshot)
+        customer.execute_script("""
+            var data = new DataTransfer();
+            data.items.add(new File(["ERROR export timed out after 30 s\\n"], "export.log", {type: "text/plain"}));
+            document.getElementById("reply").dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+        """)
+        wait(customer, lambda d: "export.log" in d.find_element(By.CSS_SELECTOR, "label.files ul").text, "the dropped file listed")
         customer.find_element(By.CSS_SELECTOR, "form.reply button[type=submit]").click()
         wait(customer, lambda d: "Still failing on large exports" in d.find_element(By.ID, "thread").text, "the customer's reply")
         wait(agent, lambda d: stage_badge(d) == "needs_response", "the agent's page to update live to Needs response")
         wait(agent, lambda d: "Still failing on large exports" in d.find_element(By.ID, "timeline").text, "the new message, live")
         assert agent.execute_script("return window.__notReloaded === true"), "updated without a reload"
         check("the customer replies in the widget; the agent's open page updates live, without a reload")
+        image = wait(agent, EC.presence_of_element_located((By.CSS_SELECTOR, "#timeline a.attachment.image img")), "the screenshot in the inbox")
+        wait(agent, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 160, "the screenshot loaded")
+        log = agent.find_element(By.CSS_SELECTOR, "#timeline a.attachment.file")
+        assert "export.log" in log.text and log.get_attribute("download") is not None, log.get_attribute("outerHTML")
+        wait(customer, lambda d: d.execute_script(
+            "var i = document.querySelector('#thread a.attachment.image img'); return i && i.complete && i.naturalWidth") == 160,
+            "the screenshot shown in the widget too")
+        check("attachments: a screenshot picked and a log dropped in the widget show in the inbox, the image previewed, the log a download")
 
         agent.find_element(By.ID, "reply-body").send_keys("Found it: exports over 10k rows timed out. Fixed.")
         agent.find_element(By.CSS_SELECTOR, "#reply button[type=submit]").click()
