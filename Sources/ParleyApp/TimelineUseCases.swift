@@ -37,7 +37,7 @@ extension ParleyApp {
         guard !body.trimmed.isEmpty || !artifacts.isEmpty else { throw DomainError.missingField("body") }
         let files = try await checkAttachable(artifacts, by: caller)
         // What the list row previews of a message that is only files: their names.
-        let previewed = body.trimmed.isEmpty ? "📎 " + files.map(\.fileName).joined(separator: ", ") : body
+        let previewed = body.trimmed.isEmpty ? "Files: " + files.map(\.fileName).joined(separator: ", ") : body
         // An archived conversation that already has a follow-up: the customer's message goes to the newest
         // follow-up (so one archived conversation does not fork into many).
         while target.stage == .archived, caller.role == .customer, let next = try await latestFollowUp(of: target),

@@ -278,6 +278,9 @@ def main():
             "var i = document.querySelector('#thread a.attachment.image img'); return i && i.complete && i.naturalWidth") == 160,
             "the screenshot shown in the widget too")
         check("attachments: a screenshot picked and a log dropped in the widget show in the inbox, the image previewed, the log a download")
+        if shots:
+            agent.execute_script("arguments[0].scrollIntoView({block: 'center'})", image)
+            agent.save_screenshot(os.path.join(shots, "attachments.png"))
 
         agent.find_element(By.ID, "reply-body").send_keys("Found it: exports over 10k rows timed out. Fixed.")
         agent.find_element(By.CSS_SELECTOR, "#reply button[type=submit]").click()

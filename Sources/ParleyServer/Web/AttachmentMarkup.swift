@@ -20,7 +20,7 @@ extension WebPages {
                 """
             }
             return """
-            <a class="attachment file" href="\(link)" download data-artifact="\(artifact.id.displayID)">📎 \(artifact.fileName) <span class="small muted">· \(size)</span></a>
+            <a class="attachment file" href="\(link)" download data-artifact="\(artifact.id.displayID)">↓ \(artifact.fileName) <span class="small muted">· \(size)</span></a>
             """
         }
         return "<div class=\"attachments\">\(HTML.join(items))</div>"

@@ -27,7 +27,7 @@ enum WebAssets {
     ul.picker { list-style: none; margin: .2rem 0; padding: .2rem; background: var(--paper); border: 1px solid var(--line); border-radius: 6px; max-width: 28rem; }
     ul.picker li { padding: .25rem .5rem; border-radius: 4px; cursor: pointer; }
     ul.picker li.active { background: var(--accent-wash); }
-    .attachments { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .4rem; }
+    .attachments { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .4rem; align-items: flex-start; }
     a.attachment.image { display: grid; gap: .2rem; max-width: 16rem; }
     a.attachment.image img { max-width: 16rem; max-height: 12rem; border: 1px solid var(--line); border-radius: 6px; background: var(--paper); }
     a.attachment.file { border: 1px solid var(--line); border-radius: 6px; padding: .2rem .5rem; background: var(--paper); }
