@@ -41,6 +41,13 @@ extension ParleyApp {
     }
 
     /// Deletes an object; records who did.
+    /// Deletes a customer (kept on record as deleted) and revokes every session token they hold, at once.
+    public func deleteCustomer(_ number: Int, by caller: Caller) async throws {
+        guard caller.isAgent else { throw DomainError.forbidden("only the support team deletes customers") }
+        try await delete(RevUser.self, number: number, actor: caller.actor, at: clock.now())
+        try await store.revokeTokens(of: .revUser(number))
+    }
+
     public func delete<Object: DirectoryObject>(_ type: Object.Type, number: Int, actor: Actor, at: Date) async throws {
         try await store.delete(type, number: number) { current in
             [ChangeEvent(object: current.id, actor: actor, at: at, kind: .deleted)]

@@ -174,8 +174,7 @@ extension ParleyAPI {
         router.rpc("rev-users.delete") { fields, context in
             let caller = try context.requireAgent()
             let id = try fields.requiredID("id", [.revUser])
-            try await app.delete(RevUser.self, number: id.number, actor: caller.actor, at: clock.now())
-            try await store.revokeTokens(of: .revUser(id.number))
+            try await app.deleteCustomer(id.number, by: caller)
             return .object([:])
         }
         router.rpc("rev-orgs.delete") { fields, context in

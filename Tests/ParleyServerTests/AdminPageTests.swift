@@ -259,9 +259,9 @@ struct AdminPageTests {
         }
     }
 
-    @Test("customers: the newest listed with their org; one added by hand, in an org or unidentified")
+    @Test("customers: the newest listed with their org; one added by hand, in an org or unidentified; edited, and deleted (their sessions end)")
     func customers() async throws {
-        try await withWebServer { api, browser, _ in
+        try await withWebServer { api, browser, world in
             let (page, csrf) = try await adminPage(browser, "/inbox/admin/customers")
             #expect(page.html.contains("alice@example.test") && page.html.contains("<td>Acme</td>"))
             let org = try #require(try await api.get("rev-orgs.list", token: adminToken).body["rev_orgs"].array.first { $0["display_name"].string == "Acme" }?["display_id"].string)
@@ -271,6 +271,24 @@ struct AdminPageTests {
             #expect(listed.contains("Dana &lt;x&gt;") && listed.contains("dana@acme.test"))
             sent = try await browser.post("/inbox/admin/customers", [("_csrf", csrf), ("name", "Nobody"), ("org", "REV-999")])
             #expect(sent.location?.contains("error=") == true, "an org that does not exist is refused")
+            // Edited: renamed, moved out of any org; then deleted, which ends the customer's widget session.
+            let bob = try #require(try await api.get("rev-users.list", token: adminToken).body["rev_users"].array
+                .first { $0["email"].string == "bob@example.test" })
+            let bobID = try #require(bob["id"].string)
+            let bobNumber = try #require(ObjectID.parse(bobID)).number
+            sent = try await browser.post("/inbox/admin/customers/\(bobNumber)/update", [("_csrf", csrf), ("name", "Robert"),
+                                                                                      ("email", "robert@example.test"), ("org", "")])
+            #expect(sent.location == "/inbox/admin/customers?done=customer_updated")
+            let edited = try await api.get("rev-users.get?id=\(bobID)", token: adminToken).body["rev_user"]
+            #expect(edited["display_name"].string == "Robert" && edited["email"].string == "robert@example.test")
+            sent = try await browser.post("/inbox/admin/customers/\(bobNumber)/update", [("_csrf", csrf), ("email", "not an address")])
+            #expect(sent.location?.contains("error=") == true)
+            sent = try await browser.post("/inbox/admin/customers/\(bobNumber)/delete", [("_csrf", "forged")])
+            #expect(sent.status == .forbidden, "CSRF-checked")
+            sent = try await browser.post("/inbox/admin/customers/\(bobNumber)/delete", [("_csrf", csrf)])
+            #expect(sent.location == "/inbox/admin/customers?done=customer_deleted")
+            #expect(!(try await browser.get("/inbox/admin/customers").html.contains("robert@example.test")))
+            #expect(try await api.post("conversations.list", token: world.bobToken).status == .unauthorized)
         }
     }
 }

@@ -139,8 +139,8 @@ extension WebInterface {
         case (.tags, "delete", let number?):
             try await app.deleteTag(number, by: caller)
             return "tag_deleted"
-        case (.customers, _, nil):
-            return try await performCustomers(action, form: form, caller: caller)
+        case (.customers, _, _):
+            return try await performCustomers(action, number: number, form: form, caller: caller)
         case (.orgs, _, _):
             return try await performOrgs(action, number: number, form: form, caller: caller)
         case (.webhooks, "delete", let number?):

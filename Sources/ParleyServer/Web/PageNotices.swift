@@ -66,6 +66,8 @@ enum PageNotice {
         case "tag_deleted": "Tag deleted."
         case "org_created": "Customer org added."
         case "customer_created": "Customer added."
+        case "customer_updated": "Customer saved."
+        case "customer_deleted": "Customer deleted; their sessions are ended."
         case "org_updated": "Customer org saved."
         case "webhook_deleted": "Webhook deleted: nothing more is delivered to it."
         case "token_revoked": "Token revoked: requests with it are refused from now on."
