@@ -37,6 +37,8 @@ let package = Package(
         // The domain: pure decisions, no I/O. Its stored documents are written with ParleyJSON's writer.
         .target(name: "ParleyCore", dependencies: ["ParleyJSON"], swiftSettings: strict),
         .target(name: "ParleyJSON", swiftSettings: strict),
+        // Email: MIME and RFC 5322 reading, loop detection (pure: no I/O); the receiver is in ParleyServer.
+        .target(name: "ParleyMail", swiftSettings: strict),
         // The storage contract: the protocol every store keeps, its query and result types.
         .target(name: "ParleyStore", dependencies: ["ParleyCore"], swiftSettings: strict),
         // The embedded store (SQLite), the default.
@@ -123,6 +125,7 @@ let package = Package(
         ),
         .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: strict),
         .testTarget(name: "ParleyJSONTests", dependencies: ["ParleyJSON"], swiftSettings: strict),
+        .testTarget(name: "ParleyMailTests", dependencies: ["ParleyMail"], swiftSettings: strict),
         .testTarget(
             name: "ParleyAppTests", dependencies: ["ParleyApp", "ParleySQLite", "ParleyStore", "ParleyCore"], swiftSettings: strict),
         .testTarget(

@@ -1,0 +1,181 @@
+import Foundation
+
+/// A message's or a MIME part's header fields (RFC 5322 §2.2): folded lines unfolded, names compared without
+/// regard to case, values kept as sent (encoded words decoded by `text(_:)`).
+public struct MailHeaders: Sendable, Equatable {
+    public var fields: [(name: String, value: String)]
+
+    public static func == (a: MailHeaders, b: MailHeaders) -> Bool {
+        a.fields.map(\.name) == b.fields.map(\.name) && a.fields.map(\.value) == b.fields.map(\.value)
+    }
+
+    /// Reads a header block (lines up to the first empty one); returns it and where the body starts.
+    public static func parse(_ bytes: ArraySlice<UInt8>) -> (MailHeaders, body: ArraySlice<UInt8>) {
+        var fields: [(String, String)] = []
+        var index = bytes.startIndex
+        var current: (name: String, value: [UInt8])?
+        func flush() {
+            if let field = current {
+                fields.append((field.name, Self.latin1OrUTF8(field.value).trimmingCharacters(in: .whitespaces)))
+            }
+            current = nil
+        }
+        while index < bytes.endIndex {
+            var end = index
+            while end < bytes.endIndex, bytes[end] != 0x0A { end += 1 }
+            var line = bytes[index..<end]
+            if line.last == 0x0D { line = line.dropLast() }
+            let next = end < bytes.endIndex ? end + 1 : end
+            if line.isEmpty { flush(); return (MailHeaders(fields: fields), bytes[next...]) }
+            if line.first == 0x20 || line.first == 0x09 {
+                // A continuation: unfolded by removing the line break only (RFC 5322 §2.2.3).
+                current?.value += Array(line)
+            } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                flush()
+                let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                current = (name, Array(line[(colon + 1)...]))
+            }
+            index = next
+        }
+        flush()
+        return (MailHeaders(fields: fields), bytes[bytes.endIndex...])
+    }
+
+    public init(fields: [(name: String, value: String)]) { self.fields = fields }
+
+    /// The first field of that name, as sent.
+    public subscript(_ name: String) -> String? {
+        fields.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    public func all(_ name: String) -> [String] {
+        fields.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }.map(\.value)
+    }
+
+    /// The field's text with RFC 2047 encoded words decoded.
+    public func text(_ name: String) -> String? { self[name].map(EncodedWords.decode) }
+
+    /// Header bytes are ASCII by the standard, UTF-8 by RFC 6532, Latin-1 in old mailers' practice.
+    static func latin1OrUTF8(_ bytes: [UInt8]) -> String {
+        String(validating: bytes, as: UTF8.self) ?? String(bytes.map { Character(Unicode.Scalar($0)) })
+    }
+}
+
+/// RFC 2047 encoded words (`=?UTF-8?B?…?=`, `=?iso-8859-1?Q?…?=`) in header text; blanks between two encoded
+/// words vanish, as the RFC says.
+public enum EncodedWords {
+    public static func decode(_ text: String) -> String {
+        guard text.contains("=?") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        var pendingBlank = ""
+        var lastWasEncoded = false
+        while !rest.isEmpty {
+            if rest.hasPrefix("=?"), let (decoded, after) = word(rest) {
+                if !lastWasEncoded { result += pendingBlank }
+                pendingBlank = ""
+                result += decoded
+                rest = after
+                lastWasEncoded = true
+                continue
+            }
+            let character = rest.removeFirst()
+            if character == " " || character == "\t" || character == "\r" || character == "\n" {
+                pendingBlank.append(character == "\t" ? " " : character == " " ? " " : "")
+                continue
+            }
+            result += pendingBlank
+            pendingBlank = ""
+            result.append(character)
+            lastWasEncoded = false
+        }
+        return result + pendingBlank
+    }
+
+    /// One encoded word at the start of `text`, decoded, and what follows it.
+    static func word(_ text: Substring) -> (String, Substring)? {
+        let parts = text.dropFirst(2)
+        guard let q1 = parts.firstIndex(of: "?") else { return nil }
+        let charset = parts[..<q1].split(separator: "*").first.map(String.init) ?? ""
+        let afterCharset = parts[parts.index(after: q1)...]
+        guard let q2 = afterCharset.firstIndex(of: "?") else { return nil }
+        let encoding = afterCharset[..<q2].uppercased()
+        let encodedStart = afterCharset.index(after: q2)
+        guard let end = afterCharset[encodedStart...].range(of: "?=") else { return nil }
+        let encoded = afterCharset[encodedStart..<end.lowerBound]
+        guard !encoded.contains(" ") else { return nil }
+        let bytes: [UInt8]
+        switch encoding {
+        case "B": guard let data = Data(base64Encoded: Base64.padded(String(encoded))) else { return nil }; bytes = Array(data)
+        case "Q": bytes = QuotedPrintable.decode(Array(encoded.utf8), underscoreIsSpace: true)
+        default: return nil
+        }
+        return (Charsets.decode(bytes, charset: charset), afterCharset[end.upperBound...])
+    }
+}
+
+enum Base64 {
+    /// Base64 text without line breaks or other blanks, padded to a multiple of four.
+    static func padded(_ text: String) -> String {
+        let clean = text.filter { $0.isLetter || $0.isNumber || $0 == "+" || $0 == "/" }
+        return clean + String(repeating: "=", count: (4 - clean.count % 4) % 4)
+    }
+
+    static func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        Data(base64Encoded: padded(String(decoding: bytes, as: UTF8.self))).map(Array.init) ?? []
+    }
+}
+
+enum QuotedPrintable {
+    /// RFC 2045 §6.7 (and RFC 2047's Q, where `_` is a space): `=XX` bytes, soft line breaks dropped.
+    static func decode(_ bytes: [UInt8], underscoreIsSpace: Bool = false) -> [UInt8] {
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "="), i + 1 < bytes.count {
+                if bytes[i + 1] == 0x0A { i += 2; continue }
+                if bytes[i + 1] == 0x0D, i + 2 < bytes.count, bytes[i + 2] == 0x0A { i += 3; continue }
+                if i + 2 < bytes.count, let high = hex(bytes[i + 1]), let low = hex(bytes[i + 2]) {
+                    out.append(high << 4 | low)
+                    i += 3
+                    continue
+                }
+            }
+            out.append(underscoreIsSpace && byte == UInt8(ascii: "_") ? 0x20 : byte)
+            i += 1
+        }
+        return out
+    }
+}
+
+/// Text in the charsets mail still arrives in; anything unknown is read as UTF-8 with replacements.
+enum Charsets {
+    static func decode(_ bytes: [UInt8], charset: String) -> String {
+        let name = charset.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+        let encoding: String.Encoding? = switch name {
+        case "", "utf-8", "utf8", "us-ascii", "ascii": .utf8
+        case "iso-8859-1", "latin1", "iso_8859-1", "l1": .isoLatin1
+        case "windows-1252", "cp1252": .windowsCP1252
+        case "iso-8859-2", "latin2": .isoLatin2
+        case "windows-1250", "cp1250": .windowsCP1250
+        case "windows-1251", "cp1251": .windowsCP1251
+        case "utf-16", "utf16": .utf16
+        case "iso-2022-jp": .iso2022JP
+        case "shift_jis", "shift-jis", "sjis": .shiftJIS
+        case "euc-jp": .japaneseEUC
+        default: nil
+        }
+        if let encoding, encoding != .utf8, let text = String(bytes: bytes, encoding: encoding) { return text }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
