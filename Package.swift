@@ -68,7 +68,7 @@ let package = Package(
         // The application layer: every use case, for every caller.
         .target(
             name: "ParleyApp",
-            dependencies: ["ParleyCore", "ParleyStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ParleyCore", "ParleyStore", "ParleyMail", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // The storage contract's test suite and fixtures, run against every store.
         .target(name: "ParleyStoreContract", dependencies: ["ParleyStore", "ParleyCore"], swiftSettings: strict),
@@ -83,6 +83,7 @@ let package = Package(
                 "ParleySQLite",
                 "ParleyPostgres",
                 "ParleyJSON",
+                "ParleyMail",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

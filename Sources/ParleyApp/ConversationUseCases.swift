@@ -8,11 +8,14 @@ public struct ConversationOpening: Sendable {
     /// An agent's explicit customer org, as a rev org or as an account (its default rev org).
     public var revOrg: RevOrg?
     public var account: Account?
+    /// Files the caller uploaded, carried by the first message (attached in the conversation's transaction).
+    public var artifacts: [Int]
 
-    public init(draft: ConversationDraft, revOrg: RevOrg? = nil, account: Account? = nil) {
+    public init(draft: ConversationDraft, revOrg: RevOrg? = nil, account: Account? = nil, artifacts: [Int] = []) {
         self.draft = draft
         self.revOrg = revOrg
         self.account = account
+        self.artifacts = artifacts
     }
 }
 
@@ -102,11 +105,17 @@ extension ParleyApp {
             }
             spam = result.assessment
         }
+        if !opening.artifacts.isEmpty {
+            guard !draft.messages.isEmpty else { throw DomainError.missingField("messages") }
+            _ = try await checkAttachable(opening.artifacts, by: caller)
+        }
         let creator = caller.actor
         let finalDraft = draft
+        let files = opening.artifacts
         let app = self
         let conversation = try await store.createConversation { [spam] number in
-            let creation = try Conversation.open(number: number, draft: finalDraft, routing: routing, spam: spam, by: creator, at: now)
+            var creation = try Conversation.open(number: number, draft: finalDraft, routing: routing, spam: spam, by: creator, at: now)
+            if !files.isEmpty, !creation.comments.isEmpty { creation.comments[0].artifacts = files }
             // A new conversation is always stored, so its plan always exists.
             let plan = app.plan(creation.decision, from: nil, at: now, publishes: [.conversationCreated])!
             return NewConversation(plan: plan, comments: creation.comments.map { NewComment($0) })

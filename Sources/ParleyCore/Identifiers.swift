@@ -19,6 +19,8 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
     case savedReply = "saved_reply"
     /// A file attached to a message (DevRev's artifact).
     case artifact
+    /// A support address that mail arrives at (Parley's own).
+    case mailbox
 
     /// Other names a kind is written with: a work's DON segment and display prefix name its type.
     static func named(segment: String) -> ObjectKind? {
@@ -54,6 +56,7 @@ public enum ObjectKind: String, Sendable, Codable, CaseIterable {
         case .token: "TOKEN"
         case .savedReply: "REPLY"
         case .artifact: "ARTIFACT"
+        case .mailbox: "MAILBOX"
         case .comment: nil
         }
     }

@@ -127,5 +127,8 @@ enum PostgresSchema {
         CREATE TABLE artifacts (number BIGINT PRIMARY KEY, doc TEXT NOT NULL, comment BIGINT, content BYTEA);
         CREATE INDEX artifacts_by_comment ON artifacts (comment) WHERE comment IS NOT NULL;
         """),
+        Migration(version: 5, name: "mailboxes", sql: """
+        CREATE SEQUENCE number_mailbox;
+        """),
     ]
 }

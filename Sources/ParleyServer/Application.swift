@@ -6,9 +6,11 @@ import NIOCore
 import NIOSSL
 import ParleyApp
 import ParleyCore
+import ParleyMail
 import ParleyPostgres
 import ParleySQLite
 import ParleyStore
+import ServiceLifecycle
 
 /// How to run a Parley server.
 public struct AppConfiguration: Sendable {
@@ -60,6 +62,9 @@ public struct AppConfiguration: Sendable {
     public var allowPrivateWebhooks = false
     /// How large an attached file may be and how many one message may carry.
     public var attachmentLimits = AttachmentLimits()
+    /// `HOST:PORT` to receive mail on with SMTP, and with LMTP, from the site's mail server (nil: not at all).
+    public var smtpListen: String?
+    public var lmtpListen: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./parley.sqlite",
                 adminToken: String? = nil, logLevel: Logger.Level = .info, priorityPolicy: PriorityPolicy = PriorityPolicy(),
@@ -148,12 +153,22 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     } else if configuration.tlsCertificate != nil || configuration.tlsKey != nil {
         throw APIError.badRequest("--tls-cert and --tls-key go together")
     }
+    var services: [any Service] = [StoreService(store: store), leases, timers, webhooks, pruning]
+    for (listen, mode) in [(configuration.smtpListen, SMTPSession.Mode.smtp), (configuration.lmtpListen, .lmtp)] {
+        guard let listen else { continue }
+        guard let address = MailListener.address(listen) else {
+            throw APIError.badRequest("--\(mode == .smtp ? "smtp" : "lmtp")-listen \(listen): expected HOST:PORT, such as 127.0.0.1:2525")
+        }
+        let limits = configuration.attachmentLimits
+        services.append(MailListener(app: app, host: address.host, port: address.port, mode: mode, logger: logger,
+                                     maxMessageBytes: limits.maxBytes * limits.maxFilesPerMessage * 4 / 3 + (1 << 20)))
+    }
     let application = Application(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley",
                              availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
-        services: [StoreService(store: store), leases, timers, webhooks, pruning],
+        services: services,
         logger: logger)
     return ParleyServerApp(application: application, app: app, bootstrap: bootstrap, webhooks: webhooks)
 }

@@ -29,6 +29,7 @@ struct ParleyAPI: Sendable {
         registerEvents(on: router)
         registerSavedReplies(on: router)
         registerArtifacts(on: router)
+        registerMailboxes(on: router)
     }
 
     /// `test-clock.advance {seconds}` (admin), only with `--test-clock`: moves the clock forward and fires

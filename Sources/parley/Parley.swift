@@ -82,6 +82,8 @@ struct Serve: AsyncParsableCommand {
     var allowPrivateWebhooks = false
     @Option(help: "The largest attached file accepted, in bytes (larger: 413).") var attachmentMaxBytes = 10 << 20
     @Option(help: "How many files one message may carry.") var attachmentsPerMessage = 5
+    @Option(help: "Receive mail with SMTP on HOST:PORT (for the site's mail server; e.g. 127.0.0.1:2525).") var smtpListen: String?
+    @Option(help: "Receive mail with LMTP on HOST:PORT (e.g. 127.0.0.1:2424).") var lmtpListen: String?
 
     func run() async throws {
         let environment = Environment()
@@ -112,6 +114,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--attachment-max-bytes and --attachments-per-message must be more than 0")
         }
         configuration.attachmentLimits = AttachmentLimits(maxBytes: attachmentMaxBytes, maxFilesPerMessage: attachmentsPerMessage)
+        configuration.smtpListen = smtpListen
+        configuration.lmtpListen = lmtpListen
         configuration.databaseURL = databaseURL ?? environment.get("PARLEY_DATABASE_URL")
         guard databaseConnections > 0 else { throw ValidationError("--database-connections must be more than 0") }
         configuration.databaseConnections = databaseConnections

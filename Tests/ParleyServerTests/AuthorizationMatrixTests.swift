@@ -75,6 +75,15 @@ struct AuthorizationMatrixTests {
             #"{"id":"\#(try await f.attachedFile().artifact)"}"# },
         Row(path: "artifacts.list", allowed: everyone, success: .ok, denied: [.otherCustomer: .notFound]) { f in
             #"{"parent_id":"\#(try await f.attachedFile().entry)"}"# },
+        Row(path: "mailboxes.create", allowed: [.admin], success: .created, denied: [.agent: .forbidden]) { _ in
+            #"{"address":"support-\#(unique())@acme.test"}"# },
+        Row(path: "mailboxes.get", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { f in
+            #"{"id":"\#(try await f.created("mailboxes.create", #"{"address":"g-\#(unique())@acme.test"}"#, "mailbox"))"}"# },
+        Row(path: "mailboxes.list", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { _ in "{}" },
+        Row(path: "mailboxes.update", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { f in
+            #"{"id":"\#(try await f.created("mailboxes.create", #"{"address":"u-\#(unique())@acme.test"}"#, "mailbox"))","display_name":"Support"}"# },
+        Row(path: "mailboxes.delete", allowed: [.admin], success: .ok, denied: [.agent: .forbidden]) { f in
+            #"{"id":"\#(try await f.created("mailboxes.create", #"{"address":"d-\#(unique())@acme.test"}"#, "mailbox"))"}"# },
         Row(path: "accounts.create", allowed: team, success: .created) { _ in #"{"display_name":"Acct \#(unique())"}"# },
         Row(path: "accounts.get", allowed: team, success: .ok) { f in #"{"id":"\#(f.world.account)"}"# },
         Row(path: "accounts.list", allowed: team, success: .ok) { _ in "{}" },

@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+import ParleyCore
+import ParleyMail
+import ParleyStore
+
+/// What a received mail did.
+public enum MailOutcome: Sendable, Equatable {
+    /// It started a conversation.
+    case opened(conversation: Int)
+    /// It joined a conversation (or its follow-up, when that one was archived).
+    case appended(conversation: Int)
+    /// The same message was stored before (same Message-ID): nothing was stored again.
+    case duplicate
+    /// Sent by a machine (RFC 3834), a bounce, or Parley's own mail: nothing was opened, reopened or answered.
+    case ignored(String)
+}
+
+/// Email, one more caller of the same use cases: a mail to a mailbox's address becomes a customer's message.
+extension ParleyApp {
+    // MARK: Mailboxes (admins)
+
+    public func mailbox(address: String) async throws -> Mailbox? {
+        try await store.find(Mailbox.self, key: "address", value: address.lowercased()).first
+    }
+
+    public func createMailbox(address: String, displayName: String?, group: Int?, smtpRelay: String?, imap: String?,
+                              by caller: Caller) async throws -> Mailbox {
+        guard caller.isAdmin else { throw DomainError.forbidden("mailboxes are managed by admins") }
+        let address = address.trimmed.lowercased()
+        guard Mailbox.isAddress(address) else { throw DomainError.invalidField("address", message: "expected an email address such as support@acme.test") }
+        try Self.checkMailURLs(smtpRelay: smtpRelay, imap: imap)
+        if let group, try await store.object(Group.self, number: group) == nil {
+            throw DomainError.invalidID(field: "group", value: ObjectID(.group, group).don)
+        }
+        let now = clock.now()
+        return try await insert(Mailbox.self, actor: caller.actor, at: now) { number in
+            var mailbox = Mailbox(number: number, address: address, displayName: displayName, group: group, createdBy: caller.actor, at: now)
+            mailbox.smtpRelay = smtpRelay
+            mailbox.imap = imap
+            return mailbox
+        }
+    }
+
+    /// A relay must be `smtp://` or `smtps://` with a host; IMAP `imap://` or `imaps://` with a host.
+    public static func checkMailURLs(smtpRelay: String?, imap: String?) throws {
+        func valid(_ url: String, schemes: [String]) -> Bool {
+            guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else { return false }
+            return schemes.contains(scheme) && !(components.host ?? "").isEmpty
+        }
+        if let smtpRelay, !valid(smtpRelay, schemes: ["smtp", "smtps"]) {
+            throw DomainError.invalidField("smtp_relay", message: "expected smtp://USER:PASS@HOST:PORT or smtps://…")
+        }
+        if let imap, !valid(imap, schemes: ["imap", "imaps"]) {
+            throw DomainError.invalidField("imap", message: "expected imaps://USER:PASS@HOST:PORT/INBOX")
+        }
+    }
+
+    // MARK: Receiving
+
+    /// A mail delivered to `recipient` (SMTP `RCPT TO`, LMTP, IMAP): the sender becomes a customer (found
+    /// by email, else created, in the org whose email domain matches), and the message starts a
+    /// conversation or joins the one it answers: its `[CONV-n]` subject tag or a Parley Message-ID it
+    /// answers, when the sender is on that conversation. Mail sent by machines is ignored (never answered,
+    /// never opening or reopening anything); a message stored before (same Message-ID) is not stored again.
+    /// Throws `notFound` for an address that is no mailbox's.
+    public func receiveMail(_ raw: [UInt8], to recipient: String) async throws -> MailOutcome {
+        guard let mailbox = try await mailbox(address: recipient) else { throw DomainError.notFound("mailbox \(recipient)") }
+        let mail = InboundMail(raw)
+        if let reason = mail.automatic {
+            logger.info("mail ignored", metadata: ["mailbox": "\(mailbox.address)", "reason": "\(reason)"])
+            return .ignored(reason)
+        }
+        guard let sender = mail.from else { return .ignored("no sender") }
+        if try await self.mailbox(address: sender.email) != nil { return .ignored("sent from one of Parley's own mailboxes") }
+        let customer = try await customer(for: sender)
+        let caller = Caller(actor: .revUser(customer.number), role: .customer)
+        let reference = mail.messageID.map { "mail:" + $0 }
+        var files: [Int] = []
+        var skipped: [String] = []
+        for file in mail.files.prefix(attachmentLimits.maxFilesPerMessage) {
+            guard file.content.count <= attachmentLimits.maxBytes else { skipped.append(file.name); continue }
+            files.append(try await uploadArtifact(fileName: file.name, content: file.content, by: caller).number)
+        }
+        skipped += mail.files.dropFirst(attachmentLimits.maxFilesPerMessage).map(\.name)
+        var body = mail.reply
+        if !skipped.isEmpty {
+            body += "\n\n(Not kept, over the attachment limits: \(skipped.joined(separator: ", ")).)"
+        }
+        if body.trimmed.isEmpty && files.isEmpty { body = "(no text)" }
+        if let target = try await answeredConversation(mail, by: caller.actor) {
+            do {
+                let entry = try await addComment(to: target, body: body, visibility: .external, externalRef: reference, artifacts: files, by: caller)
+                return .appended(conversation: entry.conversation)
+            } catch DomainError.conflict where reference != nil {
+                return .duplicate
+            }
+        }
+        var draft = ConversationDraft(title: mail.cleanSubject.isEmpty ? "(no subject)" : mail.cleanSubject, sourceChannel: "email",
+                                      messages: [body])
+        draft.externalRef = reference
+        draft.group = mailbox.group
+        do {
+            return .opened(conversation: try await openConversation(ConversationOpening(draft: draft, artifacts: files), by: caller).number)
+        } catch DomainError.conflict where reference != nil {
+            return .duplicate
+        }
+    }
+
+    /// The conversation a mail answers, if its sender is on it: its subject tag, else a Parley Message-ID
+    /// among those it answers (`parley.conv-N.…@host`).
+    func answeredConversation(_ mail: InboundMail, by sender: Actor) async throws -> Int? {
+        var candidates: [Int] = []
+        if let tagged = mail.subjectTag { candidates.append(tagged) }
+        for id in mail.answers {
+            let lower = id.lowercased()
+            guard lower.hasPrefix("parley.conv-") else { continue }
+            if let number = Int(lower.dropFirst("parley.conv-".count).prefix { $0.isNumber }) { candidates.append(number) }
+        }
+        for number in candidates {
+            if let conversation = try await store.conversation(number: number), conversation.isMember(sender) { return number }
+        }
+        return nil
+    }
+
+    /// The customer an address belongs to, created (in the org whose domain matches, else unidentified) when
+    /// there is none.
+    func customer(for address: InboundMail.Address) async throws -> RevUser {
+        if let known = try await store.find(RevUser.self, key: "email", value: address.email).first { return known }
+        let domain = address.email.split(separator: "@").last.map(String.init) ?? ""
+        let org = try await store.find(Account.self, key: "domain", value: domain).first?.defaultRevOrg
+        let now = clock.now()
+        do {
+            return try await insert(RevUser.self, actor: .system, at: now) { number in
+                RevUser(number: number, displayName: address.name ?? String(address.email.prefix { $0 != "@" }), fullName: address.name,
+                        email: address.email, externalRef: nil, revOrg: org, phoneNumbers: [], description: nil, createdBy: .system, at: now)
+            }
+        } catch DomainError.conflict {
+            // Two mails from a new address at once: the other made the customer.
+            guard let made = try await store.find(RevUser.self, key: "email", value: address.email).first else { throw DomainError.conflict("customer \(address.email)") }
+            return made
+        }
+    }
+}

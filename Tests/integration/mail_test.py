@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Email in, against the real binary, with Python's own SMTP and LMTP clients (smtplib) on loopback: a mail
+to a mailbox's address opens a conversation for a customer found or created by address (in the org whose
+domain matches); a reply tagged [CONV-n] joins it; the same Message-ID delivered twice is stored once; an
+out-of-office reply, list mail and a bounce open nothing; an unknown address is refused at RCPT; HTML mail is
+read as text; an attached file is kept; LMTP answers per recipient. Run against 127.0.0.1 only.
+
+Usage: mail_test.py PATH_TO_PARLEY. Prints 'mail-test: N passed, M failed' last.
+"""
+import json, os, smtplib, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+from email.message import EmailMessage
+
+binary = sys.argv[1]
+workdir = tempfile.mkdtemp(prefix="parley-mail-")
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port, path, body, token="adm"):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def message(subject, body, sender="Alice Liddell <alice@acme.test>", to="support@acme.test", message_id=None, **headers):
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = to
+    m["Subject"] = subject
+    m["Message-ID"] = message_id or f"<{time.time_ns()}@mail.acme.test>"
+    for name, value in headers.items():
+        m[name.replace("_", "-")] = value
+    m.set_content(body)
+    return m
+
+
+def conversations(port):
+    return call(port, "conversations.list", {"limit": 100})[1]["conversations"]
+
+
+def messages(port, conversation):
+    entries = call(port, "timeline-entries.list", {"object": conversation, "limit": 100})[1]["timeline_entries"]
+    return [e for e in entries if e.get("type") == "timeline_comment"]
+
+
+def main():
+    port, smtp_port, lmtp_port = free_port(), free_port(), free_port()
+    server = subprocess.Popen([binary, "serve", "--port", str(port), "--db", os.path.join(workdir, "parley.sqlite"),
+                               "--smtp-listen", f"127.0.0.1:{smtp_port}", "--lmtp-listen", f"127.0.0.1:{lmtp_port}",
+                               "--log-level", "info"],
+                              env=dict(os.environ, PARLEY_ADMIN_TOKEN="adm"), stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(workdir, "server.log"), "w"))
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                with socket.create_connection(("127.0.0.1", smtp_port), timeout=1):
+                    pass
+                break
+            except OSError:
+                time.sleep(0.05)
+        # The team: an agent who owns Acme's account (domain acme.test), a group, the support mailbox.
+        agent = call(port, "dev-users.create", {"email": "maya@support.test", "display_name": "Maya"})[1]["dev_user"]["id"]
+        call(port, "accounts.create", {"display_name": "Acme", "domains": ["acme.test"], "owned_by": [agent]})
+        group = call(port, "groups.create", {"name": "Email"})[1]["group"]["id"]
+        status, made = call(port, "mailboxes.create", {"address": "Support@Acme.test", "display_name": "Acme Support", "group": group,
+                                                       "smtp_relay": "smtp://relay-user:s3cret-pass@127.0.0.1:2525"})
+        check(status == 201 and made["mailbox"]["address"] == "support@acme.test", "mailboxes.create")
+        listed = json.dumps(call(port, "mailboxes.list", {})[1])
+        check("s3cret-pass" not in listed and "relay-user" not in listed and "smtp://127.0.0.1:2525" in listed,
+              "the relay's user and password are never returned")
+        check(call(port, "mailboxes.create", {"address": "not an address"})[0] == 400, "a bad address is refused")
+
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+            first = message("Export fails", "Exports over 10k rows time out.", message_id="<first-1@mail.acme.test>")
+            smtp.send_message(first)
+            try:
+                smtp.send_message(message("Hello", "to nobody", to="nobody@acme.test"))
+                check(False, "an unknown address is refused at RCPT")
+            except smtplib.SMTPRecipientsRefused as refused:
+                check(list(refused.recipients.values())[0][0] == 550, "an unknown address is refused at RCPT (550)")
+        opened = [c for c in conversations(port) if c["title"] == "Export fails"]
+        check(len(opened) == 1, "a mail opens a conversation")
+        conversation = opened[0]
+        check(conversation.get("source_channel") == "email", "its channel is email")
+        check((conversation.get("group") or {}).get("id") == group, "in the mailbox's group")
+        check([o["id"] for o in conversation.get("owned_by", [])] == [agent], "routed to the org's default owner (domain acme.test)")
+        customer = conversation["members"][0] if conversation.get("members") else None
+        found = call(port, "rev-users.list", {"email": ["alice@acme.test"]})[1].get("rev_users", [])
+        check(any(u.get("email") == "alice@acme.test" and u.get("display_name") == "Alice Liddell" for u in found)
+              or customer is not None, "the sender became a customer, named from the From header")
+        number = conversation["display_id"]
+
+        # The agent answers; the customer's reply, tagged, joins the conversation and reopens it.
+        call(port, "timeline-entries.create", {"object": conversation["id"], "body": "Which browser?"})
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+            smtp.send_message(message(f"Re: Export fails [{number}]", "Firefox 128.\n\nOn Tue, Maya wrote:\n> Which browser?\n",
+                                      In_Reply_To="<first-1@mail.acme.test>"))
+            # The same message again (a retry by the sending server): stored once.
+            smtp.send_message(first)
+            # Machines: an out-of-office reply, list mail, a bounce.
+            smtp.send_message(message(f"Out of office [{number}]", "I am away", Auto_Submitted="auto-replied"))
+            smtp.send_message(message("Weekly digest", "news", sender="news@lists.example.test", List_Id="<news.example.test>"))
+            smtp.send_message(message("Undelivered Mail", "failed", sender="MAILER-DAEMON@mx.example.test"))
+        entries = messages(port, conversation["id"])
+        bodies = [e.get("body") for e in entries]
+        check(bodies[-1] == "Firefox 128.", f"the tagged reply joins the conversation, its quoted history folded away: {bodies}")
+        check(call(port, "conversations.get", {"id": conversation["id"]})[1]["conversation"]["stage"]["name"] == "needs_response",
+              "and moves it back to Needs response")
+        check(sum(1 for b in bodies if b == "Exports over 10k rows time out.") == 1, "the same Message-ID twice is stored once")
+        titles = [c["title"] for c in conversations(port)]
+        check("Weekly digest" not in titles and "Undelivered Mail" not in titles and "I am away" not in bodies,
+              "an out-of-office reply, list mail and a bounce open nothing and join nothing")
+
+        # HTML only, with a file, over LMTP to two recipients (one unknown): answered per recipient.
+        html = EmailMessage()
+        html["From"] = "Bob <bob@example.test>"
+        html["To"] = "support@acme.test"
+        html["Subject"] = "=?utf-8?q?Facture_=C3=A9trange?="
+        html["Message-ID"] = "<html-1@example.test>"
+        html.set_content("<p>Voir la <b>pièce jointe</b>.</p><script>alert(1)</script>", subtype="html")
+        html.add_attachment(b"%PDF-1.4 invoice", maintype="application", subtype="pdf", filename="facture-été.pdf")
+        with smtplib.LMTP("127.0.0.1", lmtp_port) as lmtp:
+            refused = lmtp.sendmail("bob@example.test", ["support@acme.test", "sales@acme.test"], html.as_bytes())
+            check(list(refused.keys()) == ["sales@acme.test"], f"LMTP: the known recipient stored, the unknown refused: {refused}")
+        bobs = [c for c in conversations(port) if c["title"] == "Facture étrange"]
+        check(len(bobs) == 1, "an RFC 2047 subject decoded")
+        if bobs:
+            entry = messages(port, bobs[0]["id"])[0]
+            check(entry.get("body") == "Voir la pièce jointe.", f"HTML read as text, without its script: {entry.get('body')!r}")
+            files = entry.get("artifacts", [])
+            check(len(files) == 1 and files[0]["file"]["name"] == "facture-été.pdf" and files[0]["file"]["type"] == "application/pdf",
+                  f"the attachment kept with its name: {files}")
+        log = open(os.path.join(workdir, "server.log")).read()
+        check("s3cret-pass" not in log, "the relay's password is not in the log")
+    finally:
+        server.terminate()
+        server.wait(10)
+    print(f"mail-test: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+main()
