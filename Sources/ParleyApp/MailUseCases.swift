@@ -108,7 +108,7 @@ extension ParleyApp {
     }
 
     /// The conversation a mail answers, if its sender is on it: its subject tag, else a Parley Message-ID
-    /// among those it answers (`parley.conv-N.…@host`).
+    /// among those it answers (`parley.conv-N.…@host`), else the Message-ID of the mail that opened it.
     func answeredConversation(_ mail: InboundMail, by sender: Actor) async throws -> Int? {
         var candidates: [Int] = []
         if let tagged = mail.subjectTag { candidates.append(tagged) }
@@ -116,6 +116,10 @@ extension ParleyApp {
             let lower = id.lowercased()
             guard lower.hasPrefix("parley.conv-") else { continue }
             if let number = Int(lower.dropFirst("parley.conv-".count).prefix { $0.isNumber }) { candidates.append(number) }
+        }
+        // A message that opened a conversation is its reference (`mail:<id>`): a reply to it threads there.
+        for id in mail.answers {
+            if let opened = try await store.conversation(externalRef: "mail:" + id) { candidates.append(opened.number) }
         }
         for number in candidates {
             if let conversation = try await store.conversation(number: number), conversation.isMember(sender) { return number }

@@ -196,6 +196,14 @@ extension PostgresStore {
         }
     }
 
+    public func conversation(externalRef: String) async throws -> Conversation? {
+        let number = try await read { db in
+            try await db.scalar("SELECT number FROM conversations WHERE external_ref = ? AND NOT deleted", [.text(externalRef)]).int
+        }
+        guard let number else { return nil }
+        return try await conversation(number: number)
+    }
+
     public func updateConversation(number: Int,
                                    decide: @escaping @Sendable (Conversation) throws -> ConversationPlan?) async throws -> Conversation {
         try await write { db in

@@ -209,6 +209,15 @@ extension SQLiteStore {
         try lookup { [self] db in try loadConversation(db, number) }
     }
 
+    public func conversation(externalRef: String) async throws -> Conversation? {
+        try lookup { [self] db in
+            guard let number = try db.scalar("SELECT number FROM conversations WHERE external_ref = ? AND deleted = 0", [.text(externalRef)]).int else {
+                return nil
+            }
+            return try loadConversation(db, number)
+        }
+    }
+
 
     public func updateConversation(number: Int,
                                    decide: @escaping @Sendable (Conversation) throws -> ConversationPlan?) async throws -> Conversation {

@@ -67,6 +67,9 @@ public protocol ParleyStore: Sendable {
     /// `publishes` are honoured as for `createConversation`; external refs are not checked.
     func importConversations(count: Int, make: @escaping @Sendable (Int) throws -> NewConversation) async throws -> [Int]
     func conversation(number: Int) async throws -> Conversation?
+    /// The conversation (not deleted) whose `external_ref` is `externalRef`, if any (an import's retry, the
+    /// Message-ID of the mail that opened it).
+    func conversation(externalRef: String) async throws -> Conversation?
     /// Loads the conversation in the transaction and stores what `decide` plans; nil: nothing changes and
     /// nothing is written (the conversation as it is is returned).
     func updateConversation(number: Int,

@@ -71,6 +71,8 @@ extension StorageContract {
         }
         #expect(try await Self.everyPage(store, ConversationQuery()) == [first.number], "the retry stored nothing")
         #expect(try await store.latestOutboxSequence() == before)
+        #expect(try await store.conversation(externalRef: "ticket-7")?.number == first.number, "found by its reference")
+        #expect(try await store.conversation(externalRef: "ticket-8") == nil)
     }
 
     func commentExternalRefIsUniqueWithinItsConversation(_ store: any ParleyStore) async throws {

@@ -114,6 +114,12 @@ def main():
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
             smtp.send_message(message(f"Re: Export fails [{number}]", "Firefox 128.\n\nOn Tue, Maya wrote:\n> Which browser?\n",
                                       In_Reply_To="<first-1@mail.acme.test>"))
+            # No tag: a reply to the message that opened the conversation threads by its Message-ID.
+            smtp.send_message(message("Re: Export fails", "Also on Chrome.", In_Reply_To="<first-1@mail.acme.test>",
+                                      References="<first-1@mail.acme.test>"))
+            # A stranger replying to it does not get into Alice's conversation.
+            smtp.send_message(message("Re: Export fails", "Let me in", sender="mallory@evil.test",
+                                      In_Reply_To="<first-1@mail.acme.test>"))
             # The same message again (a retry by the sending server): stored once.
             smtp.send_message(first)
             # Machines: an out-of-office reply, list mail, a bounce.
@@ -122,7 +128,10 @@ def main():
             smtp.send_message(message("Undelivered Mail", "failed", sender="MAILER-DAEMON@mx.example.test"))
         entries = messages(port, conversation["id"])
         bodies = [e.get("body") for e in entries]
-        check(bodies[-1] == "Firefox 128.", f"the tagged reply joins the conversation, its quoted history folded away: {bodies}")
+        check("Firefox 128." in bodies, f"the tagged reply joins the conversation, its quoted history folded away: {bodies}")
+        check(bodies[-1] == "Also on Chrome.", "an untagged reply threads by the Message-ID it answers")
+        check("Let me in" not in bodies and any(c["title"] == "Export fails" and c["id"] != conversation["id"] for c in conversations(port)),
+              "a stranger's reply to it opens a conversation of its own")
         check(call(port, "conversations.get", {"id": conversation["id"]})[1]["conversation"]["stage"]["name"] == "needs_response",
               "and moves it back to Needs response")
         check(sum(1 for b in bodies if b == "Exports over 10k rows time out.") == 1, "the same Message-ID twice is stored once")
