@@ -153,7 +153,9 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     } else if configuration.tlsCertificate != nil || configuration.tlsKey != nil {
         throw APIError.badRequest("--tls-cert and --tls-key go together")
     }
-    var services: [any Service] = [StoreService(store: store), leases, timers, webhooks, pruning]
+    let mailDelivery = MailDelivery(app: app, logger: logger, leases: leases)
+    try await mailDelivery.start()
+    var services: [any Service] = [StoreService(store: store), leases, timers, webhooks, pruning, mailDelivery]
     for (listen, mode) in [(configuration.smtpListen, SMTPSession.Mode.smtp), (configuration.lmtpListen, .lmtp)] {
         guard let listen else { continue }
         guard let address = MailListener.address(listen) else {

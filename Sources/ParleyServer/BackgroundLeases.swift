@@ -10,7 +10,7 @@ import Synchronization
 /// within `duration` + `renewal` (10 s). On SQLite, with one server, this server always holds them.
 final class BackgroundLeases: Service, Sendable {
     enum Job: String, CaseIterable, Sendable {
-        case timers, webhooks, pruning
+        case timers, webhooks, pruning, mail
     }
 
     let store: any ParleyStore

@@ -7,8 +7,39 @@ read as text; an attached file is kept; LMTP answers per recipient. Run against 
 
 Usage: mail_test.py PATH_TO_PARLEY. Prints 'mail-test: N passed, M failed' last.
 """
-import json, os, smtplib, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import email, email.policy, json, os, smtplib, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request, warnings
 from email.message import EmailMessage
+
+warnings.simplefilter("ignore")  # aiosmtpd warns that its AUTH runs without TLS: it is this test's loopback relay
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+
+class Relay:
+    """The mailbox's outbound relay: aiosmtpd on loopback, with AUTH (user 'relay-user', password 's3cret-pass')."""
+
+    def __init__(self):
+        self.received, self.logins = [], []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.received.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                  email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        self.logins.append((mechanism, auth_data.login))
+        return AuthResult(success=auth_data.login == b"relay-user" and auth_data.password == b"s3cret-pass")
+
+    def wait(self, count, seconds=20):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.1)
+        return list(self.received)
 
 binary = sys.argv[1]
 workdir = tempfile.mkdtemp(prefix="parley-mail-")
@@ -62,7 +93,11 @@ def messages(port, conversation):
 
 
 def main():
-    port, smtp_port, lmtp_port = free_port(), free_port(), free_port()
+    port, smtp_port, lmtp_port, relay_port = free_port(), free_port(), free_port(), free_port()
+    relay = Relay()
+    controller = Controller(relay, hostname="127.0.0.1", port=relay_port, authenticator=relay.authenticate,
+                            auth_require_tls=False, auth_required=True)
+    controller.start()
     server = subprocess.Popen([binary, "serve", "--port", str(port), "--db", os.path.join(workdir, "parley.sqlite"),
                                "--smtp-listen", f"127.0.0.1:{smtp_port}", "--lmtp-listen", f"127.0.0.1:{lmtp_port}",
                                "--log-level", "info"],
@@ -82,10 +117,10 @@ def main():
         call(port, "accounts.create", {"display_name": "Acme", "domains": ["acme.test"], "owned_by": [agent]})
         group = call(port, "groups.create", {"name": "Email"})[1]["group"]["id"]
         status, made = call(port, "mailboxes.create", {"address": "Support@Acme.test", "display_name": "Acme Support", "group": group,
-                                                       "smtp_relay": "smtp://relay-user:s3cret-pass@127.0.0.1:2525"})
+                                                       "smtp_relay": f"smtp://relay-user:s3cret-pass@127.0.0.1:{relay_port}"})
         check(status == 201 and made["mailbox"]["address"] == "support@acme.test", "mailboxes.create")
         listed = json.dumps(call(port, "mailboxes.list", {})[1])
-        check("s3cret-pass" not in listed and "relay-user" not in listed and "smtp://127.0.0.1:2525" in listed,
+        check("s3cret-pass" not in listed and "relay-user" not in listed and f"smtp://127.0.0.1:{relay_port}" in listed,
               "the relay's user and password are never returned")
         check(call(port, "mailboxes.create", {"address": "not an address"})[0] == 400, "a bad address is refused")
 
@@ -109,8 +144,38 @@ def main():
               or customer is not None, "the sender became a customer, named from the From header")
         number = conversation["display_id"]
 
-        # The agent answers; the customer's reply, tagged, joins the conversation and reopens it.
-        call(port, "timeline-entries.create", {"object": conversation["id"], "body": "Which browser?"})
+        # The agent answers: the reply goes out by mail through the relay, threaded; a note does not.
+        agent_token = call(port, "auth-tokens.create", {"act_as": agent})[1]["access_token"]
+        call(port, "timeline-entries.create", {"object": conversation["id"], "body": "Team: check the export job", "visibility": "internal"},
+             token=agent_token)
+        replied = call(port, "timeline-entries.create", {"object": conversation["id"], "body": "Which browser do you use?"}, token=agent_token)
+        check(replied[0] == 201, f"the agent replies: {replied}")
+        sent = relay.wait(1)
+        check(len(sent) == 1, f"the agent's public reply is sent through the relay, the note is not: {len(sent)} sent")
+        if sent:
+            mail_from, rcpt_tos, out = sent[0]
+            check(relay.logins and relay.logins[0][1] == b"relay-user", "the relay was logged in to (AUTH)")
+            check(rcpt_tos == ["alice@acme.test"] and mail_from == "support@acme.test", f"to the customer, from the mailbox: {mail_from} → {rcpt_tos}")
+            sender = out["From"].addresses[0]
+            check((sender.display_name, sender.addr_spec) == ("Maya via Acme Support", "support@acme.test"), f"From: {out['From']}")
+            check(out["Subject"] == f"Re: Export fails [{number}]", f"Subject: {out['Subject']}")
+            check(out["In-Reply-To"] == "<first-1@mail.acme.test>" and "first-1@mail.acme.test" in out["References"], "In-Reply-To and References")
+            check(out["Message-ID"].startswith(f"<parley.conv-{number.split('-')[1]}.") and out["Message-ID"].endswith("@acme.test>"),
+                  f"a Message-ID naming the conversation: {out['Message-ID']}")
+            check(out["X-Parley-Loop"] == "acme.test" and out["Date"] is not None, "X-Parley-Loop and Date")
+            text = out.get_body(preferencelist=("plain",)).get_content().strip()
+            html = out.get_body(preferencelist=("html",)).get_content()
+            check(text == "Which browser do you use?" and "Which browser do you use?" in html, "text and HTML parts")
+            check("check the export job" not in out.as_string(), "the internal note never leaves")
+            # The customer answers the mail as mail clients do (In-Reply-To: Parley's Message-ID, no tag).
+            with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+                smtp.send_message(message("Re: Export fails", "Chromium.", In_Reply_To=out["Message-ID"]))
+                # Parley's own mail read back (a mailbox that lists itself): ignored.
+                out.replace_header("To", "support@acme.test")
+                smtp.send_message(out, from_addr="support@acme.test", to_addrs=["support@acme.test"])
+            bodies = [e.get("body") for e in messages(port, conversation["id"])]
+            check(bodies[-1] == "Chromium.", f"a reply to Parley's mail threads by its Message-ID: {bodies[-2:]}")
+            check(bodies.count("Which browser do you use?") == 1, "Parley's own mail read back is not taken in")
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
             smtp.send_message(message(f"Re: Export fails [{number}]", "Firefox 128.\n\nOn Tue, Maya wrote:\n> Which browser?\n",
                                       In_Reply_To="<first-1@mail.acme.test>"))
@@ -163,6 +228,7 @@ def main():
     finally:
         server.terminate()
         server.wait(10)
+        controller.stop()
     print(f"mail-test: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
