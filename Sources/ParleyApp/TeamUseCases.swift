@@ -61,20 +61,32 @@ extension ParleyApp {
     }
 
     /// A new tag agents can put on conversations (with the values it allows, if any).
-    public func createTag(name: String, description: String?, allowedValues: [String] = [], by caller: Caller) async throws -> Tag {
+    public func createTag(name: String, description: String?, allowedValues: [String] = [], color: String? = nil,
+                          by caller: Caller) async throws -> Tag {
         guard caller.isAgent else { throw DomainError.forbidden("tags are the support team's") }
         let name = name.trimmed
         guard !name.isEmpty else { throw DomainError.invalidField("name", message: "must not be empty") }
+        try Self.checkColor(color)
         let now = clock.now()
         return try await insert(Tag.self, actor: caller.actor, at: now) { number in
-            Tag(number: number, name: name, description: description?.trimmed.nilIfEmpty, allowedValues: allowedValues,
-                createdBy: caller.actor, at: now)
+            var tag = Tag(number: number, name: name, description: description?.trimmed.nilIfEmpty, allowedValues: allowedValues,
+                          createdBy: caller.actor, at: now)
+            tag.color = color?.nilIfEmpty
+            return tag
         }
     }
 
+    static func checkColor(_ color: String?) throws {
+        guard let color, !color.isEmpty else { return }
+        guard Tag.colors.contains(color) else { throw DomainError.invalidEnum(field: "color", value: color, allowed: Tag.colors) }
+    }
+
     /// Renames a tag, or changes its description or allowed values; the server's own tags keep their names.
-    public func updateTag(_ number: Int, name: String?, description: String?, allowedValues: [String]?, by caller: Caller) async throws -> Tag {
+    /// `color`: nil leaves it, "" makes it the default.
+    public func updateTag(_ number: Int, name: String?, description: String?, allowedValues: [String]?, color: String? = nil,
+                          by caller: Caller) async throws -> Tag {
         guard caller.isAgent else { throw DomainError.forbidden("tags are the support team's") }
+        try Self.checkColor(color)
         let name = name?.trimmed
         if let name, name.isEmpty { throw DomainError.invalidField("name", message: "must not be empty") }
         return try await update(Tag.self, number: number, actor: caller.actor, at: clock.now()) { tag in
@@ -85,6 +97,7 @@ extension ParleyApp {
             if let name { tag.name = name }
             if let description { tag.description = description }
             if let allowedValues { tag.allowedValues = allowedValues }
+            if let color { tag.color = color.nilIfEmpty }
             return tag
         }
     }

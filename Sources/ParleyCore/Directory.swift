@@ -239,6 +239,9 @@ public struct Tag: DirectoryObject {
     public var allowedValues: [String]
     /// Tags the server keeps true itself (DESIGN §5).
     public var isSystem: Bool
+    /// The colour its badge is shown in, one of `Tag.colors` (nil: the default grey). Named rather than a
+    /// hex value, so the pages draw it with their own stylesheet (their CSP allows no inline style).
+    public var color: String?
     public var createdBy: Actor
     public var createdDate: Date
     public var modifiedBy: Actor
@@ -258,6 +261,8 @@ public struct Tag: DirectoryObject {
     }
 
     public var indexKeys: [IndexKey] { [IndexKey("name", name.lowercased(), unique: true)] }
+
+    public static let colors = ["gray", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink"]
 }
 
 /// The tags of the seed, created with the database and kept true by the server.

@@ -390,7 +390,7 @@ extension ParleyAPI {
         router.rpc("tags.create", created: true) { fields, context in
             let caller = try context.requireAgent()
             let tag = try await app.createTag(name: try fields.requiredString("name"), description: try fields.string("description"),
-                                              allowedValues: try fields.strings("allowed_values") ?? [], by: caller)
+                                              allowedValues: try fields.strings("allowed_values") ?? [], color: try fields.string("color"), by: caller)
             return .object(["tag": try await render(tag, Wire.tag)])
         }
         router.rpc("tags.update") { fields, context in
@@ -401,7 +401,8 @@ extension ParleyAPI {
             var allowed: [String]?
             if case .object? = fields.values["allowed_values"] { allowed = try fields.object("allowed_values")?.strings("set") }
             else { allowed = try fields.strings("allowed_values") }
-            let tag = try await app.updateTag(id.number, name: name, description: description, allowedValues: allowed, by: caller)
+            let tag = try await app.updateTag(id.number, name: name, description: description, allowedValues: allowed,
+                                              color: try fields.string("color"), by: caller)
             return .object(["tag": try await render(tag, Wire.tag)])
         }
         router.rpc("tags.delete") { fields, context in

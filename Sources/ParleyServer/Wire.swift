@@ -484,6 +484,7 @@ struct Wire {
         fields["description"] = .optional(t.description)
         fields["allowed_values"] = .array(t.allowedValues.map(JSONValue.string))
         fields["is_system"] = .bool(t.isSystem)
+        fields["color"] = .optional(t.color)
         fields["created_date"] = Timestamp.json(t.createdDate)
         fields["modified_date"] = Timestamp.json(t.modifiedDate)
         return .object(fields)

@@ -291,4 +291,24 @@ struct AdminPageTests {
             #expect(try await api.post("conversations.list", token: world.bobToken).status == .unauthorized)
         }
     }
+
+    @Test("tag colours: from the palette only, set by the API and the admin page, drawn by class (no inline style)")
+    func tagColours() async throws {
+        try await withWebServer { api, browser, world in
+            let made = try await api.post("tags.create", #"{"name":"VIP","color":"red"}"#, token: world.agentToken)
+            #expect(made.status == .created && made.body["tag"]["color"].string == "red")
+            #expect(try await api.post("tags.create", ##"{"name":"Odd","color":"#ff0000"}"##, token: world.agentToken).status == .badRequest)
+            let tag = try #require(made.body["tag"]["id"].string)
+            let number = try #require(ObjectID.parse(tag)).number
+            let (page, csrf) = try await adminPage(browser, "/inbox/admin/tags")
+            #expect(page.html.contains("<span class=\"badge tag-red\">VIP</span>"))
+            let sent = try await browser.post("/inbox/admin/tags/\(number)/update", [("_csrf", csrf), ("name", "VIP"), ("color", "green")])
+            #expect(sent.location == "/inbox/admin/tags?done=tag_updated")
+            #expect(try await api.post("tags.get", #"{"id":"\#(tag)"}"#, token: world.agentToken).body["tag"]["color"].string == "green")
+            let conversation = try await api.conversation(world.aliceToken)
+            _ = try await api.post("conversations.update", #"{"id":"\#(conversation)","tags":{"add":[{"id":"\#(tag)"}]}}"#, token: world.agentToken)
+            let id = try #require(ObjectID.parse(conversation)).number
+            #expect(try await browser.get("/inbox/conversations/\(id)").html.contains("class=\"badge tag-green\""))
+        }
+    }
 }

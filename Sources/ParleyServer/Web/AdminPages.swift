@@ -130,11 +130,11 @@ extension WebInterface {
         case (.tags, "create", nil):
             guard let name = form.text("name") else { throw APIError.missing("name") }
             _ = try await app.createTag(name: name, description: form.text("description"), allowedValues: Self.values(form.text("allowed_values")),
-                                        by: caller)
+                                        color: form.text("color"), by: caller)
             return "tag_created"
         case (.tags, "update", let number?):
             _ = try await app.updateTag(number, name: form.text("name"), description: form["description"],
-                                        allowedValues: form["allowed_values"].map { Self.values($0) }, by: caller)
+                                        allowedValues: form["allowed_values"].map { Self.values($0) }, color: form["color"], by: caller)
             return "tag_updated"
         case (.tags, "delete", let number?):
             try await app.deleteTag(number, by: caller)
@@ -152,6 +152,13 @@ extension WebInterface {
         default:
             throw APIError.notFound("admin action '\(action)'")
         }
+    }
+
+    /// The palette as options, `selected` marked; the first, empty, is the default grey.
+    static func colorOptions(_ selected: String?) -> HTML {
+        HTML.join([HTML.trusted("<option value=\"\">default</option>")] + Tag.colors.map { color -> HTML in
+            "<option value=\"\(color)\"\(selected == color ? HTML.trusted(" selected") : .empty)>\(color)</option>"
+        })
     }
 
     /// "fixed, answered ,  wont_fix" → ["fixed", "answered", "wont_fix"].
@@ -298,7 +305,8 @@ extension WebInterface {
                 <input type="text" name="name" value="\(tag.name)" aria-label="Name of \(tag.name)" required>
                 <input type="text" name="description" value="\(tag.description ?? "")" aria-label="Description of \(tag.name)" placeholder="Description">
                 <input type="text" name="allowed_values" value="\(tag.allowedValues.joined(separator: ", "))" aria-label="Values of \(tag.name)" placeholder="Values, comma-separated (optional)">
-                <button type="submit">Save</button></form></td>
+                <select name="color" aria-label="Colour of \(tag.name)">\(Self.colorOptions(tag.color))</select>
+                <button type="submit">Save</button></form> <span class="badge\(tag.color.map { HTML.join([" tag-\($0)"]) } ?? .empty)">\(tag.name)</span></td>
               <td class="small">\(tag.allowedValues.joined(separator: ", "))</td>
               <td class="actions"><form method="post" action="\(base)/delete">\(csrf)<button class="danger" type="submit">Delete</button></form></td></tr>
             """
@@ -310,6 +318,7 @@ extension WebInterface {
           <label>Name <input type="text" name="name" required></label>
           <label>Description <input type="text" name="description"></label>
           <label>Values <input type="text" name="allowed_values" placeholder="comma-separated, optional"></label>
+          <label>Colour <select name="color">\(Self.colorOptions(nil))</select></label>
           <button class="primary" type="submit">Add tag</button>
         </form>
         """

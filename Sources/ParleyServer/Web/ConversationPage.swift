@@ -252,7 +252,7 @@ extension WebInterface {
             guard let tag, !tag.isSystem else { return "<span class=\"badge\" title=\"kept by the server\">\(label)</span>" }
             return """
             <form method="post" action="\(base)/update?\(viewQuery)">\(csrf)<input type="hidden" name="remove_tag" value="\(tag.id.displayID)">
-            <span class="badge">\(label) <button type="submit" aria-label="Remove \(label)">×</button></span></form>
+            <span class="badge\(pages.tagColor(value.tag, references))">\(label) <button type="submit" aria-label="Remove \(label)">×</button></span></form>
             """
         })
         let addTag: HTML = tagList.isEmpty ? .empty : """

@@ -65,6 +65,11 @@ enum WebAssets {
     .badge { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .78rem; border: 1px solid var(--line); background: var(--wash); white-space: nowrap; }
     .badge.p0 { background: #ffebe9; border-color: #ffcecb; color: var(--danger); } .badge.p1 { background: #fff1e5; border-color: #ffd8b5; }
     .badge.stage { background: var(--accent-wash); border-color: #c2d7fb; }
+    .badge.tag-gray { background: #eaeef2; border-color: #d0d7de; } .badge.tag-red { background: #ffebe9; border-color: #ff8182; }
+    .badge.tag-orange { background: #fff1e5; border-color: #ffb77c; } .badge.tag-yellow { background: #fff8c5; border-color: #e3c04a; }
+    .badge.tag-green { background: #dafbe1; border-color: #6fdd8b; } .badge.tag-teal { background: #d8f6f3; border-color: #5ed3c4; }
+    .badge.tag-blue { background: #ddf4ff; border-color: #80ccff; } .badge.tag-purple { background: #fbefff; border-color: #d8b9ff; }
+    .badge.tag-pink { background: #ffeff7; border-color: #ffadda; }
     .flash { padding: .5rem .8rem; border-radius: 6px; margin-bottom: .8rem; background: #ffebe9; border: 1px solid #ffcecb; }
     .flash.ok { background: #dafbe1; border-color: #aceebb; }
     .empty { padding: 2rem; text-align: center; color: var(--muted); background: var(--paper); border: 1px dashed var(--line); border-radius: 8px; }

@@ -87,7 +87,13 @@ struct WebPages {
     }
 
     func tags(_ conversation: Conversation, _ references: References) -> HTML {
-        HTML.join(conversation.tags.map { "<span class=\"badge\">\(tagLabel($0, references))</span>" }, separator: " ")
+        HTML.join(conversation.tags.map { "<span class=\"badge\(tagColor($0.tag, references))\">\(tagLabel($0, references))</span>" }, separator: " ")
+    }
+
+    /// ` tag-red`: the class of a tag's colour (the stylesheet's palette), or nothing.
+    func tagColor(_ tag: Int, _ references: References) -> HTML {
+        guard let color = references.tags[tag]?.color, Tag.colors.contains(color) else { return .empty }
+        return " tag-\(color)"
     }
 }
 
