@@ -311,4 +311,27 @@ struct AdminPageTests {
             #expect(try await browser.get("/inbox/conversations/\(id)").html.contains("class=\"badge tag-green\""))
         }
     }
+
+    @Test("mailboxes: added with a group and a relay whose password is never shown again; refused for agents; deleted")
+    func mailboxes() async throws {
+        try await withWebServer { api, browser, world in
+            let group = try #require(try await api.post("groups.create", #"{"name":"Email"}"#, token: world.agentToken).body["group"]["id"].string)
+            let groupDisplay = try #require(ObjectID.parse(group)).displayID
+            let (_, csrf) = try await adminPage(browser, "/inbox/admin/mailboxes")
+            var sent = try await browser.post("/inbox/admin/mailboxes", [("_csrf", csrf), ("address", "Support@Acme.test"), ("display_name", "Acme <Support>"),
+                                                                        ("group", groupDisplay), ("smtp_relay", "smtp://relay:hunter2@127.0.0.1:587")])
+            #expect(sent.location == "/inbox/admin/mailboxes?done=mailbox_created")
+            let page = try await browser.get("/inbox/admin/mailboxes").html
+            #expect(page.contains("support@acme.test") && page.contains("Acme &lt;Support&gt;") && page.contains("smtp://127.0.0.1:587"))
+            #expect(!page.contains("hunter2") && !page.contains("relay:"), "the relay's credentials are never shown")
+            sent = try await browser.post("/inbox/admin/mailboxes", [("_csrf", csrf), ("address", "not an address")])
+            #expect(sent.location?.contains("error=") == true)
+            let listed = try await api.post("mailboxes.list", token: adminToken).body["mailboxes"].array
+            let mailboxID = try #require(listed.first?["id"].string)
+            let number = try #require(ObjectID.parse(mailboxID)).number
+            sent = try await browser.post("/inbox/admin/mailboxes/\(number)/delete", [("_csrf", csrf)])
+            #expect(sent.location == "/inbox/admin/mailboxes?done=mailbox_deleted")
+            #expect(try await api.post("mailboxes.list", token: adminToken).body["mailboxes"].array.isEmpty)
+        }
+    }
 }

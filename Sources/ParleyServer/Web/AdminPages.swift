@@ -10,7 +10,7 @@ import ParleyStore
 /// redirect back and a fixed sentence (`PageNotice`), never text from the request.
 extension WebInterface {
     enum AdminSection: String, CaseIterable {
-        case agents, groups, orgs, customers, tags, routing, spam, webhooks, tokens
+        case agents, groups, orgs, customers, tags, routing, spam, webhooks, tokens, mailboxes
 
         var title: String {
             switch self {
@@ -43,6 +43,7 @@ extension WebInterface {
             case .customers: try await customersSection(session)
             case .spam: try await spamSection(session)
             case .tokens: try await tokensSection(session)
+            case .mailboxes: try await mailboxesSection(session)
             }
             return Self.page(adminDocument(section, session: session, notice: notice, body: body))
         }
@@ -139,6 +140,8 @@ extension WebInterface {
         case (.tags, "delete", let number?):
             try await app.deleteTag(number, by: caller)
             return "tag_deleted"
+        case (.mailboxes, _, _):
+            return try await performMailboxes(action, number: number, form: form, caller: caller)
         case (.customers, _, _):
             return try await performCustomers(action, number: number, form: form, caller: caller)
         case (.orgs, _, _):

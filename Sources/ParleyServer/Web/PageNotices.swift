@@ -66,6 +66,8 @@ enum PageNotice {
         case "tag_deleted": "Tag deleted."
         case "org_created": "Customer org added."
         case "customer_created": "Customer added."
+        case "mailbox_created": "Mailbox added."
+        case "mailbox_deleted": "Mailbox deleted: mail to it is refused from now on."
         case "customer_updated": "Customer saved."
         case "customer_deleted": "Customer deleted; their sessions are ended."
         case "org_updated": "Customer org saved."
