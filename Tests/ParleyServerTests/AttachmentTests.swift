@@ -173,6 +173,7 @@ struct AttachmentTests {
             try await signIn(browser)
             let page = try await browser.get("/inbox/conversations/\(number)")
             #expect(page.html.contains("<img src=\"/inbox/files/\(artifact)\" alt=\"shot.png\""))
+            #expect(page.html.contains("<dd id=\"customer\">Alice &lt;alice@example.test&gt;</dd>"), "the customer's address on the page")
             let file = try await browser.get("/inbox/files/\(artifact)")
             #expect(file.status == .ok && file.headers[.contentType] == "image/png")
             // An internal note with a file: the team sees it, the widget does not, and its URL finds nothing.

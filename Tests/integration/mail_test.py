@@ -7,7 +7,7 @@ read as text; an attached file is kept; LMTP answers per recipient. Run against 
 
 Usage: mail_test.py PATH_TO_PARLEY. Prints 'mail-test: N passed, M failed' last.
 """
-import email, email.policy, json, os, smtplib, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request, warnings
+import email, email.policy, http.client, json, os, re, urllib.parse, smtplib, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request, warnings
 from email.message import EmailMessage
 
 warnings.simplefilter("ignore")  # aiosmtpd warns that its AUTH runs without TLS: it is this test's loopback relay
@@ -223,6 +223,22 @@ def main():
             files = entry.get("artifacts", [])
             check(len(files) == 1 and files[0]["file"]["name"] == "facture-été.pdf" and files[0]["file"]["type"] == "application/pdf",
                   f"the attachment kept with its name: {files}")
+        # The conversation page, as an agent's browser loads it: messages that came by mail say so, and the
+        # customer's address is shown.
+        browser = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        browser.request("GET", "/inbox/sign-in")
+        response = browser.getresponse()
+        csrf = re.search(r'name="_csrf" value="([^"]+)"', response.read().decode()).group(1)
+        cookie = "; ".join(c.split(";")[0] for c in response.headers.get_all("Set-Cookie") or [])
+        browser.request("POST", "/inbox/sign-in", body=urllib.parse.urlencode({"_csrf": csrf, "token": "adm"}),
+                        headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        response = browser.getresponse()
+        response.read()
+        cookie = "; ".join(c.split(";")[0] for c in response.headers.get_all("Set-Cookie") or [])
+        browser.request("GET", f"/inbox/conversations/{number.split('-')[1]}", headers={"Cookie": cookie})
+        page = browser.getresponse().read().decode()
+        check(page.count(" · by email") >= 3, f"the page marks the messages that came by mail ({page.count(' · by email')})")
+        check("Alice Liddell &lt;alice@acme.test&gt;" in page, "and shows the customer's address")
         log = open(os.path.join(workdir, "server.log")).read()
         check("s3cret-pass" not in log, "the relay's password is not in the log")
     finally:

@@ -200,6 +200,8 @@ extension WebInterface {
         let csrf = pages.csrfField(session)
         let base = "/inbox/conversations/\(number)"
 
+        // A conversation opened by mail: its first message came by email (its Message-ID is the conversation's).
+        let firstComment = items.lazy.compactMap { item -> Int? in if case .comment(let entry) = item { entry.number } else { nil } }.first
         // The store lists a timeline oldest first, events before comments at the same time.
         let timeline = HTML.join(items.map { item -> HTML in
             switch item {
@@ -208,7 +210,7 @@ extension WebInterface {
                 let kind = entry.visibility.isNote ? "note" : (entry.author.isCustomer ? "customer" : "agent")
                 return """
                 <article class="entry \(kind)" data-entry="\(entry.id.don)" data-visibility="\(entry.visibility.rawValue)">
-                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))</div>
+                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))\(entry.externalRef?.hasPrefix("mail:") == true || (entry.author.isCustomer && conversation.sourceChannel == "email" && entry.number == firstComment) ? HTML.trusted(" · by email") : .empty)</div>
                   <div class="body">\(entry.body)</div>\(pages.attachments(entry, references, base: "/inbox/files"))</article>
                 """
             case .event(_, let event):
@@ -322,6 +324,7 @@ extension WebInterface {
                   <button type="submit">Save</button></form></div>
               <div><h3>Tags</h3><div id="tags" data-live>\(tagChips)</div>\(addTag)</div>
               <div id="facts" data-live><h3>Details</h3><dl>
+                <dt>Customer</dt><dd id="customer">\(requesterContact(conversation, references))</dd>
                 <dt>Customer org</dt><dd>\(conversation.revOrg.flatMap { references.revOrgs[$0]?.displayName } ?? "Unidentified")</dd>
                 <dt>Routing</dt><dd>\(wording.routing(conversation.routing))</dd>
                 <dt>First response</dt><dd>\(firstResponse)</dd>
@@ -346,5 +349,13 @@ extension WebInterface {
         <form method="post" action="\(base)/stage?\(viewQuery)" data-form="stage-\(stage.rawValue)">\(csrf)<input type="hidden" name="stage" value="\(stage.rawValue)">
         <button\(style) type="submit">\(label)</button></form>
         """
+    }
+
+    /// The conversation's customer: name and email address (the address replies by mail go to).
+    func requesterContact(_ conversation: Conversation, _ references: References) -> HTML {
+        let requester: Actor? = conversation.createdBy.isCustomer ? conversation.createdBy : conversation.members.first(where: \.isCustomer)
+        guard case .revUser(let number)? = requester, let customer = references.revUsers[number] else { return "—" }
+        let name = customer.displayName ?? customer.fullName ?? customer.id.displayID
+        return customer.email.map { "\(name) &lt;\($0)&gt;" as HTML } ?? "\(name)"
     }
 }
