@@ -5,7 +5,8 @@ domain matches); a reply tagged [CONV-n] joins it; the same Message-ID delivered
 out-of-office reply, list mail and a bounce open nothing; an unknown address is refused at RCPT; HTML mail is
 read as text; an attached file is kept; LMTP answers per recipient. Run against 127.0.0.1 only.
 
-Usage: mail_test.py PATH_TO_PARLEY. Prints 'mail-test: N passed, M failed' last.
+Usage: mail_test.py PATH_TO_PARLEY [--database-url URL] (an empty PostgreSQL database instead of a SQLite
+file). Prints 'mail-test: N passed, M failed' last.
 """
 import email, email.policy, http.client, json, os, re, urllib.parse, smtplib, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request, warnings
 from email.message import EmailMessage
@@ -42,6 +43,7 @@ class Relay:
         return list(self.received)
 
 binary = sys.argv[1]
+database_url = sys.argv[sys.argv.index("--database-url") + 1] if "--database-url" in sys.argv else None
 workdir = tempfile.mkdtemp(prefix="parley-mail-")
 passed = failed = 0
 
@@ -98,7 +100,8 @@ def main():
     controller = Controller(relay, hostname="127.0.0.1", port=relay_port, authenticator=relay.authenticate,
                             auth_require_tls=False, auth_required=True)
     controller.start()
-    server = subprocess.Popen([binary, "serve", "--port", str(port), "--db", os.path.join(workdir, "parley.sqlite"),
+    database = ["--database-url", database_url] if database_url else ["--db", os.path.join(workdir, "parley.sqlite")]
+    server = subprocess.Popen([binary, "serve", "--port", str(port), *database,
                                "--smtp-listen", f"127.0.0.1:{smtp_port}", "--lmtp-listen", f"127.0.0.1:{lmtp_port}",
                                "--log-level", "info"],
                               env=dict(os.environ, PARLEY_ADMIN_TOKEN="adm"), stdout=subprocess.DEVNULL,
