@@ -56,6 +56,21 @@ extension ParleyApp {
         }
     }
 
+    // MARK: Delivery failures
+
+    /// Records on a conversation that a reply sent by mail did not reach `recipients` (a relay's permanent
+    /// refusal, or a bounce): an event on its timeline, with who and why. Nothing else changes.
+    public func recordDeliveryFailure(conversation number: Int, entry: Int, recipients: [String], reason: String) async throws {
+        let now = clock.now()
+        let app = self
+        let detail = (recipients.isEmpty ? "" : recipients.joined(separator: ", ") + ": ") + String(reason.prefix(300))
+        _ = try await store.updateConversation(number: number) { current in
+            let event = ChangeEvent(object: current.id, actor: .system, at: now, kind: .deliveryFailed,
+                                    field: ObjectID(.comment, entry, parent: number).don, after: .text(detail))
+            return app.plan(ConversationDecision(conversation: current, events: [event]), from: nil, at: now, publishes: [])
+        }
+    }
+
     // MARK: Receiving
 
     /// A mail delivered to `recipient` (SMTP `RCPT TO`, LMTP, IMAP): the sender becomes a customer (found
@@ -67,6 +82,13 @@ extension ParleyApp {
     public func receiveMail(_ raw: [UInt8], to recipient: String) async throws -> MailOutcome {
         guard let mailbox = try await mailbox(address: recipient) else { throw DomainError.notFound("mailbox \(recipient)") }
         let mail = InboundMail(raw)
+        // A bounce of Parley's own mail is recorded on the message it answers; it opens and reopens nothing.
+        if mail.isBounce, let bounced = mail.bouncedMessageID, let (conversation, entry) = Self.parleyMessage(bounced),
+           try await store.conversation(number: conversation) != nil {
+            try await recordDeliveryFailure(conversation: conversation, entry: entry, recipients: mail.bouncedRecipients,
+                                            reason: mail.bounceStatus ?? "returned as undeliverable")
+            return .ignored("a delivery status notification, recorded on CONV-\(conversation)")
+        }
         if let reason = mail.automatic {
             logger.info("mail ignored", metadata: ["mailbox": "\(mailbox.address)", "reason": "\(reason)"])
             return .ignored(reason)
@@ -105,6 +127,15 @@ extension ParleyApp {
         } catch DomainError.conflict where reference != nil {
             return .duplicate
         }
+    }
+
+    /// `parley.conv-N.M@host` → (N, M).
+    static func parleyMessage(_ id: String) -> (Int, Int)? {
+        let lower = id.lowercased()
+        guard lower.hasPrefix("parley.conv-") else { return nil }
+        let parts = lower.dropFirst("parley.conv-".count).split(separator: "@").first?.split(separator: ".") ?? []
+        guard parts.count == 2, let conversation = Int(parts[0]), let entry = Int(parts[1]) else { return nil }
+        return (conversation, entry)
     }
 
     /// The conversation a mail answers, if its sender is on it: its subject tag, else a Parley Message-ID

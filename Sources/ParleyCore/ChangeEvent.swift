@@ -43,6 +43,8 @@ public struct ChangeEvent: Hashable, Sendable, Codable {
         case passwordSet = "password_set"
         case spamScored = "spam_scored"
         case configurationChanged = "configuration_changed"
+        /// A reply sent by mail did not reach someone (`field`: the message's id; `after`: who and why).
+        case deliveryFailed = "delivery_failed"
     }
 
     public var object: ObjectID
@@ -97,6 +99,7 @@ public struct ChangeEvent: Hashable, Sendable, Codable {
         case .passwordSet: return "Password set for \(object.displayID)"
         case .spamScored: return "Spam filter: \(field ?? "") — \(show(after))"
         case .configurationChanged: return "\(field ?? "configuration") changed to version \(show(after))"
+        case .deliveryFailed: return "Mail not delivered: \(show(after))"
         }
     }
 }

@@ -37,6 +37,11 @@ public struct InboundMail: Sendable {
     public var automatic: String?
     /// A delivery status notification (RFC 3464): it answers a message that could not be delivered.
     public var isBounce: Bool
+    /// For a bounce: the Message-ID of the message that was not delivered (from its returned headers), the
+    /// recipients it failed for (`Final-Recipient`) and the status (`Status` and `Diagnostic-Code`).
+    public var bouncedMessageID: String?
+    public var bouncedRecipients: [String] = []
+    public var bounceStatus: String?
 
     public init(_ raw: [UInt8]) {
         let root = MIMEPart(raw[...])
@@ -56,6 +61,32 @@ public struct InboundMail: Sendable {
                 return File(name: part.fileName ?? "attachment", content: part.content)
             }
         automatic = Self.automatic(headers, from: from, isBounce: isBounce)
+        if isBounce {
+            for part in root.leaves {
+                switch part.mediaType {
+                case "message/rfc822", "text/rfc822-headers", "message/rfc822-headers":
+                    bouncedMessageID = MailHeaders.parse(part.content[...]).0["Message-ID"].flatMap { Self.messageIDs($0).first }
+                case "message/delivery-status", "message/global-delivery-status":
+                    // Per-message fields, a blank line, then per-recipient blocks: read as header blocks.
+                    var rest = part.content[...]
+                    var statuses: [String] = []
+                    while !rest.isEmpty {
+                        let (block, after) = MailHeaders.parse(rest)
+                        if let recipient = block["Final-Recipient"]?.split(separator: ";").last {
+                            bouncedRecipients.append(recipient.trimmingCharacters(in: .whitespaces).lowercased())
+                        }
+                        if let status = block["Status"] {
+                            statuses.append(([status] + (block["Diagnostic-Code"].map { [$0] } ?? [])).joined(separator: " "))
+                        }
+                        if after.count == rest.count { break }
+                        rest = after
+                    }
+                    bounceStatus = statuses.first
+                default:
+                    break
+                }
+            }
+        }
     }
 
     // MARK: Loops (RFC 3834)

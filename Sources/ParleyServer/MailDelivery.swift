@@ -77,8 +77,14 @@ final class MailDelivery: Service, Sendable {
                                                                 via: mail.relay, hostname: mail.hostname)
                         logger.info("mail sent", metadata: ["conversation": "CONV-\(mail.message.conversation)", "to": "\(mail.message.to.count)",
                                                             "refused": "\(refused)"])
+                        if !refused.isEmpty {
+                            try await app.recordDeliveryFailure(conversation: mail.message.conversation, entry: mail.message.entry,
+                                                                recipients: refused, reason: "refused by the relay")
+                        }
                     } catch SMTPSendError.permanent(let why) {
                         logger.warning("mail not sent, refused for good", metadata: ["conversation": "CONV-\(mail.message.conversation)", "why": "\(why)"])
+                        try await app.recordDeliveryFailure(conversation: mail.message.conversation, entry: mail.message.entry,
+                                                            recipients: mail.message.to, reason: why)
                     } catch SMTPSendError.temporary(let why) {
                         let delay = retry.withLock { state -> Double in
                             state.failures += 1

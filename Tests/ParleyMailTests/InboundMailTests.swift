@@ -138,13 +138,25 @@ struct InboundMailTests {
         --b
         Content-Type: message/delivery-status
 
-        Final-Recipient: rfc822; gone@example.test
+        Reporting-MTA: dns; mx.example.test
+
+        Final-Recipient: rfc822; Gone@example.test
         Action: failed
         Status: 5.1.1
+        Diagnostic-Code: smtp; 550 5.1.1 user unknown
+        --b
+        Content-Type: text/rfc822-headers
+
+        From: Acme Support <support@acme.test>
+        Message-ID: <parley.conv-42.7@acme.test>
+        Subject: Re: Export fails [CONV-42]
         --b--
         """)
         #expect(bounce.isBounce)
         #expect(bounce.automatic == "a delivery status notification")
+        #expect(bounce.bouncedMessageID == "parley.conv-42.7@acme.test")
+        #expect(bounce.bouncedRecipients == ["gone@example.test"])
+        #expect(bounce.bounceStatus == "5.1.1 smtp; 550 5.1.1 user unknown")
     }
 
     @Test("hostile input: no boundary, an unterminated part, deep nesting, binary bytes; nothing crashes")

@@ -179,6 +179,22 @@ def main():
             bodies = [e.get("body") for e in messages(port, conversation["id"])]
             check(bodies[-1] == "Chromium.", f"a reply to Parley's mail threads by its Message-ID: {bodies[-2:]}")
             check(bodies.count("Which browser do you use?") == 1, "Parley's own mail read back is not taken in")
+            # A bounce of that reply: recorded on the conversation as a delivery failure, opening nothing.
+            report = ("From: MAILER-DAEMON@mx.acme.test\r\nTo: support@acme.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+                      "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n"
+                      "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+                      "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.acme.test\r\n\r\n"
+                      "Final-Recipient: rfc822; alice@acme.test\r\nAction: failed\r\nStatus: 5.2.2\r\n"
+                      "Diagnostic-Code: smtp; 552 5.2.2 mailbox full\r\n"
+                      f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {out['Message-ID']}\r\nSubject: x\r\n--b--\r\n")
+            titles_before = len(conversations(port))
+            with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+                smtp.sendmail("", ["support@acme.test"], report.encode())
+            events = call(port, "timeline-entries.list", {"object": conversation["id"], "collections": ["events"], "limit": 100})[1]
+            failures = [e for e in events.get("timeline_entries", []) if "delivery_failed" in json.dumps(e)]
+            check(len(failures) == 1 and "mailbox full" in json.dumps(failures[0]) and "alice@acme.test" in json.dumps(failures[0]),
+                  f"a bounce is recorded on the conversation as a delivery failure: {failures}")
+            check(len(conversations(port)) == titles_before, "and opens nothing")
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
             smtp.send_message(message(f"Re: Export fails [{number}]", "Firefox 128.\n\nOn Tue, Maya wrote:\n> Which browser?\n",
                                       In_Reply_To="<first-1@mail.acme.test>"))

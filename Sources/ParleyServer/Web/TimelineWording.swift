@@ -81,6 +81,8 @@ struct TimelineWording {
             return "\(name(id: text(event.after) ?? "")) joined the conversation"
         case .spamScored:
             return "The spam filter: \(text(event.after) ?? "scored it")"
+        case .deliveryFailed:
+            return "A reply by mail was not delivered: \(text(event.after) ?? "the mail server refused it")"
         case .tokenIssued, .tokenRevoked, .passwordSet, .configurationChanged:
             return event.summary
         }
