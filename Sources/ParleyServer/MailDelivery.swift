@@ -34,6 +34,8 @@ final class MailDelivery: Service, Sendable {
                 if self.leases.holds(.mail) {
                     do {
                         try await self.pass()
+                    } catch is CancellationError {
+                        // The server is stopping.
                     } catch {
                         self.logger.warning("mail out: \(String(describing: error))")
                     }
