@@ -141,19 +141,14 @@ extension ParleyApp {
     /// The conversation a mail answers, if its sender is on it: its subject tag, else a Parley Message-ID
     /// among those it answers (`parley.conv-N.…@host`), else the Message-ID of the mail that opened it.
     func answeredConversation(_ mail: InboundMail, by sender: Actor) async throws -> Int? {
-        var candidates: [Int] = []
-        if let tagged = mail.subjectTag { candidates.append(tagged) }
-        for id in mail.answers {
-            let lower = id.lowercased()
-            guard lower.hasPrefix("parley.conv-") else { continue }
-            if let number = Int(lower.dropFirst("parley.conv-".count).prefix { $0.isNumber }) { candidates.append(number) }
+        var numbers = mail.subjectTag.map { [$0] } ?? []
+        numbers += mail.answers.compactMap { Self.parleyMessage($0)?.0 }
+        for number in numbers {
+            if let conversation = try await store.conversation(number: number), conversation.isMember(sender) { return number }
         }
         // A message that opened a conversation is its reference (`mail:<id>`): a reply to it threads there.
         for id in mail.answers {
-            if let opened = try await store.conversation(externalRef: "mail:" + id) { candidates.append(opened.number) }
-        }
-        for number in candidates {
-            if let conversation = try await store.conversation(number: number), conversation.isMember(sender) { return number }
+            if let opened = try await store.conversation(externalRef: "mail:" + id), opened.isMember(sender) { return opened.number }
         }
         return nil
     }

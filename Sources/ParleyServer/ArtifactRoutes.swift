@@ -114,7 +114,7 @@ extension ParleyAPI {
         headers[.xContentTypeOptions] = "nosniff"
         headers[.contentSecurityPolicy] = "default-src 'none'; img-src 'self'; sandbox"
         headers[.cacheControl] = "private, no-store"
-        headers[HTTPField.Name("Cross-Origin-Resource-Policy")!] = "same-origin"
+        headers[.crossOriginResourcePolicy] = "same-origin"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: content)))
     }
 

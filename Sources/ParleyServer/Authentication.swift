@@ -57,7 +57,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.ifMatch = request.headers[.ifMatch]
         // Behind a proxy that ends TLS, its `X-Forwarded-Proto` says so.
-        let secure = servesTLS || request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
+        let secure = servesTLS || request.headers[.xForwardedProto]?.lowercased() == "https"
         context.origin = (secure ? "https://" : "http://") + (request.head.authority ?? "localhost")
         context.clientAddress = addresses.client(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
         let now = Date()

@@ -200,8 +200,13 @@ extension WebInterface {
         let csrf = pages.csrfField(session)
         let base = "/inbox/conversations/\(number)"
 
-        // A conversation opened by mail: its first message came by email (its Message-ID is the conversation's).
+        // A message that came by mail keeps its Message-ID as its reference; the first message of a conversation
+        // opened by mail does not (the conversation keeps it).
         let firstComment = items.lazy.compactMap { item -> Int? in if case .comment(let entry) = item { entry.number } else { nil } }.first
+        let cameByMail = { (entry: TimelineEntry) -> Bool in
+            entry.externalRef?.hasPrefix("mail:") == true
+                || entry.number == firstComment && entry.author.isCustomer && conversation.sourceChannel == "email"
+        }
         // The store lists a timeline oldest first, events before comments at the same time.
         let timeline = HTML.join(items.map { item -> HTML in
             switch item {
@@ -210,7 +215,7 @@ extension WebInterface {
                 let kind = entry.visibility.isNote ? "note" : (entry.author.isCustomer ? "customer" : "agent")
                 return """
                 <article class="entry \(kind)" data-entry="\(entry.id.don)" data-visibility="\(entry.visibility.rawValue)">
-                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))\(entry.externalRef?.hasPrefix("mail:") == true || (entry.author.isCustomer && conversation.sourceChannel == "email" && entry.number == firstComment) ? HTML.trusted(" · by email") : .empty)</div>
+                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))\(cameByMail(entry) ? HTML.trusted(" · by email") : .empty)</div>
                   <div class="body">\(entry.body)</div>\(pages.attachments(entry, references, base: "/inbox/files"))</article>
                 """
             case .event(_, let event):

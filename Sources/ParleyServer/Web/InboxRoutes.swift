@@ -341,4 +341,7 @@ extension HTTPField.Name {
     static let referrerPolicy = Self("Referrer-Policy")!
     /// Sent by the pages' script when it fetches a page again for its live regions.
     static let xParleyLive = Self("X-Parley-Live")!
+    /// Set by a proxy that ended TLS (the links the API hands out are then https).
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
+    static let crossOriginResourcePolicy = Self("Cross-Origin-Resource-Policy")!
 }
