@@ -188,7 +188,9 @@ extension ParleyApp {
     }
 
     /// The customer answers the resolution check, with or without a message.
-    public func confirmResolution(_ number: Int, confirmed: Bool?, message: String?, by caller: Caller) async throws -> Conversation {
+    /// `externalRef`: the message's own id (a mail's Message-ID), unique on the conversation.
+    public func confirmResolution(_ number: Int, confirmed: Bool?, message: String?, externalRef: String? = nil,
+                                  by caller: Caller) async throws -> Conversation {
         _ = try await visibleConversation(number, for: caller)
         guard let confirmed else { throw DomainError.missingField("confirmed") }
         let now = clock.now()
@@ -196,7 +198,7 @@ extension ParleyApp {
         let app = self
         let conversation: Conversation
         if let message, !message.trimmed.isEmpty {
-            let comment = NewComment(CommentDraft(author: actor, body: message, visibility: .external, at: now))
+            let comment = NewComment(CommentDraft(author: actor, body: message, visibility: .external, at: now), externalRef: externalRef)
             (_, conversation) = try await store.addComment(to: number) { current in
                 let decision = try current.confirmingResolution(confirmed, by: actor, withMessage: true, message: message, at: now)
                 return .append(app.appendPlan(decision, to: current, at: now), comment)

@@ -60,9 +60,13 @@ extension ParleyApp {
 
     /// Records on a conversation that a reply sent by mail did not reach `recipients` (a relay's permanent
     /// refusal, or a bounce): an event on its timeline, with who and why. Nothing else changes.
-    public func recordDeliveryFailure(conversation number: Int, entry: Int, recipients: [String], reason: String) async throws {
+    /// `bounced`: the recipients' addresses bounce, and mail to them is held back for a while
+    /// (`MailSuppression`).
+    public func recordDeliveryFailure(conversation number: Int, entry: Int, recipients: [String], reason: String,
+                                      bounced: Bool = false) async throws {
         let now = clock.now()
         let app = self
+        if bounced { try await holdBackBouncing(recipients) }
         let detail = (recipients.isEmpty ? "" : recipients.joined(separator: ", ") + ": ") + String(reason.prefix(300))
         _ = try await store.updateConversation(number: number) { current in
             let event = ChangeEvent(object: current.id, actor: .system, at: now, kind: .deliveryFailed,
@@ -75,10 +79,11 @@ extension ParleyApp {
 
     /// A mail delivered to `recipient` (SMTP `RCPT TO`, LMTP, IMAP): the sender becomes a customer (found
     /// by email, else created, in the org whose email domain matches), and the message starts a
-    /// conversation or joins the one it answers: its `[CONV-n]` subject tag or a Parley Message-ID it
-    /// answers, when the sender is on that conversation. Mail sent by machines is ignored (never answered,
-    /// never opening or reopening anything); a message stored before (same Message-ID) is not stored again.
-    /// Throws `notFound` for an address that is no mailbox's.
+    /// conversation or joins the one it answers (`answeredConversation`). The other addresses it was sent
+    /// to join that conversation's CC list. Mail sent by machines never opens, reopens or answers anything:
+    /// an automatic reply to a conversation (out of office) is kept on its record, changing nothing. A
+    /// message stored before (same Message-ID) is not stored again. A customer's "yes" or "no" answering a
+    /// proposed resolution confirms it or not. Throws `notFound` for an address that is no mailbox's.
     public func receiveMail(_ raw: [UInt8], to recipient: String) async throws -> MailOutcome {
         guard let mailbox = try await mailbox(address: recipient) else { throw DomainError.notFound("mailbox \(recipient)") }
         let mail = InboundMail(raw)
@@ -86,18 +91,24 @@ extension ParleyApp {
         if mail.isBounce, let bounced = mail.bouncedMessageID, let (conversation, entry) = Self.parleyMessage(bounced),
            try await store.conversation(number: conversation) != nil {
             try await recordDeliveryFailure(conversation: conversation, entry: entry, recipients: mail.bouncedRecipients,
-                                            reason: mail.bounceStatus ?? "returned as undeliverable")
+                                            reason: mail.bounceStatus ?? "returned as undeliverable", bounced: true)
             return .ignored("a delivery status notification, recorded on CONV-\(conversation)")
         }
         if let reason = mail.automatic {
             logger.info("mail ignored", metadata: ["mailbox": "\(mailbox.address)", "reason": "\(reason)"])
+            if let recorded = try await recordAutomaticReply(mail, reason: reason) {
+                return .ignored(reason + ", recorded on CONV-\(recorded)")
+            }
             return .ignored(reason)
         }
         guard let sender = mail.from else { return .ignored("no sender") }
-        if try await self.mailbox(address: sender.email) != nil { return .ignored("sent from one of Parley's own mailboxes") }
+        let ownAddresses = Set(try await store.list(Mailbox.self, query: DirectoryQuery()).items.map(\.address))
+        if ownAddresses.contains(sender.email.lowercased()) { return .ignored("sent from one of Parley's own mailboxes") }
         let customer = try await customer(for: sender)
         let caller = Caller(actor: .revUser(customer.number), role: .customer)
         let reference = mail.messageID.map { "mail:" + $0 }
+        let copied = (mail.to + mail.cc).map { $0.email.lowercased() }
+            .filter { $0 != sender.email.lowercased() && !ownAddresses.contains($0) && Mailbox.isAddress($0) }
         var files: [Int] = []
         var skipped: [String] = []
         for file in mail.files.prefix(attachmentLimits.maxFilesPerMessage) {
@@ -110,9 +121,16 @@ extension ParleyApp {
             body += "\n\n(Not kept, over the attachment limits: \(skipped.joined(separator: ", ")).)"
         }
         if body.trimmed.isEmpty && files.isEmpty { body = "(no text)" }
-        if let target = try await answeredConversation(mail, by: caller.actor) {
+        if let (target, senderIsCopied) = try await answeredConversation(mail, by: caller.actor, email: sender.email) {
             do {
-                let entry = try await addComment(to: target, body: body, visibility: .external, externalRef: reference, artifacts: files, by: caller)
+                if files.isEmpty, let answer = Self.resolutionAnswer(mail.reply), !senderIsCopied,
+                   let current = try await store.conversation(number: target), current.resolutionCheck?.awaitingConfirmation == true {
+                    let confirmed = try await confirmResolution(target, confirmed: answer, message: body, externalRef: reference, by: caller)
+                    return .appended(conversation: confirmed.number)
+                }
+                let copies = MailCopies(addresses: copied, sender: sender.email, senderIsCopied: senderIsCopied)
+                let entry = try await addComment(to: target, body: body, visibility: .external, externalRef: reference, artifacts: files,
+                                                 by: caller, copies: copies)
                 return .appended(conversation: entry.conversation)
             } catch DomainError.conflict where reference != nil {
                 return .duplicate
@@ -122,6 +140,7 @@ extension ParleyApp {
                                       messages: [body])
         draft.externalRef = reference
         draft.group = mailbox.group
+        draft.emailCC = copied
         do {
             return .opened(conversation: try await openConversation(ConversationOpening(draft: draft, artifacts: files), by: caller).number)
         } catch DomainError.conflict where reference != nil {
@@ -129,26 +148,57 @@ extension ParleyApp {
         }
     }
 
-    /// `parley.conv-N.M@host` → (N, M).
+    /// A customer's answer to "did this solve it?" when the reply starts with yes or no (in a few
+    /// languages); nil for anything else.
+    static func resolutionAnswer(_ reply: String) -> Bool? {
+        let first = reply.trimmed.lowercased().prefix { $0.isLetter }
+        if ["yes", "yep", "ja", "oui", "si", "sí"].contains(first) { return true }
+        if ["no", "nope", "nein", "non"].contains(first) { return false }
+        return nil
+    }
+
+    /// An automatic reply (out of office, vacation) from a customer to one of their conversations' mail:
+    /// recorded on that conversation as an event, changing nothing else. Returns the conversation, if any.
+    func recordAutomaticReply(_ mail: InboundMail, reason: String) async throws -> Int? {
+        guard let sender = mail.from, !mail.isBounce,
+              let customer = try await store.find(RevUser.self, key: "email", value: sender.email.lowercased()).first,
+              let (number, _) = try await answeredConversation(mail, by: .revUser(customer.number), email: sender.email) else { return nil }
+        let now = clock.now()
+        let app = self
+        let summary = String((sender.email + ": " + (mail.cleanSubject.isEmpty ? mail.reply : mail.cleanSubject)).prefix(300))
+        _ = try await store.updateConversation(number: number) { current in
+            let event = ChangeEvent(object: current.id, actor: .revUser(customer.number), at: now, kind: .autoReplyReceived,
+                                    field: reason, after: .text(summary))
+            return app.plan(ConversationDecision(conversation: current, events: [event]), from: nil, at: now, publishes: [])
+        }
+        return number
+    }
+
+    /// `parley.conv-N.M@host` (or `parley.conv-N.M.anything@host`) → (N, M).
     static func parleyMessage(_ id: String) -> (Int, Int)? {
         let lower = id.lowercased()
         guard lower.hasPrefix("parley.conv-") else { return nil }
         let parts = lower.dropFirst("parley.conv-".count).split(separator: "@").first?.split(separator: ".") ?? []
-        guard parts.count == 2, let conversation = Int(parts[0]), let entry = Int(parts[1]) else { return nil }
+        guard parts.count >= 2, let conversation = Int(parts[0]), let entry = Int(parts[1]) else { return nil }
         return (conversation, entry)
     }
 
-    /// The conversation a mail answers, if its sender is on it: its subject tag, else a Parley Message-ID
-    /// among those it answers (`parley.conv-N.…@host`), else the Message-ID of the mail that opened it.
-    func answeredConversation(_ mail: InboundMail, by sender: Actor) async throws -> Int? {
+    /// The conversation a mail answers, if its sender is on it (a member, or an address on its CC list:
+    /// then `senderIsCopied`), in this order: its subject tag, a Parley Message-ID among those it answers
+    /// (`parley.conv-N.…@host`), then any stored Message-ID it answers (the mail that opened a
+    /// conversation, or a later mail on one).
+    func answeredConversation(_ mail: InboundMail, by sender: Actor, email: String) async throws -> (Int, senderIsCopied: Bool)? {
         var numbers = mail.subjectTag.map { [$0] } ?? []
         numbers += mail.answers.compactMap { Self.parleyMessage($0)?.0 }
-        for number in numbers {
-            if let conversation = try await store.conversation(number: number), conversation.isMember(sender) { return number }
+        for id in mail.answers.prefix(20) where Self.parleyMessage(id) == nil {
+            if let opened = try await store.conversation(externalRef: "mail:" + id) { numbers.append(opened.number) }
+            numbers += try await store.timelineEntries(externalRef: "mail:" + id).map(\.conversation)
         }
-        // A message that opened a conversation is its reference (`mail:<id>`): a reply to it threads there.
-        for id in mail.answers {
-            if let opened = try await store.conversation(externalRef: "mail:" + id), opened.isMember(sender) { return opened.number }
+        var seen: Set<Int> = []
+        for number in numbers where seen.insert(number).inserted {
+            guard let conversation = try await store.conversation(number: number) else { continue }
+            if conversation.isMember(sender) { return (number, false) }
+            if conversation.emailCC.contains(email.lowercased()) { return (number, true) }
         }
         return nil
     }

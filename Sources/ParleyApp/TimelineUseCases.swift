@@ -1,6 +1,20 @@
 import ParleyCore
 import ParleyStore
 
+/// What a customer's mail adds to the comment it becomes: the addresses it was copied to, and whether
+/// its sender (`sender`, lowercased) was one of a conversation's copied addresses rather than a member.
+public struct MailCopies: Sendable {
+    public var addresses: [String]
+    public var sender: String
+    public var senderIsCopied: Bool
+
+    public init(addresses: [String], sender: String, senderIsCopied: Bool = false) {
+        self.addresses = addresses
+        self.sender = sender.lowercased()
+        self.senderIsCopied = senderIsCopied
+    }
+}
+
 extension ParleyApp {
     /// The comment `id` names, if `caller` may see it and its conversation; otherwise the same `notFound`
     /// whatever the reason (no such comment, a note, a conversation the caller cannot see, or an id whose
@@ -31,9 +45,17 @@ extension ParleyApp {
     /// archived conversation starts a follow-up). Returns the stored comment.
     /// `artifacts`: files the caller uploaded (`uploadArtifact`), attached to the comment in its transaction;
     /// a comment with files may have no words.
+    /// `copies`: for a customer's mail, the other addresses it was sent to (the conversation's CC list
+    /// takes them, in the same transaction); a person already on that list may write to the conversation.
     public func addComment(to number: Int, body: String, visibility: Visibility, externalRef: String?, artifacts: [Int] = [],
-                           by caller: Caller) async throws -> TimelineEntry {
-        var target = try await visibleConversation(number, for: caller)
+                           by caller: Caller, copies: MailCopies? = nil) async throws -> TimelineEntry {
+        var target: Conversation
+        if let copies, copies.senderIsCopied, let copied = try await store.conversation(number: number),
+           copied.emailCC.contains(copies.sender) {
+            target = copied
+        } else {
+            target = try await visibleConversation(number, for: caller)
+        }
         guard !body.trimmed.isEmpty || !artifacts.isEmpty else { throw DomainError.missingField("body") }
         let files = try await checkAttachable(artifacts, by: caller)
         // What the list row previews of a message that is only files: their names.
@@ -50,8 +72,10 @@ extension ParleyApp {
                                  externalRef: externalRef)
         let app = self
         let (entry, conversation) = try await store.addComment(to: target.number) { current in
-            switch try current.receivingComment(by: author, visibility: visibility, body: previewed, at: now) {
-            case .append(let decision):
+            let (copied, copyEvents) = current.receivingMailCopies(copies?.addresses ?? [], at: now)
+            switch try copied.receivingComment(by: author, visibility: visibility, body: previewed, at: now) {
+            case .append(var decision):
+                decision.events.insert(contentsOf: copyEvents, at: 0)
                 return .append(app.appendPlan(decision, to: current, at: now), comment)
             case .startFollowUp:
                 return .followUp(app.followUpPlan(of: current, comment: comment, by: author, visibility: visibility, at: now))

@@ -45,6 +45,13 @@ public struct ChangeEvent: Hashable, Sendable, Codable {
         case configurationChanged = "configuration_changed"
         /// A reply sent by mail did not reach someone (`field`: the message's id; `after`: who and why).
         case deliveryFailed = "delivery_failed"
+        /// A reply was handed to the mail relay (`field`: the message's id; `after`: to whom).
+        case mailSent = "mail_sent"
+        /// An automatic reply (out of office, vacation) came to this conversation's mail: kept on record,
+        /// changing nothing (`after`: from whom and what it said).
+        case autoReplyReceived = "auto_reply_received"
+        /// The conversation's CC list changed (`before`, `after`: the addresses).
+        case copiesChanged = "copies_changed"
     }
 
     public var object: ObjectID
@@ -100,6 +107,9 @@ public struct ChangeEvent: Hashable, Sendable, Codable {
         case .spamScored: return "Spam filter: \(field ?? "") — \(show(after))"
         case .configurationChanged: return "\(field ?? "configuration") changed to version \(show(after))"
         case .deliveryFailed: return "Mail not delivered: \(show(after))"
+        case .mailSent: return "Mail sent to \(show(after))"
+        case .autoReplyReceived: return "Automatic reply: \(show(after))"
+        case .copiesChanged: return "CC changed from \(show(before)) to \(show(after))"
         }
     }
 }

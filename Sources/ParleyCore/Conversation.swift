@@ -106,6 +106,10 @@ public struct Conversation: Hashable, Sendable, Codable {
     @EmptyIfAbsent public var recentMessages: [Date] = []
     /// The latest public message, for list rows (absent in documents stored before it existed).
     public var lastMessage: MessagePreview?
+    /// For conversations by mail: the addresses copied on the customers' mails (To and Cc besides the
+    /// support address), who get the replies too. Kept per conversation, so nobody copied on one thread
+    /// ever receives another's mail.
+    @EmptyIfAbsent public var emailCC: [String] = []
 
     public var id: ObjectID { ObjectID(.conversation, number) }
 

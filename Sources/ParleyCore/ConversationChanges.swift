@@ -16,6 +16,8 @@ public struct ConversationDraft: Sendable, Equatable {
     public var messages: [String]
     /// The client's own id for the conversation: a retry with the same one is refused, never duplicated.
     public var externalRef: String?
+    /// For a conversation opened by mail: the other addresses on that mail (`Conversation.emailCC`).
+    public var emailCC: [String] = []
 
     public init(title: String, description: String? = nil, sourceChannel: String = "api", ownedBy: [Int]? = nil,
                 group: Int? = nil, members: [Actor] = [], revOrg: Int? = nil, account: Int? = nil,
@@ -112,6 +114,7 @@ extension Conversation {
         ]
         conversation.spam = spam
         conversation.externalRef = draft.externalRef
+        conversation.emailCC = EmailCopies.merged([], draft.emailCC)
         if let spam, !spam.reasons.isEmpty {
             events.append(ChangeEvent(object: id, actor: .system, at: now, kind: .spamScored,
                                       field: spam.isSpam ? "suspended" : "below threshold",
@@ -140,7 +143,7 @@ extension Conversation {
     public func followUp(number: Int, by customer: Actor, at now: Date) -> ConversationDecision {
         var metrics = ConversationMetrics()
         metrics.hasBeenInNew = true
-        let next = Conversation(
+        var next = Conversation(
             number: number, title: title.hasPrefix("Follow-up: ") ? title : "Follow-up: \(title)",
             description: description, sourceChannel: sourceChannel, stage: .new, stageEnteredAt: now,
             ownedBy: ownedBy, group: group, members: members, revOrg: revOrg, account: account, priority: priority,
@@ -148,6 +151,7 @@ extension Conversation {
             metrics: metrics, routing: RoutingRecord(reason: .explicit, rule: "follow_up_of \(id.displayID)"),
             followUpOf: number == self.number ? nil : self.number, waitingSince: now, lastCustomerMessageAt: nil,
             lastAgentReplyAt: nil, version: 1)
+        next.emailCC = emailCC
         return ConversationDecision(conversation: next, events: [
             ChangeEvent(object: next.id, actor: customer, at: now, kind: .created, field: "follow_up_of",
                         after: .text(id.displayID)),

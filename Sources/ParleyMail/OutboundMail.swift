@@ -8,6 +8,8 @@ public struct OutboundMail: Sendable {
     public var fromName: String?
     public var fromAddress: String
     public var to: [String]
+    /// People copied on the conversation's mail (its CC list).
+    public var cc: [String] = []
     public var subject: String
     public var text: String
     public var conversation: Int
@@ -17,6 +19,8 @@ public struct OutboundMail: Sendable {
     public var date: Date
     /// Marks automatic mail (`Auto-Submitted: auto-generated`, RFC 3834).
     public var isAutomatic = false
+    /// Tells apart mails about the same message (the resolution question after the reply that proposed it).
+    public var idSuffix: String?
 
     public init(fromName: String?, fromAddress: String, to: [String], subject: String, text: String, conversation: Int, entry: Int,
                 references: [String], date: Date) {
@@ -33,7 +37,7 @@ public struct OutboundMail: Sendable {
 
     /// `parley.conv-N.M@domain`: the conversation, then the message, at the mailbox's domain.
     public var messageID: String {
-        "parley.conv-\(conversation).\(entry)@" + (fromAddress.split(separator: "@").last.map(String.init) ?? "parley.invalid")
+        "parley.conv-\(conversation).\(entry)" + (idSuffix.map { "." + $0 } ?? "") + "@" + (fromAddress.split(separator: "@").last.map(String.init) ?? "parley.invalid")
     }
 
     /// The subject with the conversation's tag, once: `Re: Export fails [CONV-42]`.
@@ -50,6 +54,7 @@ public struct OutboundMail: Sendable {
         let domain = fromAddress.split(separator: "@").last.map(String.init) ?? "parley.invalid"
         headers.append("From: " + (fromName.map { Self.encodedPhrase($0) + " " } ?? "") + "<\(fromAddress)>")
         headers.append("To: " + to.map { "<\($0)>" }.joined(separator: ", "))
+        if !cc.isEmpty { headers.append("Cc: " + cc.map { "<\($0)>" }.joined(separator: ", ")) }
         headers.append("Reply-To: <\(fromAddress)>")
         headers.append("Subject: " + Self.encodedText(subject))
         headers.append("Date: " + Self.rfc5322(date))
@@ -69,6 +74,19 @@ public struct OutboundMail: Sendable {
         }
         body += "--\(boundary)--\r\n"
         return Array(body.utf8)
+    }
+
+    /// The resolution check's question after this reply, which proposed a resolution: automatic
+    /// (`Auto-Submitted: auto-generated`), from the mailbox itself, answering this reply. A reply starting
+    /// with yes or no answers it.
+    public func resolutionQuestion(from mailboxName: String?) -> OutboundMail {
+        var question = self
+        question.fromName = mailboxName
+        question.isAutomatic = true
+        question.idSuffix = "check"
+        question.references = references + [messageID]
+        question.text = "Did this solve your problem? Reply YES if it did, or NO and tell us what is still wrong."
+        return question
     }
 
     static func base64Lines(_ bytes: [UInt8]) -> String {

@@ -130,5 +130,10 @@ enum PostgresSchema {
         Migration(version: 5, name: "mailboxes", sql: """
         CREATE SEQUENCE number_mailbox;
         """),
+        // A mail answering a customer's earlier mail threads by that mail's Message-ID (its comment's
+        // external_ref), on any conversation.
+        Migration(version: 6, name: "comments by reference", sql: """
+        CREATE INDEX timeline_by_reference ON timeline_entries (external_ref) WHERE external_ref IS NOT NULL;
+        """),
     ]
 }

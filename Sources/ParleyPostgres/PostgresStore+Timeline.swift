@@ -54,6 +54,13 @@ extension PostgresStore {
         }
     }
 
+    public func timelineEntries(externalRef: String) async throws -> [TimelineEntry] {
+        try await read { db in
+            try await db.query("SELECT doc FROM timeline_entries WHERE external_ref = ? ORDER BY number LIMIT 10", [.text(externalRef)])
+                .map { try Self.decode(TimelineEntry.self, $0[0]) }.filter { !$0.isDeleted }
+        }
+    }
+
     public func updateTimelineEntry(number: Int,
                                     change: @escaping @Sendable (TimelineEntry, Conversation) throws -> (TimelineEntry, ChangeEvent)) async throws -> TimelineEntry {
         try await write { db in

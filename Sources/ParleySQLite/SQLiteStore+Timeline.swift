@@ -64,6 +64,14 @@ extension SQLiteStore {
         try lookup { [self] db in try loadComment(db, number) }
     }
 
+    public func timelineEntries(externalRef: String) async throws -> [TimelineEntry] {
+        try lookup { [self] db in
+            let numbers = try db.query("SELECT number FROM timeline_entries WHERE external_ref = ? ORDER BY number LIMIT 10",
+                                       [.text(externalRef)]).compactMap { $0[0].int }
+            return try numbers.compactMap { try loadComment(db, $0) }.filter { !$0.isDeleted }
+        }
+    }
+
     public func updateTimelineEntry(number: Int,
                                     change: @escaping @Sendable (TimelineEntry, Conversation) throws -> (TimelineEntry, ChangeEvent)) async throws -> TimelineEntry {
         return try await write { [self] db in

@@ -203,5 +203,10 @@ enum Schema {
         CREATE TABLE artifacts (number INTEGER PRIMARY KEY, doc TEXT NOT NULL, comment INTEGER, content BLOB);
         CREATE INDEX artifacts_by_comment ON artifacts (comment) WHERE comment IS NOT NULL;
         """),
+        // A mail answering a customer's earlier mail threads by that mail's Message-ID, kept as its
+        // comment's external_ref: found on any conversation.
+        Migration(version: 20, name: "comments by reference", sql: """
+        CREATE INDEX timeline_by_reference ON timeline_entries (external_ref) WHERE external_ref IS NOT NULL;
+        """),
     ]
 }

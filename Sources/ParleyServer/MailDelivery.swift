@@ -73,41 +73,65 @@ final class MailDelivery: Service, Sendable {
             let events = try await store.outbox(after: position, limit: 50)
             if events.isEmpty { return }
             for event in events {
-                if let mail = try await outbound(event, mailboxes: mailboxes) {
-                    do {
-                        let refused = try await SMTPClient.send(mail.message.rendered(), from: mail.message.fromAddress, to: mail.message.to,
-                                                                via: mail.relay, hostname: mail.hostname)
-                        logger.info("mail sent", metadata: ["conversation": "CONV-\(mail.message.conversation)", "to": "\(mail.message.to.count)",
-                                                            "refused": "\(refused)"])
-                        if !refused.isEmpty {
-                            try await app.recordDeliveryFailure(conversation: mail.message.conversation, entry: mail.message.entry,
-                                                                recipients: refused, reason: "refused by the relay")
-                        }
-                    } catch SMTPSendError.permanent(let why) {
-                        logger.warning("mail not sent, refused for good", metadata: ["conversation": "CONV-\(mail.message.conversation)", "why": "\(why)"])
-                        try await app.recordDeliveryFailure(conversation: mail.message.conversation, entry: mail.message.entry,
-                                                            recipients: mail.message.to, reason: why)
-                    } catch SMTPSendError.temporary(let why) {
-                        let delay = retry.withLock { state -> Double in
-                            state.failures += 1
-                            let delay = min(300, 2 * pow(2, Double(state.failures - 1)))
-                            state.next = Date().addingTimeInterval(delay)
-                            return delay
-                        }
-                        logger.warning("mail not sent, retrying", metadata: ["conversation": "CONV-\(mail.message.conversation)",
-                                                                             "in": "\(Int(delay)) s", "why": "\(why)"])
-                        return
-                    }
-                    retry.withLock { $0 = (0, nil) }
-                    position = event.sequence
-                    try await store.setSetting(Self.positionSetting, value: String(position))
-                } else {
-                    position = event.sequence
+                for mail in try await outbound(event, mailboxes: mailboxes) {
+                    guard try await send(mail) else { return }
                 }
+                position = event.sequence
+                try await store.setSetting(Self.positionSetting, value: String(position))
             }
-            // The batch's last event, sent or not.
-            try await store.setSetting(Self.positionSetting, value: String(position))
         }
+    }
+
+    /// Sends one mail to those of its recipients that are not held back (`ParleyApp.mailHeldBack`), and
+    /// records the outcome on its conversation. False: a temporary failure, to be retried later.
+    func send(_ mail: Pending) async throws -> Bool {
+        var message = mail.message
+        var heldBack: [String] = []
+        for address in message.to + message.cc {
+            if let why = try await app.mailHeldBack(to: address, automatic: message.isAutomatic) {
+                heldBack.append(why)
+                message.to.removeAll { $0 == address }
+                message.cc.removeAll { $0 == address }
+            }
+        }
+        if !heldBack.isEmpty {
+            logger.info("mail held back", metadata: ["conversation": "CONV-\(message.conversation)", "why": "\(heldBack.joined(separator: "; "))"])
+            try await app.recordDeliveryFailure(conversation: message.conversation, entry: message.entry, recipients: [],
+                                                reason: "not sent: " + heldBack.joined(separator: "; "))
+        }
+        if message.to.isEmpty, let first = message.cc.first {
+            message.to = [first]
+            message.cc.removeFirst()
+        }
+        guard !message.to.isEmpty else { return true }
+        let recipients = message.to + message.cc
+        do {
+            let refused = try await SMTPClient.send(message.rendered(), from: message.fromAddress, to: recipients,
+                                                    via: mail.relay, hostname: mail.hostname)
+            logger.info("mail sent", metadata: ["conversation": "CONV-\(message.conversation)", "to": "\(recipients.count)",
+                                                "refused": "\(refused.count)"])
+            try await app.recordMailSent(conversation: message.conversation, entry: message.entry,
+                                         recipients: recipients.filter { !refused.contains($0) }, automatic: message.isAutomatic)
+            if !refused.isEmpty {
+                try await app.recordDeliveryFailure(conversation: message.conversation, entry: message.entry,
+                                                    recipients: refused, reason: "refused by the relay", bounced: true)
+            }
+        } catch SMTPSendError.permanent(let why) {
+            logger.warning("mail not sent, refused for good", metadata: ["conversation": "CONV-\(message.conversation)", "why": "\(why)"])
+            try await app.recordDeliveryFailure(conversation: message.conversation, entry: message.entry, recipients: recipients, reason: why)
+        } catch SMTPSendError.temporary(let why) {
+            let delay = retry.withLock { state -> Double in
+                state.failures += 1
+                let delay = min(300, 2 * pow(2, Double(state.failures - 1)))
+                state.next = Date().addingTimeInterval(delay)
+                return delay
+            }
+            logger.warning("mail not sent, retrying", metadata: ["conversation": "CONV-\(message.conversation)",
+                                                                 "in": "\(Int(delay)) s", "why": "\(why)"])
+            return false
+        }
+        retry.withLock { $0 = (0, nil) }
+        return true
     }
 
     struct Pending {
@@ -117,28 +141,35 @@ final class MailDelivery: Service, Sendable {
     }
 
     /// The mail an outbox event asks for: a public comment by an agent on a conversation that came by mail,
-    /// to its customers with an address, through a mailbox with a relay (the conversation's group's, else
-    /// the first with one). Nil for everything else.
-    func outbound(_ event: OutboxEvent, mailboxes: [Mailbox]) async throws -> Pending? {
+    /// to its customers with an address and its CC list, through a mailbox with a relay (the conversation's
+    /// group's, else the first with one); when that comment proposes a resolution, the question after it,
+    /// marked automatic. Nothing for everything else.
+    func outbound(_ event: OutboxEvent, mailboxes: [Mailbox]) async throws -> [Pending] {
         guard event.kind == .timelineEntryCreated, let entry = event.entry, !entry.visibility.isNote, !entry.isDeleted,
-              case .devUser(let agent) = entry.author else { return nil }
+              case .devUser(let agent) = entry.author else { return [] }
         let conversation = event.conversation
-        guard conversation.sourceChannel == "email" else { return nil }
+        guard conversation.sourceChannel == "email" else { return [] }
         guard let mailbox = mailboxes.first(where: { $0.group != nil && $0.group == conversation.group }) ?? mailboxes.first,
-              let relay = mailbox.smtpRelay.flatMap(SMTPRelay.init) else { return nil }
+              let relay = mailbox.smtpRelay.flatMap(SMTPRelay.init) else { return [] }
         let customers = conversation.members.compactMap { member -> Int? in if case .revUser(let n) = member { n } else { nil } }
         let people = try await store.objects(RevUser.self, numbers: Set(customers))
-        let recipients = customers.compactMap { people[$0]?.email }.filter { $0.contains("@") }
-        guard !recipients.isEmpty else { return nil }
+        let recipients = customers.compactMap { people[$0]?.email?.lowercased() }.filter { $0.contains("@") }
+        let copies = conversation.emailCC.filter { !recipients.contains($0) }
+        guard !recipients.isEmpty || !copies.isEmpty else { return [] }
         let agentName = try await store.object(DevUser.self, number: agent)?.displayName
         let fromName = [agentName, mailbox.displayName].compactMap { $0 }.joined(separator: " via ")
         var references: [String] = []
         if let opened = conversation.externalRef, opened.hasPrefix("mail:") { references.append(String(opened.dropFirst(5))) }
-        let message = OutboundMail(fromName: fromName.isEmpty ? nil : fromName, fromAddress: mailbox.address, to: recipients,
+        var message = OutboundMail(fromName: fromName.isEmpty ? nil : fromName, fromAddress: mailbox.address, to: recipients,
                                    subject: OutboundMail.subject(conversation.title, conversation: conversation.number),
                                    text: entry.body, conversation: conversation.number, entry: entry.number, references: references,
                                    date: entry.createdDate)
+        message.cc = copies
         let domain = mailbox.address.split(separator: "@").last.map(String.init) ?? "parley.invalid"
-        return Pending(message: message, relay: relay, hostname: domain)
+        var mails = [Pending(message: message, relay: relay, hostname: domain)]
+        if let check = conversation.resolutionCheck, check.awaitingConfirmation, check.proposedAt == entry.createdDate {
+            mails.append(Pending(message: message.resolutionQuestion(from: mailbox.displayName), relay: relay, hostname: domain))
+        }
+        return mails
     }
 }

@@ -87,6 +87,9 @@ public protocol ParleyStore: Sendable {
     func addComment(to conversation: Int,
                     decide: @escaping @Sendable (Conversation) throws -> CommentPlan) async throws -> (TimelineEntry, Conversation)
     func timelineEntry(number: Int) async throws -> TimelineEntry?
+    /// The comments (not deleted) whose `external_ref` is `externalRef`, on any conversation, oldest first,
+    /// at most 10 (the Message-ID of a mail a later mail answers).
+    func timelineEntries(externalRef: String) async throws -> [TimelineEntry]
     /// Replaces a comment with what `change` makes of it, recording its event.
     func updateTimelineEntry(number: Int,
                              change: @escaping @Sendable (TimelineEntry, Conversation) throws -> (TimelineEntry, ChangeEvent)) async throws -> TimelineEntry

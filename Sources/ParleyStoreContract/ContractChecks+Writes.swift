@@ -91,6 +91,11 @@ extension StorageContract {
         }
         #expect(comments.map(\.body) == ["hello", "once"])
         #expect(comments.last == entry)
+        // Found by its reference on any conversation, oldest first.
+        let found = try await store.timelineEntries(externalRef: "msg-1")
+        #expect(found.map(\.body) == ["once", "elsewhere"])
+        #expect(found.map(\.conversation) == [a.number, b.number])
+        #expect(try await store.timelineEntries(externalRef: "msg-2").isEmpty)
     }
 
     func optimisticVersionsLetOneWriterWin(_ store: any ParleyStore) async throws {

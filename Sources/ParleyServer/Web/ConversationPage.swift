@@ -207,6 +207,13 @@ extension WebInterface {
             entry.externalRef?.hasPrefix("mail:") == true
                 || entry.number == firstComment && entry.author.isCustomer && conversation.sourceChannel == "email"
         }
+        // A reply's delivery by mail, from the events that record it: sent, or not delivered.
+        var delivery: [String: HTML] = [:]
+        for case .event(_, let event) in items {
+            guard let message = event.field else { continue }
+            if event.kind == .mailSent, delivery[message] == nil { delivery[message] = " · sent by email" }
+            if event.kind == .deliveryFailed { delivery[message] = HTML.trusted(" · <span class=\"failed\">mail not delivered</span>") }
+        }
         // The store lists a timeline oldest first, events before comments at the same time.
         let timeline = HTML.join(items.map { item -> HTML in
             switch item {
@@ -215,7 +222,7 @@ extension WebInterface {
                 let kind = entry.visibility.isNote ? "note" : (entry.author.isCustomer ? "customer" : "agent")
                 return """
                 <article class="entry \(kind)" data-entry="\(entry.id.don)" data-visibility="\(entry.visibility.rawValue)">
-                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))\(cameByMail(entry) ? HTML.trusted(" · by email") : .empty)</div>
+                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))\(cameByMail(entry) ? HTML.trusted(" · by email") : .empty)\(delivery[entry.id.don] ?? .empty)</div>
                   <div class="body">\(entry.body)</div>\(pages.attachments(entry, references, base: "/inbox/files"))</article>
                 """
             case .event(_, let event):
@@ -329,7 +336,7 @@ extension WebInterface {
                   <button type="submit">Save</button></form></div>
               <div><h3>Tags</h3><div id="tags" data-live>\(tagChips)</div>\(addTag)</div>
               <div id="facts" data-live><h3>Details</h3><dl>
-                <dt>Customer</dt><dd id="customer">\(requesterContact(conversation, references))</dd>
+                <dt>Customer</dt><dd id="customer">\(requesterContact(conversation, references))</dd>\(conversation.emailCC.isEmpty ? HTML.empty : "<dt>CC</dt><dd id=\"cc\">\(conversation.emailCC.joined(separator: ", "))</dd>")
                 <dt>Customer org</dt><dd>\(conversation.revOrg.flatMap { references.revOrgs[$0]?.displayName } ?? "Unidentified")</dd>
                 <dt>Routing</dt><dd>\(wording.routing(conversation.routing))</dd>
                 <dt>First response</dt><dd>\(firstResponse)</dd>

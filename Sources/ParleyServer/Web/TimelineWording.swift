@@ -83,6 +83,14 @@ struct TimelineWording {
             return "The spam filter: \(text(event.after) ?? "scored it")"
         case .deliveryFailed:
             return "A reply by mail was not delivered: \(text(event.after) ?? "the mail server refused it")"
+        case .mailSent:
+            // Shown as the message's delivery status, not as a line of its own.
+            return nil
+        case .autoReplyReceived:
+            return "An automatic reply came (\(event.field ?? "automatic")), changing nothing: \(text(event.after) ?? "")"
+        case .copiesChanged:
+            if case .list(let copies)? = event.after { return "Copied on its mail: \(copies.joined(separator: ", "))" }
+            return nil
         case .tokenIssued, .tokenRevoked, .passwordSet, .configurationChanged:
             return event.summary
         }
