@@ -91,7 +91,8 @@ extension ParleyApp {
         if mail.isBounce, let bounced = mail.bouncedMessageID, let (conversation, entry) = Self.parleyMessage(bounced),
            try await store.conversation(number: conversation) != nil {
             try await recordDeliveryFailure(conversation: conversation, entry: entry, recipients: mail.bouncedRecipients,
-                                            reason: mail.bounceStatus ?? "returned as undeliverable", bounced: true)
+                                            reason: mail.bounceStatus ?? "returned as undeliverable",
+                                            bounced: Self.addressFailed(mail.bounceStatus))
             return .ignored("a delivery status notification, recorded on CONV-\(conversation)")
         }
         if let reason = mail.automatic {
@@ -146,6 +147,12 @@ extension ParleyApp {
         } catch DomainError.conflict where reference != nil {
             return .duplicate
         }
+    }
+
+    /// Whether a delivery status says the address itself is bad (RFC 3463 `5.1.x`: no such user, bad
+    /// domain), so that mail to it is held back; a full mailbox or a refused message is no reason to.
+    static func addressFailed(_ status: String?) -> Bool {
+        status?.trimmed.hasPrefix("5.1.") ?? false
     }
 
     /// A customer's answer to "did this solve it?" when the reply starts with yes or no (in a few

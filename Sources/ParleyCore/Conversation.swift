@@ -354,6 +354,8 @@ extension StoredDocument {
             actor(c.createdBy, "createdBy", &w)
             date(c.createdDate, "createdDate", &w, &exact)
             w.field("description", c.description)
+            w.key("emailCC")
+            w.strings(c.emailCC.lazy)
             w.field("externalRef", c.externalRef)
             w.field("followUpOf", c.followUpOf)
             w.field("group", c.group)

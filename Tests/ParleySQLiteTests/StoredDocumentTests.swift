@@ -33,6 +33,7 @@ struct StoredDocumentTests {
         c.account = 4
         c.tags = [TagValue(tag: 6, value: "fixed \(text)"), TagValue(tag: 97)]
         c.externalRef = "ticket \(text)"
+        c.emailCC = ["carol@\(text).test", "dan@example.test"]
         c.followUpOf = 3
         c.lastCustomerMessageAt = at.addingTimeInterval(1)
         c.lastAgentReplyAt = at.addingTimeInterval(2)

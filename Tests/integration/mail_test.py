@@ -94,6 +94,80 @@ def messages(port, conversation):
     return [e for e in entries if e.get("type") == "timeline_comment"]
 
 
+def events_of(port, conversation_id, kind):
+    listed = call(port, "timeline-entries.list", {"object": conversation_id, "collections": ["events"], "limit": 100})[1]
+    return [e for e in listed.get("timeline_entries", []) if kind in json.dumps(e)]
+
+
+def copies_and_questions(port, smtp_port, relay, agent_token):
+    """CC lists kept per conversation; threading by a later mail's Message-ID; the resolution question by
+    mail, automatic, answered by YES; a bouncing address held back."""
+    already = len(relay.received)
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+        smtp.send_message(message("Renewal quote", "Please send the renewal quote.", Cc="Carol <carol@partner.test>, support@acme.test",
+                                  message_id="<renewal-1@mail.acme.test>"))
+        smtp.send_message(message("Invoice address", "Please change our invoice address.", message_id="<invoice-1@mail.acme.test>"))
+    renewal = [c for c in conversations(port) if c["title"] == "Renewal quote"][0]
+    invoice = [c for c in conversations(port) if c["title"] == "Invoice address"][0]
+    call(port, "timeline-entries.create", {"object": renewal["id"], "body": "Quote attached soon."}, token=agent_token)
+    call(port, "timeline-entries.create", {"object": invoice["id"], "body": "Which address?"}, token=agent_token)
+    sent = relay.wait(already + 2)[already:]
+    by_subject = {m["Subject"]: (rcpts, m) for _, rcpts, m in sent}
+    renewal_out = next((v for k, v in by_subject.items() if "Renewal quote" in k), None)
+    invoice_out = next((v for k, v in by_subject.items() if "Invoice address" in k), None)
+    check(renewal_out is not None and sorted(renewal_out[0]) == ["alice@acme.test", "carol@partner.test"]
+          and "carol@partner.test" in (renewal_out[1]["Cc"] or ""),
+          f"a reply goes to the customer and to the address copied on her mail (Cc): {renewal_out and renewal_out[0]}")
+    check(invoice_out is not None and invoice_out[0] == ["alice@acme.test"] and invoice_out[1]["Cc"] is None,
+          f"and nobody copied on one thread gets another's mail: {invoice_out and invoice_out[0]}")
+    if renewal_out is None:
+        return
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+        # Carol, copied, answers Parley's mail: her message joins Alice's conversation.
+        smtp.send_message(message("Re: Renewal quote", "Carol here: we need 40 seats.", sender="Carol <carol@partner.test>",
+                                  In_Reply_To=renewal_out[1]["Message-ID"]))
+        # Alice writes again (tagged), then answers that later mail of hers with neither tag nor Parley id.
+        smtp.send_message(message(f"Re: Renewal quote [{renewal['display_id']}]", "And 5 admin seats.",
+                                  message_id="<renewal-2@mail.acme.test>"))
+        smtp.send_message(message("Re: Renewal quote", "Sorry, 6 admin seats.", In_Reply_To="<renewal-2@mail.acme.test>",
+                                  References="<renewal-2@mail.acme.test>"))
+    bodies = [e.get("body") for e in messages(port, renewal["id"])]
+    check("Carol here: we need 40 seats." in bodies, f"a copied person's reply joins the conversation: {bodies}")
+    check(bodies[-1] == "Sorry, 6 admin seats.", f"a reply threads by the Message-ID of a later mail of the thread: {bodies[-2:]}")
+    # The agent proposes a resolution: the reply, then the question, automatic, answering it.
+    already = len(relay.received)
+    proposed = call(port, "conversations.resolution.propose", {"id": renewal["id"], "body": "The quote is in your account."}, token=agent_token)
+    check(proposed[0] == 200, f"the agent proposes a resolution: {proposed[0]}")
+    sent = relay.wait(already + 2)[already:]
+    question = next((m for _, _, m in sent if m["Auto-Submitted"]), None)
+    reply = next((m for _, _, m in sent if not m["Auto-Submitted"]), None)
+    check(question is not None and question["Auto-Submitted"] == "auto-generated" and reply is not None
+          and question["In-Reply-To"] == reply["Message-ID"] and "Reply YES" in question.get_body(preferencelist=("plain",)).get_content(),
+          f"the resolution question goes by mail after the reply, marked Auto-Submitted: {[m['Subject'] for _, _, m in sent]}")
+    if question is None:
+        return
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+        smtp.send_message(message("Re: Renewal quote", "Yes, that's all, thanks!", In_Reply_To=question["Message-ID"]))
+    check_state = call(port, "conversations.get", {"id": renewal["id"]})[1]["conversation"].get("resolution_check", {})
+    check(check_state.get("customer_confirmed") is True and check_state.get("awaiting_confirmation") is False,
+          f"a YES by mail confirms the resolution: {check_state}")
+    # Carol's address bounces for good (5.1.1): later replies go to Alice only, and the conversation says why.
+    report = ("From: MAILER-DAEMON@mx.partner.test\r\nTo: support@acme.test\r\nSubject: Undeliverable\r\n"
+              "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n"
+              "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.partner.test\r\n\r\n"
+              "Final-Recipient: rfc822; carol@partner.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+              f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {reply['Message-ID']}\r\n--b--\r\n")
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+        smtp.sendmail("", ["support@acme.test"], report.encode())
+    already = len(relay.received)
+    call(port, "timeline-entries.create", {"object": renewal["id"], "body": "One more thing."}, token=agent_token)
+    sent = relay.wait(already + 1)[already:]
+    check(len(sent) == 1 and sent[0][1] == ["alice@acme.test"], f"a bounced address is held back: {[s[1] for s in sent]}")
+    time.sleep(0.5)
+    held = [e for e in events_of(port, renewal["id"], "delivery_failed") if "held back" in json.dumps(e)]
+    check(len(held) == 1, f"and the conversation records that it was held back: {held}")
+
+
 def main():
     port, smtp_port, lmtp_port, relay_port = free_port(), free_port(), free_port(), free_port()
     relay = Relay()
@@ -223,6 +297,13 @@ def main():
         check("Weekly digest" not in titles and "Undelivered Mail" not in titles and "I am away" not in bodies,
               "an out-of-office reply, list mail and a bounce open nothing and join nothing")
 
+        events = call(port, "timeline-entries.list", {"object": conversation["id"], "collections": ["events"], "limit": 100})[1]
+        automatic = [e for e in events.get("timeline_entries", []) if "auto_reply_received" in json.dumps(e)]
+        check(len(automatic) == 1 and "I am away" in json.dumps(automatic[0]) or "Out of office" in json.dumps(automatic),
+              f"the out-of-office reply is on the conversation's record: {automatic}")
+        check(len(relay.received) == 1, f"and nothing was sent back to it ({len(relay.received)} mails sent in all)")
+        copies_and_questions(port, smtp_port, relay, agent_token)
+
         # HTML only, with a file, over LMTP to two recipients (one unknown): answered per recipient.
         html = EmailMessage()
         html["From"] = "Bob <bob@example.test>"
@@ -257,6 +338,7 @@ def main():
         browser.request("GET", f"/inbox/conversations/{number.split('-')[1]}", headers={"Cookie": cookie})
         page = browser.getresponse().read().decode()
         check(page.count(" · by email") >= 3, f"the page marks the messages that came by mail ({page.count(' · by email')})")
+        check("mail not delivered" in page, "and the reply whose mail bounced says so")
         check("Alice Liddell &lt;alice@acme.test&gt;" in page, "and shows the customer's address")
         log = open(os.path.join(workdir, "server.log")).read()
         check("s3cret-pass" not in log, "the relay's password is not in the log")
