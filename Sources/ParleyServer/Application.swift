@@ -65,6 +65,10 @@ public struct AppConfiguration: Sendable {
     /// `HOST:PORT` to receive mail on with SMTP, and with LMTP, from the site's mail server (nil: not at all).
     public var smtpListen: String?
     public var lmtpListen: String?
+    /// Seconds between IMAP polling rounds on servers without IDLE (`--imap-poll-seconds`), and a PEM file of
+    /// CA certificates IMAP servers may be signed by besides the system's (`--imap-ca-file`).
+    public var imapPollSeconds = 30.0
+    public var imapCAFile: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./parley.sqlite",
                 adminToken: String? = nil, logLevel: Logger.Level = .info, priorityPolicy: PriorityPolicy = PriorityPolicy(),
@@ -155,15 +159,18 @@ public func buildApplication(_ configuration: AppConfiguration, clock: any Parle
     }
     let mailDelivery = MailDelivery(app: app, logger: logger, leases: leases)
     try await mailDelivery.start()
-    var services: [any Service] = [StoreService(store: store), leases, timers, webhooks, pruning, mailDelivery]
+    // The largest message taken in (SMTP, LMTP, IMAP): the attachments' limit times their count, plus the text.
+    let maxMailBytes = configuration.attachmentLimits.maxBytes * configuration.attachmentLimits.maxFilesPerMessage * 4 / 3 + (1 << 20)
+    let imap = MailboxPolling(app: app, leases: leases, logger: logger, pollSeconds: configuration.imapPollSeconds,
+                              maxMessageBytes: maxMailBytes, caFile: configuration.imapCAFile)
+    var services: [any Service] = [StoreService(store: store), leases, timers, webhooks, pruning, mailDelivery, imap]
     for (listen, mode) in [(configuration.smtpListen, SMTPSession.Mode.smtp), (configuration.lmtpListen, .lmtp)] {
         guard let listen else { continue }
         guard let address = MailListener.address(listen) else {
             throw APIError.badRequest("--\(mode == .smtp ? "smtp" : "lmtp")-listen \(listen): expected HOST:PORT, such as 127.0.0.1:2525")
         }
-        let limits = configuration.attachmentLimits
         services.append(MailListener(app: app, host: address.host, port: address.port, mode: mode, logger: logger,
-                                     maxMessageBytes: limits.maxBytes * limits.maxFilesPerMessage * 4 / 3 + (1 << 20)))
+                                     maxMessageBytes: maxMailBytes))
     }
     let application = Application(
         router: router,

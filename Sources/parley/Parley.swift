@@ -84,6 +84,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How many files one message may carry.") var attachmentsPerMessage = 5
     @Option(help: "Receive mail with SMTP on HOST:PORT (for the site's mail server; e.g. 127.0.0.1:2525).") var smtpListen: String?
     @Option(help: "Receive mail with LMTP on HOST:PORT (e.g. 127.0.0.1:2424).") var lmtpListen: String?
+    @Option(help: "Seconds between checks of IMAP mailboxes whose server cannot IDLE (mailboxes' imap URL; docs/email.md).")
+    var imapPollSeconds = 30.0
+    @Option(help: "CA certificates (PEM) IMAP servers may be signed by, besides the system's (a site's own CA).") var imapCAFile: String?
 
     func run() async throws {
         let environment = Environment()
@@ -116,6 +119,9 @@ struct Serve: AsyncParsableCommand {
         configuration.attachmentLimits = AttachmentLimits(maxBytes: attachmentMaxBytes, maxFilesPerMessage: attachmentsPerMessage)
         configuration.smtpListen = smtpListen
         configuration.lmtpListen = lmtpListen
+        guard imapPollSeconds > 0 else { throw ValidationError("--imap-poll-seconds must be more than 0") }
+        configuration.imapPollSeconds = imapPollSeconds
+        configuration.imapCAFile = imapCAFile
         configuration.databaseURL = databaseURL ?? environment.get("PARLEY_DATABASE_URL")
         guard databaseConnections > 0 else { throw ValidationError("--database-connections must be more than 0") }
         configuration.databaseConnections = databaseConnections
