@@ -30,7 +30,8 @@ final class MailboxPolling: Service, Sendable {
     static let renewal = Duration.seconds(2)
 
     struct Worker {
-        var url: String
+        /// What it polls and delivers to (`url` and the address): a change restarts it.
+        var key: String
         var task: Task<Void, Never>
     }
 
@@ -101,7 +102,7 @@ final class MailboxPolling: Service, Sendable {
     }
 
     /// Takes or renews each mailbox's lease; starts polling the mailboxes it got, stops those it lost, were
-    /// removed or had their URL changed (restarted with the new one).
+    /// removed or had their URL or address changed (restarted with the new ones).
     func renew(_ mailboxes: [Mailbox]) async {
         let wanted = Dictionary(mailboxes.compactMap { mailbox in mailbox.imap.map { (mailbox.number, (mailbox, $0)) } },
                                 uniquingKeysWith: { first, _ in first })
@@ -123,9 +124,10 @@ final class MailboxPolling: Service, Sendable {
                 // The database is unreachable: poll nothing, another server may take over meanwhile.
                 held = false
             }
+            let key = url + "\n" + mailbox.address
             let (stopped, starts) = workers.withLock { workers -> (Worker?, Bool) in
                 let current = workers[number]
-                if held, current?.url == url { return (nil, false) }
+                if held, current?.key == key { return (nil, false) }
                 if !held {
                     workers[number] = nil
                     return (current, false)
@@ -141,7 +143,7 @@ final class MailboxPolling: Service, Sendable {
                 await stopped?.task.value
                 await self.poll(mailbox, url: url)
             }
-            workers.withLock { $0[number] = Worker(url: url, task: task) }
+            workers.withLock { $0[number] = Worker(key: key, task: task) }
         }
     }
 
