@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Email in over IMAP, against the real binary and a real IMAP server: Debian's Dovecot, run here as a
 foreground process of its own (its configuration, passwd-file users, Maildirs and a self-signed certificate
-made with openssl, all in a temporary folder), listening on 127.0.0.1 only. Messages are put in with
+made with openssl, all in a temporary folder), listening on 127.0.0.1 only (IMAP with STARTTLS, and IMAPS). Messages are put in with
 Python's imaplib (APPEND), as a mail server would deliver them.
 
 Without --database-url (SQLite, one server): a mail appended becomes a conversation, over STARTTLS (the
-certificate trusted through --imap-ca-file), and is flagged \\Seen; with ?processed=FOLDER it is moved
-there; a mail appended while Parley IDLEs shows up within 2 s (the poll interval is 60 s, so only IDLE can
+certificate trusted through --imap-ca-file), and is flagged \\Seen; with ?processed=FOLDER (over imaps://)
+it is moved there; a message over the size limit is left unread and logged; a mail appended while Parley IDLEs shows up within 2 s (the poll interval is 60 s, so only IDLE can
 explain it); a restart takes nothing again (the checkpoint: no mail received in the new server's log); a
 folder deleted and made again (a new UIDVALIDITY) with the same mail in it stores nothing twice; an
 out-of-office reply opens nothing; a wrong password is logged without the password while the server keeps
@@ -61,7 +61,7 @@ class Dovecot:
         self.dir = os.path.join(workdir, "dovecot")
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
-        self.port = free_port()
+        self.port, self.tls_port = free_port(), free_port()
         self.cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", self.cert, "-days", "2",
                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
@@ -113,7 +113,9 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
+    ssl = yes
   }}
   chroot =
 }}
@@ -170,10 +172,10 @@ service anvil {{
 
 
 class Parley:
-    def __init__(self, name, database, poll=60, ca=None):
+    def __init__(self, name, database, poll=60, ca=None, extra=()):
         self.port = free_port()
         self.log = os.path.join(workdir, f"{name}.log")
-        arguments = [binary, "serve", "--port", str(self.port), *database, "--imap-poll-seconds", str(poll), "--log-level", "info"]
+        arguments = [binary, "serve", "--port", str(self.port), *database, "--imap-poll-seconds", str(poll), "--log-level", "info", *extra]
         if ca:
             arguments += ["--imap-ca-file", ca]
         self.process = subprocess.Popen(arguments, env=dict(os.environ, PARLEY_ADMIN_TOKEN="adm"), stdout=subprocess.DEVNULL,
@@ -225,6 +227,11 @@ def message(subject, message_id, body="Hello from IMAP.", sender="Alice Liddell 
     return m
 
 
+def unread(flags, message_id):
+    """Whether the folder holds the message, not flagged \\Seen."""
+    return bool(flags) and message_id in flags and "\\Seen" not in flags[message_id]
+
+
 def imap_url(user, password, dovecot, path):
     return f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/{path}"
 
@@ -233,15 +240,17 @@ def single_node(dovecot):
     database = ["--db", os.path.join(workdir, "parley.sqlite")]
     with dovecot.client("support") as imap:
         imap.create("Support")
-    server = Parley("parley", database, poll=60, ca=dovecot.cert)
+    # Messages over 1000 * 1 * 4/3 bytes + 1 MiB (the SMTP listener's limit, from the attachment limits) are passed over.
+    limits = ["--attachment-max-bytes", "1000", "--attachments-per-message", "1"]
+    server = Parley("parley", database, poll=60, ca=dovecot.cert, extra=limits)
     try:
         status, made = server.call("mailboxes.create", {"address": "support@acme.test", "display_name": "Acme Support",
                                                         "imap": imap_url("support", PASSWORDS["support"], dovecot, "Support")})
         check(status == 201, "a mailbox with an imap URL")
         listed = json.dumps(server.call("mailboxes.list", {})[1])
         check(PASSWORDS["support"] not in listed, "the imap password is never returned")
-        server.call("mailboxes.create", {"address": "help@acme.test",
-                                         "imap": imap_url("helpdesk", PASSWORDS["helpdesk"], dovecot, "INBOX?processed=Parley")})
+        server.call("mailboxes.create", {"address": "help@acme.test", "imap": f"imaps://helpdesk:{PASSWORDS['helpdesk']}@127.0.0.1:"
+                                                                          f"{dovecot.tls_port}/INBOX?processed=Parley"})
 
         dovecot.append("support", "Support", message("Printer on fire", "<fire-1@mail.acme.test>"))
         check(wait_for(lambda: "Printer on fire" in (server.titles() or []), 20), "a mail appended becomes a conversation")
@@ -252,8 +261,17 @@ def single_node(dovecot):
         dovecot.append("helpdesk", "INBOX", message("Moved along", "<moved-1@mail.acme.test>"))
         check(wait_for(lambda: "Moved along" in (server.titles() or []), 20), "a mail to the second mailbox becomes a conversation")
         moved = wait_for(lambda: (lambda f: f if f and "<moved-1@mail.acme.test>" in f else None)(dovecot.flags("helpdesk", "Parley")), 10)
+        check(re.search(r"Login: user=<helpdesk>.*TLS", open(dovecot.log).read()) is not None, "and over imaps:// (TLS from the start)")
         check(bool(moved) and "\\Seen" in moved["<moved-1@mail.acme.test>"] and dovecot.flags("helpdesk", "INBOX") == {},
               "?processed=Parley: moved to that folder, flagged \\Seen, gone from INBOX")
+
+        # Too large: left unread in the folder, logged, and the mail after it is taken.
+        dovecot.append("support", "Support", message("Huge scan", "<huge-1@mail.acme.test>", body="x" * 1_200_000))
+        dovecot.append("support", "Support", message("After the huge one", "<after-huge-1@mail.acme.test>"))
+        check(wait_for(lambda: "After the huge one" in (server.titles() or []), 20) and "Huge scan" not in server.titles()
+              and unread(dovecot.flags("support", "Support"), "<huge-1@mail.acme.test>")
+              and re.search(r"IMAP: support@acme\.test at 127\.0\.0\.1:\d+: message UID \d+ not taken in: \d+ bytes, over the limit", server.text()),
+              "a message over the size limit is left unread and logged; the next one is taken")
 
         # IDLE: the poll interval is 60 s; a mail appended now is seen within 2 s only if Parley idles.
         time.sleep(1.5)
@@ -275,7 +293,7 @@ def single_node(dovecot):
             imap.store("1:*", "-FLAGS", "\\Seen")
         server.stop()
         before = len(open(server.log).read())
-        server = Parley("parley", database, poll=60, ca=dovecot.cert)
+        server = Parley("parley", database, poll=60, ca=dovecot.cert, extra=limits)
         time.sleep(4)
         after = server.text()[before:]
         check(len(server.titles()) == count and "mail received" not in after and "polling support@acme.test" in after,
