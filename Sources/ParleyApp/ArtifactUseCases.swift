@@ -42,12 +42,27 @@ extension ParleyApp {
         }
     }
 
-    /// The artifact, if `caller` may see it: its uploader until it is attached; then whoever may read the
+    /// Keeps a received mail as it came (`message.eml`), for agents only (`Artifact.isOriginalMessage`).
+    func storeOriginalMessage(_ raw: [UInt8]) async throws -> Artifact {
+        let now = clock.now()
+        let limits = AttachmentLimits(maxBytes: max(attachmentLimits.maxBytes, raw.count), maxFilesPerMessage: 1)
+        return try await store.createArtifact(content: raw) { number in
+            var artifact = try Artifact(number: number, fileName: "message.eml", uploader: .system, at: now).storing(raw, at: now, limits: limits)
+            artifact.isOriginalMessage = true
+            return artifact
+        }
+    }
+
+    /// The artifact, if `caller` may see it: a received mail as it came, agents only; its uploader until it is attached; then whoever may read the
     /// comment it is attached to (`visibleEntry`: a customer never reaches a note's files nor another
     /// customer's conversation). Otherwise `notFound`, whatever the reason.
     public func visibleArtifact(_ number: Int, for caller: Caller) async throws -> Artifact {
         let notFound = DomainError.notFound(ObjectID(.artifact, number).displayID)
         guard let artifact = try await store.artifacts(numbers: [number])[number] else { throw notFound }
+        if artifact.isOriginalMessage == true {
+            guard caller.isAgent else { throw notFound }
+            return artifact
+        }
         guard let comment = artifact.comment, let conversation = artifact.conversation else {
             guard artifact.uploader == caller.actor else { throw notFound }
             return artifact

@@ -10,6 +10,8 @@ public struct ConversationOpening: Sendable {
     public var account: Account?
     /// Files the caller uploaded, carried by the first message (attached in the conversation's transaction).
     public var artifacts: [Int]
+    /// For a conversation opened by mail: that mail as received, kept as an artifact (agents only).
+    public var originalMessage: Int?
 
     public init(draft: ConversationDraft, revOrg: RevOrg? = nil, account: Account? = nil, artifacts: [Int] = []) {
         self.draft = draft
@@ -112,10 +114,12 @@ extension ParleyApp {
         let creator = caller.actor
         let finalDraft = draft
         let files = opening.artifacts
+        let original = opening.originalMessage
         let app = self
         let conversation = try await store.createConversation { [spam] number in
             var creation = try Conversation.open(number: number, draft: finalDraft, routing: routing, spam: spam, by: creator, at: now)
             if !files.isEmpty, !creation.comments.isEmpty { creation.comments[0].artifacts = files }
+            if let original, !creation.comments.isEmpty { creation.comments[0].originalMessage = original }
             // A new conversation is always stored, so its plan always exists.
             let plan = app.plan(creation.decision, from: nil, at: now, publishes: [.conversationCreated])!
             return NewConversation(plan: plan, comments: creation.comments.map { NewComment($0) })

@@ -107,6 +107,7 @@ extension ParleyApp {
         if ownAddresses.contains(sender.email.lowercased()) { return .ignored("sent from one of Parley's own mailboxes") }
         let customer = try await customer(for: sender)
         let caller = Caller(actor: .revUser(customer.number), role: .customer)
+        let original = try await storeOriginalMessage(raw).number
         let reference = mail.messageID.map { "mail:" + $0 }
         let copied = (mail.to + mail.cc).map { $0.email.lowercased() }
             .filter { $0 != sender.email.lowercased() && !ownAddresses.contains($0) && Mailbox.isAddress($0) }
@@ -129,9 +130,9 @@ extension ParleyApp {
                     let confirmed = try await confirmResolution(target, confirmed: answer, message: body, externalRef: reference, by: caller)
                     return .appended(conversation: confirmed.number)
                 }
-                let copies = MailCopies(addresses: copied, sender: sender.email, senderIsCopied: senderIsCopied)
+                let arrival = MailArrival(addresses: copied, sender: sender.email, senderIsCopied: senderIsCopied, originalMessage: original)
                 let entry = try await addComment(to: target, body: body, visibility: .external, externalRef: reference, artifacts: files,
-                                                 by: caller, copies: copies)
+                                                 by: caller, mail: arrival)
                 return .appended(conversation: entry.conversation)
             } catch DomainError.conflict where reference != nil {
                 return .duplicate
@@ -142,8 +143,10 @@ extension ParleyApp {
         draft.externalRef = reference
         draft.group = mailbox.group
         draft.emailCC = copied
+        var opening = ConversationOpening(draft: draft, artifacts: files)
+        opening.originalMessage = original
         do {
-            return .opened(conversation: try await openConversation(ConversationOpening(draft: draft, artifacts: files), by: caller).number)
+            return .opened(conversation: try await openConversation(opening, by: caller).number)
         } catch DomainError.conflict where reference != nil {
             return .duplicate
         }

@@ -1,17 +1,20 @@
 import ParleyCore
 import ParleyStore
 
-/// What a customer's mail adds to the comment it becomes: the addresses it was copied to, and whether
-/// its sender (`sender`, lowercased) was one of a conversation's copied addresses rather than a member.
-public struct MailCopies: Sendable {
+/// What a customer's mail adds to the comment it becomes: the addresses it was copied to, whether its
+/// sender (`sender`, lowercased) was one of a conversation's copied addresses rather than a member, and
+/// the artifact keeping the mail as received.
+public struct MailArrival: Sendable {
     public var addresses: [String]
     public var sender: String
     public var senderIsCopied: Bool
+    public var originalMessage: Int?
 
-    public init(addresses: [String], sender: String, senderIsCopied: Bool = false) {
+    public init(addresses: [String], sender: String, senderIsCopied: Bool = false, originalMessage: Int? = nil) {
         self.addresses = addresses
         self.sender = sender.lowercased()
         self.senderIsCopied = senderIsCopied
+        self.originalMessage = originalMessage
     }
 }
 
@@ -45,13 +48,13 @@ extension ParleyApp {
     /// archived conversation starts a follow-up). Returns the stored comment.
     /// `artifacts`: files the caller uploaded (`uploadArtifact`), attached to the comment in its transaction;
     /// a comment with files may have no words.
-    /// `copies`: for a customer's mail, the other addresses it was sent to (the conversation's CC list
+    /// `mail`: for a customer's mail, the other addresses it was sent to (the conversation's CC list
     /// takes them, in the same transaction); a person already on that list may write to the conversation.
     public func addComment(to number: Int, body: String, visibility: Visibility, externalRef: String?, artifacts: [Int] = [],
-                           by caller: Caller, copies: MailCopies? = nil) async throws -> TimelineEntry {
+                           by caller: Caller, mail: MailArrival? = nil) async throws -> TimelineEntry {
         var target: Conversation
-        if let copies, copies.senderIsCopied, let copied = try await store.conversation(number: number),
-           copied.emailCC.contains(copies.sender) {
+        if let mail, mail.senderIsCopied, let copied = try await store.conversation(number: number),
+           copied.emailCC.contains(mail.sender) {
             target = copied
         } else {
             target = try await visibleConversation(number, for: caller)
@@ -68,11 +71,13 @@ extension ParleyApp {
         }
         let author = caller.actor
         let now = clock.now()
-        let comment = NewComment(CommentDraft(author: author, body: body, visibility: visibility, at: now, artifacts: artifacts),
+        var draft = CommentDraft(author: author, body: body, visibility: visibility, at: now, artifacts: artifacts)
+        draft.originalMessage = mail?.originalMessage
+        let comment = NewComment(draft,
                                  externalRef: externalRef)
         let app = self
         let (entry, conversation) = try await store.addComment(to: target.number) { current in
-            let (copied, copyEvents) = current.receivingMailCopies(copies?.addresses ?? [], at: now)
+            let (copied, copyEvents) = current.receivingMailCopies(mail?.addresses ?? [], at: now)
             switch try copied.receivingComment(by: author, visibility: visibility, body: previewed, at: now) {
             case .append(var decision):
                 decision.events.insert(contentsOf: copyEvents, at: 0)

@@ -23,6 +23,9 @@ public struct Artifact: Hashable, Sendable, Codable {
     /// The hash of the key a prepared artifact's upload must carry (`artifacts.prepare`); nil once uploaded,
     /// and for files uploaded in one step.
     public var uploadKeyHash: String?
+    /// A received mail as it came (`.eml`), kept beside the message it became: for agents only, never
+    /// attached to the message (customers never see it listed or served).
+    public var isOriginalMessage: Bool?
 
     public init(number: Int, fileName: String, uploader: Actor, at: Date) {
         self.number = number

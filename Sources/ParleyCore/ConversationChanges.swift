@@ -53,6 +53,8 @@ public struct CommentDraft: Sendable, Equatable {
     public var at: Date
     /// Artifact numbers the comment carries; the store attaches them to it in its transaction.
     public var artifacts: [Int]
+    /// The received mail it came from, kept as an artifact (`TimelineEntry.originalMessage`).
+    public var originalMessage: Int?
 
     public init(author: Actor, body: String, visibility: Visibility, at: Date, artifacts: [Int] = []) {
         self.author = author
@@ -65,6 +67,7 @@ public struct CommentDraft: Sendable, Equatable {
     public func entry(number: Int, conversation: Int) -> TimelineEntry {
         var entry = TimelineEntry(number: number, conversation: conversation, author: author, body: body, visibility: visibility, at: at)
         entry.artifacts = artifacts
+        entry.originalMessage = originalMessage
         return entry
     }
 }

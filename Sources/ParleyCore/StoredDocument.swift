@@ -47,6 +47,7 @@ public enum StoredDocument {
             actor(entry.modifiedBy, "modifiedBy", &w)
             date(entry.modifiedDate, "modifiedDate", &w, &exact)
             w.field("number", entry.number)
+            w.field("originalMessage", entry.originalMessage)
             w.field("visibility", entry.visibility.rawValue)
         }
         return Written(json: String(decoding: w.bytes, as: UTF8.self), readsBackExactly: exact)

@@ -26,10 +26,12 @@ public struct TimelineEntry: Hashable, Sendable, Codable {
     /// The files attached (artifact numbers, in the order given); stored only when there are some, so
     /// documents written before attachments existed read back unchanged.
     public var attachedArtifacts: [Int]?
+    /// For a message that came by mail: the artifact holding that mail as received (agents only).
+    public var originalMessage: Int?
 
     enum CodingKeys: String, CodingKey {
         case number, conversation, author, body, bodyType, visibility, externalRef, createdDate, modifiedBy, modifiedDate,
-             isDeleted
+             isDeleted, originalMessage
         case attachedArtifacts = "artifacts"
     }
 

@@ -59,6 +59,7 @@ struct StoredDocumentTests {
         var entry = TimelineEntry(number: 11, conversation: 7, author: .revUser(2), body: "It \(text)", visibility: .internal,
                                   externalRef: deleted ? nil : "mail \(text)", at: at)
         entry.isDeleted = deleted
+        entry.originalMessage = deleted ? nil : 12
         entry.modifiedBy = .devUser(1)
         entry.artifacts = deleted ? [] : [3, 12]
         return entry

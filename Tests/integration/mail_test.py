@@ -339,6 +339,22 @@ def main():
         page = browser.getresponse().read().decode()
         check(page.count(" · by email") >= 3, f"the page marks the messages that came by mail ({page.count(' · by email')})")
         check("mail not delivered" in page, "and the reply whose mail bounced says so")
+        originals = re.findall(r'href="/inbox/files/(\d+)"[^>]*>original mail<', page)
+        check(len(originals) >= 3, f"each message that came by mail links to the mail as received ({len(originals)})")
+        if originals:
+            browser.request("GET", f"/inbox/files/{originals[0]}", headers={"Cookie": cookie})
+            raw = browser.getresponse().read().decode(errors="replace")
+            check("Message-ID: <first-1@mail.acme.test>" in raw and "Exports over 10k rows time out." in raw,
+                  "an agent opens the original mail, headers and all")
+            customer_id = call(port, "rev-users.list", {"email": ["alice@acme.test"]})[1]["rev_users"][0]["id"]
+            customer_token = call(port, "auth-tokens.create", {"requested_token_type": "urn:devrev:params:oauth:token-type:session",
+                                                               "rev_info": {"user_id": customer_id}})[1].get("access_token")
+            artifact_id = re.sub(r"\d+$", originals[0], files[0]["id"]) if bobs and files else None
+            check(bool(customer_token and artifact_id), "a customer token and the original's id")
+            if customer_token and artifact_id:
+                check(call(port, "artifacts.get", {"id": artifact_id}, token=customer_token)[0] == 404
+                      and call(port, "artifacts.get", {"id": artifact_id})[0] == 200,
+                      "the customer cannot reach it; an agent can")
         check("Alice Liddell &lt;alice@acme.test&gt;" in page, "and shows the customer's address")
         log = open(os.path.join(workdir, "server.log")).read()
         check("s3cret-pass" not in log, "the relay's password is not in the log")

@@ -214,6 +214,10 @@ extension WebInterface {
             if event.kind == .mailSent, delivery[message] == nil { delivery[message] = " · sent by email" }
             if event.kind == .deliveryFailed { delivery[message] = HTML.trusted(" · <span class=\"failed\">mail not delivered</span>") }
         }
+        // The mail a message came from, as received (headers and all), for agents to look into.
+        let original = { (entry: TimelineEntry) -> HTML in
+            entry.originalMessage.map { " · <a class=\"original\" href=\"/inbox/files/\($0)\" target=\"_blank\" rel=\"noopener\">original mail</a>" } ?? .empty
+        }
         // The store lists a timeline oldest first, events before comments at the same time.
         let timeline = HTML.join(items.map { item -> HTML in
             switch item {
@@ -222,7 +226,7 @@ extension WebInterface {
                 let kind = entry.visibility.isNote ? "note" : (entry.author.isCustomer ? "customer" : "agent")
                 return """
                 <article class="entry \(kind)" data-entry="\(entry.id.don)" data-visibility="\(entry.visibility.rawValue)">
-                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))\(cameByMail(entry) ? HTML.trusted(" · by email") : .empty)\(delivery[entry.id.don] ?? .empty)</div>
+                  <div class="meta">\(pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))\(cameByMail(entry) ? HTML.trusted(" · by email") : .empty)\(original(entry))\(delivery[entry.id.don] ?? .empty)</div>
                   <div class="body">\(entry.body)</div>\(pages.attachments(entry, references, base: "/inbox/files"))</article>
                 """
             case .event(_, let event):
