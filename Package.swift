@@ -126,7 +126,8 @@ let package = Package(
         ),
         .testTarget(name: "ParleyCoreTests", dependencies: ["ParleyCore"], swiftSettings: strict),
         .testTarget(name: "ParleyJSONTests", dependencies: ["ParleyJSON"], swiftSettings: strict),
-        .testTarget(name: "ParleyMailTests", dependencies: ["ParleyMail"], swiftSettings: strict),
+        // Corpus/: real-world-shaped .eml files with their expectations, read by path (MailCorpusTests, MailCorpusAppTests).
+        .testTarget(name: "ParleyMailTests", dependencies: ["ParleyMail"], exclude: ["Corpus"], swiftSettings: strict),
         .testTarget(
             name: "ParleyAppTests", dependencies: ["ParleyApp", "ParleySQLite", "ParleyStore", "ParleyCore"], swiftSettings: strict),
         .testTarget(

@@ -46,19 +46,26 @@ public struct InboundMail: Sendable {
     public init(_ raw: [UInt8]) {
         let root = MIMEPart(raw[...])
         let headers = root.headers
-        from = headers.text("From").flatMap { Self.addresses($0).first }
-        to = headers.text("To").map(Self.addresses) ?? []
-        cc = headers.text("Cc").map(Self.addresses) ?? []
+        // Addresses are split before their names' encoded words are decoded: `=?UTF-8?Q?M=C3=BCller=2C_Ren=C3=A9e?=`
+        // is one name with a comma in it, not two addresses.
+        from = headers["From"].flatMap { Self.addresses($0).first }
+        to = headers["To"].map(Self.addresses) ?? []
+        cc = headers["Cc"].map(Self.addresses) ?? []
         subject = (headers.text("Subject") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         messageID = headers["Message-ID"].flatMap { Self.messageIDs($0).first }
         answers = (headers["In-Reply-To"].map(Self.messageIDs) ?? []) + (headers["References"].map(Self.messageIDs) ?? []).reversed()
         isBounce = root.mediaType == "multipart/report" && root.parameters["report-type"]?.lowercased() == "delivery-status"
         fullText = Self.bodyText(root).trimmingCharacters(in: .whitespacesAndNewlines)
-        reply = Self.withoutQuotedHistory(fullText)
+        // A forward's quoted message is what the sender means to show: only its signature is folded away.
+        reply = Self.isForward(subject) ? Self.withoutSignature(fullText) : Self.withoutQuotedHistory(fullText)
+        let isBounce = isBounce
         files = root.leaves.filter { $0.isAttachment || (!$0.mediaType.hasPrefix("text/") && !$0.mediaType.hasPrefix("multipart/")) }
             .compactMap { part in
                 guard !part.content.isEmpty else { return nil }
-                return File(name: part.fileName ?? "attachment", content: part.content)
+                // A report's machine parts (the status, the returned message) are not files anyone attached.
+                if isBounce, Self.reportParts.contains(part.mediaType) { return nil }
+                let unnamed = part.mediaType == "message/rfc822" || part.mediaType == "message/global" ? "forwarded message.eml" : "attachment"
+                return File(name: part.fileName ?? unnamed, content: part.content)
             }
         automatic = Self.automatic(headers, from: from, isBounce: isBounce)
         if isBounce {
@@ -76,7 +83,9 @@ public struct InboundMail: Sendable {
                             bouncedRecipients.append(recipient.trimmingCharacters(in: .whitespaces).lowercased())
                         }
                         if let status = block["Status"] {
-                            statuses.append(([status] + (block["Diagnostic-Code"].map { [$0] } ?? [])).joined(separator: " "))
+                            // Folded diagnostics keep their folding blanks when unfolded: one space each.
+                            let text = ([status] + (block["Diagnostic-Code"].map { [$0] } ?? [])).joined(separator: " ")
+                            statuses.append(text.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " "))
                         }
                         if after.count == rest.count { break }
                         rest = after
@@ -103,6 +112,12 @@ public struct InboundMail: Sendable {
         }
         if headers["List-Id"] != nil || headers["List-Unsubscribe"] != nil { return "a mailing list" }
         if headers["X-Parley-Loop"] != nil { return "Parley's own mail" }
+        // Exchange marks its out-of-office replies (older versions with nothing else) and other generated mail
+        // so; osTicket and Zammad read it the same way.
+        if let suppress = headers["X-Auto-Response-Suppress"]?.trimmingCharacters(in: .whitespaces),
+           suppress.split(separator: ",").contains(where: { ["all", "oof", "autoreply", "dr"].contains($0.trimmingCharacters(in: .whitespaces).lowercased()) }) {
+            return "X-Auto-Response-Suppress: \(suppress)"
+        }
         if let path = headers["Return-Path"]?.trimmingCharacters(in: .whitespaces), path == "<>" { return "an empty return path" }
         if let local = from?.email.split(separator: "@").first?.lowercased(),
            ["mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply", "donotreply"].contains(local) {
@@ -135,26 +150,100 @@ public struct InboundMail: Sendable {
             return part.parts.first.map(bodyText) ?? ""
         }
         // mixed, related, signed…: the body's text parts in order.
-        return part.parts.map(bodyText).filter { !$0.isEmpty }.joined(separator: "\n\n")
+        return part.parts.map { bodyText($0).trimmingCharacters(in: .newlines) }.filter { !$0.isEmpty }.joined(separator: "\n\n")
     }
 
-    /// The text above the quoted history: cut at an "On … wrote:" line, an Outlook "-----Original Message-----"
-    /// or "From:" block, a run of `>` lines, or a signature delimiter (`-- `). The whole text when nothing is left.
+    /// The parts of a delivery report that are no one's attachment.
+    static let reportParts: Set<String> = ["message/delivery-status", "message/global-delivery-status", "message/rfc822", "message/global",
+                                           "text/rfc822-headers", "message/rfc822-headers"]
+
+    /// `Fwd:`, `FW:`, `WG:`, `TR:` subjects.
+    static func isForward(_ subject: String) -> Bool {
+        guard let colon = subject.firstIndex(of: ":"), subject.distance(from: subject.startIndex, to: colon) <= 4 else { return false }
+        return ["fwd", "fw", "wg", "tr"].contains(subject[..<colon].trimmingCharacters(in: .whitespaces).lowercased())
+    }
+
+    /// The text above the quoted history: cut at an attribution ("On … wrote:", "Am … schrieb …:", "Le … a écrit :",
+    /// Gmail's wrapped over two or three lines), an Outlook "-----Original Message-----", underscores or
+    /// "From:/Sent:" block, a run of `>` lines, or a signature delimiter (`-- `); then a trailing "Sent from my
+    /// iPhone" or "Get Outlook for iOS" goes too. The whole text when nothing is left.
     static func withoutQuotedHistory(_ text: String) -> String {
         let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
-        var kept: [Substring] = []
+        let blank = { (line: Substring) in line.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\r" } }
+        func nextNonBlank(after index: Int) -> Substring? { lines[(index + 1)...].first { !blank($0) } }
+        var cut = lines.count
         for (index, line) in lines.enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if line == "-- " || trimmed == "-----Original Message-----" || trimmed.hasPrefix("________________________________") { break }
-            if trimmed.hasPrefix(">"), lines[index...].prefix(3).allSatisfy({ $0.hasPrefix(">") || $0.trimmingCharacters(in: .whitespaces).isEmpty }) { break }
-            if trimmed.hasSuffix("wrote:") || trimmed.hasSuffix("a écrit :") || trimmed.hasSuffix("schrieb:") {
-                if trimmed.hasPrefix("On ") || trimmed.hasPrefix("Le ") || trimmed.hasPrefix("Am ") || index + 1 < lines.count && lines[index + 1].hasPrefix(">") { break }
+            if isSeparator(line, trimmed: trimmed) { cut = index; break }
+            if trimmed.hasPrefix(">"), lines[index...].prefix(3).allSatisfy({ $0.hasPrefix(">") || blank($0) }) { cut = index; break }
+            if trimmed.hasPrefix("From:") || trimmed.hasPrefix("Von:") || trimmed.hasPrefix("De :") || trimmed.hasPrefix("De:"),
+               let next = nextNonBlank(after: index)?.trimmingCharacters(in: .whitespaces),
+               next.hasPrefix("Sent:") || next.hasPrefix("Gesendet:") || next.hasPrefix("Envoyé :") || next.hasPrefix("Envoyé:") {
+                cut = index
+                break
             }
-            if trimmed.hasPrefix("From:"), index + 1 < lines.count, lines[index + 1].trimmingCharacters(in: .whitespaces).hasPrefix("Sent:") { break }
-            kept.append(line)
+            // (The next line is looked for only after a colon: a run of blank lines is walked once, not once per line.)
+            if trimmed.hasSuffix(":"), isAttribution(trimmed, quoteFollows: nextNonBlank(after: index)?.hasPrefix(">") ?? false) {
+                cut = index
+                // Gmail wraps a long attribution: "On Wed, … Alice <" / "alice@example.test> wrote:".
+                var start = index
+                while start > 0, index - start < 2, !blank(lines[start - 1]), !attributionOpening(lines[start]) { start -= 1 }
+                if attributionOpening(lines[start]) { cut = start }
+                break
+            }
         }
+        var kept = Array(lines[..<cut])
+        while let last = kept.last, blank(last) { kept.removeLast() }
+        if let last = kept.last, isDeviceSignature(last.trimmingCharacters(in: .whitespaces)) { kept.removeLast() }
         let reply = kept.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
         return reply.isEmpty ? text : reply
+    }
+
+    /// A forward's text without the sender's signature (after `-- `) or a trailing "Sent from my iPhone".
+    static func withoutSignature(_ text: String) -> String {
+        var kept: [Substring] = []
+        for line in text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "-- " { break }
+            kept.append(line)
+        }
+        while let last = kept.last, last.trimmingCharacters(in: .whitespaces).isEmpty { kept.removeLast() }
+        if let last = kept.last, isDeviceSignature(last.trimmingCharacters(in: .whitespaces)) { kept.removeLast() }
+        let reply = kept.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        return reply.isEmpty ? text : reply
+    }
+
+    /// `-- `, Outlook's and phones' "Original Message" lines, Outlook's underscores.
+    static func isSeparator(_ line: Substring, trimmed: String) -> Bool {
+        if line == "-- " || trimmed.hasPrefix("________________________________") { return true }
+        guard trimmed.hasPrefix("-----") || trimmed.hasPrefix("--- ") else { return false }
+        let lower = trimmed.lowercased()
+        return ["original message", "ursprüngliche nachricht", "message d'origine", "mensaje original", "messaggio originale",
+                "oorspronkelijk bericht", "original-nachricht"].contains { lower.contains($0) }
+    }
+
+    /// The line that ends an attribution: "On … wrote:", "Am … schrieb …:", "Le … a écrit :", or any of
+    /// those words before a colon when quoted lines follow.
+    static func isAttribution(_ trimmed: String, quoteFollows: Bool) -> Bool {
+        guard trimmed.hasSuffix(":") else { return false }
+        let endings = ["wrote:", "a écrit :", "a écrit:", "schrieb:", "escribió:", "ha scritto:", "schreef:", "napisał:", "написал:", "skrev:"]
+        if endings.contains(where: { trimmed.hasSuffix($0) }) && (attributionOpening(Substring(trimmed)) || quoteFollows) { return true }
+        let words = [" wrote", " schrieb ", " a écrit", " escribió", " scritto", " schreef", " skrev"]
+        return quoteFollows && attributionOpening(Substring(trimmed)) && words.contains { trimmed.contains($0) }
+    }
+
+    /// "On …", "Am …", "Le …": how attributions begin.
+    static func attributionOpening(_ line: Substring) -> Bool {
+        let trimmed = line.drop { $0 == " " || $0 == ">" }
+        return ["On ", "Am ", "Le ", "El ", "Il ", "Op ", "Den "].contains { trimmed.hasPrefix($0) }
+    }
+
+    /// "Sent from my iPhone", "Get Outlook for iOS<https://aka.ms/o0ukef>", "Von meinem iPhone gesendet"…: a
+    /// short last line that phones and mail apps add.
+    static func isDeviceSignature(_ trimmed: String) -> Bool {
+        guard trimmed.count <= 60 else { return false }
+        return ["Sent from my ", "Sent from Mail for ", "Sent from Yahoo Mail", "Sent from Outlook", "Sent with ", "Get Outlook for ",
+                "Von meinem ", "Envoyé de mon ", "Enviado desde mi ", "Inviato da ", "Verstuurd vanaf mijn ", "Sent from ProtonMail"]
+            .contains { trimmed.hasPrefix($0) }
     }
 
     // MARK: Addresses and ids
@@ -172,14 +261,23 @@ public struct InboundMail: Sendable {
             if let open = piece.lastIndex(of: "<"), let close = piece.lastIndex(of: ">"), open < close {
                 let email = piece[piece.index(after: open)..<close].trimmingCharacters(in: .whitespaces).lowercased()
                 var name = piece[..<open].trimmingCharacters(in: .whitespaces)
-                if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 { name = String(name.dropFirst().dropLast()) }
+                if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 {
+                    name = String(name.dropFirst().dropLast()).replacingOccurrences(of: "\\\"", with: "\"")
+                }
+                name = EncodedWords.decode(name).trimmingCharacters(in: .whitespaces)
                 if email.contains("@") { result.append(Address(name: name.isEmpty ? nil : name, email: email)) }
             } else {
                 let email = piece.split(separator: " ").first.map { String($0).lowercased() } ?? ""
                 if email.contains("@") { result.append(Address(name: nil, email: email)) }
             }
         }
+        var encodedWord = false
+        var previous: Character = " "
         for character in value {
+            defer { previous = character }
+            // An encoded word (`=?…?=`) is one token even when a sender left a comma in it.
+            if !encodedWord, previous == "=", character == "?" { encodedWord = true } else if encodedWord, previous == "?", character == "=" { encodedWord = false }
+            if encodedWord { current.append(character); continue }
             switch character {
             case "\"": quoted.toggle(); current.append(character)
             case "<": angle = true; current.append(character)
@@ -236,22 +334,33 @@ public struct InboundMail: Sendable {
 public enum HTMLText {
     public static func text(_ html: String) -> String {
         var out = ""
+        // Elements whose closing tag is known to be missing from here on: looked for once, not once per opening tag.
+        var unclosed: Set<String> = []
         var index = html.startIndex
         while index < html.endIndex {
             let character = html[index]
             if character == "<" {
+                // A comment (Outlook's `<!--[if gte mso 9]><xml>…</xml><![endif]-->` too) ends only at `-->`.
+                if html[index...].hasPrefix("<!--") {
+                    guard let end = html.range(of: "-->", range: html.index(index, offsetBy: 4)..<html.endIndex) else { break }
+                    index = end.upperBound
+                    continue
+                }
                 guard let close = html[index...].firstIndex(of: ">") else { break }
                 let tag = html[html.index(after: index)..<close].lowercased()
                 let name = tag.split(whereSeparator: { $0 == " " || $0 == "/" || $0 == "\n" }).first.map(String.init) ?? ""
-                if name == "script" || name == "style" || name == "head" {
+                if name == "script" || name == "style" || name == "head", !unclosed.contains(name) {
                     if let end = html.range(of: "</\(name)", options: .caseInsensitive, range: close..<html.endIndex),
                        let endClose = html[end.upperBound...].firstIndex(of: ">") {
                         index = html.index(after: endClose)
                         continue
                     }
+                    unclosed.insert(name)
                 }
-                if ["br", "p", "/p", "div", "/div", "tr", "/tr", "li", "h1", "h2", "h3", "/h1", "/h2", "/h3", "blockquote", "/blockquote"].contains(name) {
+                if Self.lineBreaks.contains(name) {
                     out += "\n"
+                } else if name == "td" || name == "th" {
+                    out += " "
                 }
                 index = html.index(after: close)
                 continue
@@ -264,7 +373,8 @@ public enum HTMLText {
                     continue
                 }
             }
-            out.append(character)
+            // Line breaks in the source are blanks, as a browser shows them (Outlook wraps its source mid-sentence).
+            out.append(character.isWhitespace ? " " : character)
             index = html.index(after: index)
         }
         // Blank runs collapsed, at most one empty line in a row.
@@ -276,6 +386,23 @@ public enum HTMLText {
         return kept.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    static let lineBreaks: Set<String> = ["br", "p", "/p", "div", "/div", "tr", "/tr", "li", "h1", "h2", "h3", "h4", "/h1", "/h2", "/h3", "/h4",
+                                          "blockquote", "/blockquote", "table", "/table", "ul", "/ul", "ol", "/ol", "hr", "pre", "/pre"]
+
+    /// The named entities mail writers use beyond the XML five (Outlook's and web mailers' typography).
+    static let named: [String: String] = [
+        "nbsp": " ", "rsquo": "\u{2019}", "lsquo": "\u{2018}", "rdquo": "\u{201D}", "ldquo": "\u{201C}", "sbquo": "\u{201A}", "bdquo": "\u{201E}",
+        "mdash": "\u{2014}", "ndash": "\u{2013}", "hellip": "\u{2026}", "bull": "\u{2022}", "middot": "\u{00B7}", "laquo": "\u{00AB}",
+        "raquo": "\u{00BB}", "euro": "\u{20AC}", "pound": "\u{00A3}", "yen": "\u{00A5}", "cent": "\u{00A2}", "copy": "\u{00A9}",
+        "reg": "\u{00AE}", "trade": "\u{2122}", "deg": "\u{00B0}", "times": "\u{00D7}", "divide": "\u{00F7}", "plusmn": "\u{00B1}",
+        "para": "\u{00B6}", "sect": "\u{00A7}", "shy": "", "zwnj": "", "zwj": "", "thinsp": "\u{2009}", "ensp": "\u{2002}", "emsp": "\u{2003}",
+        "eacute": "é", "egrave": "è", "ecirc": "ê", "euml": "ë", "aacute": "á", "agrave": "à", "acirc": "â", "auml": "ä", "aring": "å",
+        "atilde": "ã", "ccedil": "ç", "iacute": "í", "igrave": "ì", "icirc": "î", "iuml": "ï", "oacute": "ó", "ograve": "ò", "ocirc": "ô",
+        "ouml": "ö", "otilde": "õ", "oslash": "ø", "uacute": "ú", "ugrave": "ù", "ucirc": "û", "uuml": "ü", "ntilde": "ñ", "szlig": "ß",
+        "yacute": "ý", "aelig": "æ", "Eacute": "É", "Egrave": "È", "Agrave": "À", "Auml": "Ä", "Ouml": "Ö", "Uuml": "Ü", "Ccedil": "Ç",
+        "Ntilde": "Ñ", "Aring": "Å", "Oslash": "Ø", "AElig": "Æ", "iexcl": "¡", "iquest": "¿",
+    ]
+
     static func entity(_ name: String) -> String? {
         switch name {
         case "amp": "&"
@@ -283,7 +410,7 @@ public enum HTMLText {
         case "gt": ">"
         case "quot": "\""
         case "apos", "#39": "'"
-        case "nbsp": " "
+        case _ where named[name] != nil: named[name]
         default:
             if name.hasPrefix("#x") || name.hasPrefix("#X"), let value = UInt32(name.dropFirst(2), radix: 16), let scalar = Unicode.Scalar(value) {
                 String(Character(scalar))

@@ -35,10 +35,47 @@ public struct MIMEPart: Sendable {
         }
     }
 
-    public var charset: String { parameters["charset"] ?? "utf-8" }
+    /// The declared charset; empty when none is (then UTF-8 if the bytes are, else Windows-1252).
+    public var charset: String { parameters["charset"] ?? "" }
 
-    /// The text of a `text/*` part in its charset.
-    public var text: String { Charsets.decode(content, charset: charset) }
+    /// The text of a `text/*` part in its charset (`format=flowed` lines joined, RFC 3676).
+    public var text: String {
+        let decoded = Charsets.decode(content, charset: charset)
+        guard parameters["format"]?.lowercased() == "flowed" else { return decoded }
+        return Self.unflowed(decoded, deleteSpace: parameters["delsp"]?.lowercased() == "yes")
+    }
+
+    /// RFC 3676: a line ending in a space continues on the next one (not the signature line `-- `, nor across
+    /// quote depths); a leading space that stuffs a line is removed.
+    static func unflowed(_ text: String, deleteSpace: Bool) -> String {
+        var out: [String] = []
+        var current: String?
+        var currentDepth = 0
+        // "\r\n" is one Character in Swift: lines are split after it is made "\n".
+        for rawLine in text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+            let depth = line.prefix { $0 == ">" }.count
+            line = line.dropFirst(depth)
+            if line.hasPrefix(" ") { line = line.dropFirst() }
+            let quote = String(repeating: ">", count: depth) + (depth > 0 ? " " : "")
+            if current != nil, depth == currentDepth {
+                current!.append(contentsOf: line)  // in place: a long flowed paragraph is not copied line by line
+            } else {
+                if let open = current { out.append(open) }
+                current = quote + line
+                currentDepth = depth
+            }
+            let flowed = line.hasSuffix(" ") && line != "-- "
+            if !flowed, let open = current {
+                out.append(open)
+                current = nil
+            } else if flowed, deleteSpace, current != nil {
+                current!.removeLast()
+            }
+        }
+        if let open = current { out.append(open) }
+        return out.joined(separator: "\n")
+    }
 
     /// `attachment` (or a part with a file name) rather than the body.
     public var isAttachment: Bool {

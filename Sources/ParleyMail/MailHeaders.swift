@@ -62,19 +62,32 @@ public struct MailHeaders: Sendable, Equatable {
 }
 
 /// RFC 2047 encoded words (`=?UTF-8?B?…?=`, `=?iso-8859-1?Q?…?=`) in header text; blanks between two encoded
-/// words vanish, as the RFC says.
+/// words vanish, as the RFC says, and adjacent words in one charset are decoded together (a character split
+/// across two words, which the RFC forbids and mailers still do, comes out whole).
 public enum EncodedWords {
+    static let window = 2000
+
     public static func decode(_ text: String) -> String {
         guard text.contains("=?") else { return text }
         var result = ""
         var rest = Substring(text)
         var pendingBlank = ""
         var lastWasEncoded = false
+        var pending: (charset: String, bytes: [UInt8])?
+        func flushWord() {
+            if let word = pending { result += Charsets.decode(word.bytes, charset: word.charset) }
+            pending = nil
+        }
         while !rest.isEmpty {
-            if rest.hasPrefix("=?"), let (decoded, after) = word(rest) {
-                if !lastWasEncoded { result += pendingBlank }
+            if rest.hasPrefix("=?"), let (charset, bytes, after) = word(rest) {
+                if lastWasEncoded, let open = pending, open.charset.lowercased() == charset.lowercased() {
+                    pending?.bytes += bytes
+                } else {
+                    flushWord()
+                    if !lastWasEncoded { result += pendingBlank }
+                    pending = (charset, bytes)
+                }
                 pendingBlank = ""
-                result += decoded
                 rest = after
                 lastWasEncoded = true
                 continue
@@ -84,17 +97,21 @@ public enum EncodedWords {
                 pendingBlank.append(character == "\t" ? " " : character == " " ? " " : "")
                 continue
             }
+            flushWord()
             result += pendingBlank
             pendingBlank = ""
             result.append(character)
             lastWasEncoded = false
         }
+        flushWord()
         return result + pendingBlank
     }
 
-    /// One encoded word at the start of `text`, decoded, and what follows it.
-    static func word(_ text: Substring) -> (String, Substring)? {
-        let parts = text.dropFirst(2)
+    /// One encoded word at the start of `text`: its charset, its bytes, and what follows it.
+    static func word(_ text: Substring) -> (String, [UInt8], Substring)? {
+        // Words are 75 characters by the RFC, a few hundred from careless mailers; a "=?" with no end within
+        // the window is text (so that thousands of them cost a window each, not the rest of the header each).
+        let parts = text.prefix(Self.window).dropFirst(2)
         guard let q1 = parts.firstIndex(of: "?") else { return nil }
         let charset = parts[..<q1].split(separator: "*").first.map(String.init) ?? ""
         let afterCharset = parts[parts.index(after: q1)...]
@@ -110,7 +127,7 @@ public enum EncodedWords {
         case "Q": bytes = QuotedPrintable.decode(Array(encoded.utf8), underscoreIsSpace: true)
         default: return nil
         }
-        return (Charsets.decode(bytes, charset: charset), afterCharset[end.upperBound...])
+        return (charset, bytes, text[end.upperBound...])
     }
 }
 
@@ -158,24 +175,52 @@ enum QuotedPrintable {
     }
 }
 
-/// Text in the charsets mail still arrives in; anything unknown is read as UTF-8 with replacements.
+/// Text in the charsets mail still arrives in. Undeclared (or US-ASCII) text is UTF-8 when its bytes are,
+/// else Windows-1252 (8-bit mail with no charset is Latin-1 in practice); anything unknown is read as UTF-8
+/// with replacements.
 enum Charsets {
     static func decode(_ bytes: [UInt8], charset: String) -> String {
         let name = charset.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
-        let encoding: String.Encoding? = switch name {
-        case "", "utf-8", "utf8", "us-ascii", "ascii": .utf8
-        case "iso-8859-1", "latin1", "iso_8859-1", "l1": .isoLatin1
+        switch name {
+        case "", "us-ascii", "ascii", "ansi_x3.4-1968":
+            if let text = String(validating: bytes, as: UTF8.self) { return text }
+            return decode(bytes, charset: "windows-1252")
+        case "utf-8", "utf8":
+            return String(decoding: bytes, as: UTF8.self)
+        default:
+            break
+        }
+        if let encoding = encoding(name), let text = String(bytes: bytes, encoding: encoding) { return text }
+        // Windows-1252 has five unassigned bytes that Foundation refuses; Latin-1 reads them all.
+        if name == "windows-1252" || name == "cp1252", let text = String(bytes: bytes, encoding: .isoLatin1) { return text }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Foundation's encodings; beyond its named ones, CoreFoundation's by number (`0x8000_0000 | CFStringEncoding`),
+    /// which swift-corelibs-foundation reads on Linux too.
+    static func encoding(_ name: String) -> String.Encoding? {
+        func coreFoundation(_ value: UInt) -> String.Encoding { String.Encoding(rawValue: 0x8000_0000 | value) }
+        return switch name {
+        case "iso-8859-1", "latin1", "iso_8859-1", "l1", "iso8859-1": .isoLatin1
         case "windows-1252", "cp1252": .windowsCP1252
-        case "iso-8859-2", "latin2": .isoLatin2
+        case "iso-8859-2", "latin2", "iso8859-2": .isoLatin2
         case "windows-1250", "cp1250": .windowsCP1250
         case "windows-1251", "cp1251": .windowsCP1251
+        case "windows-1253", "cp1253": .windowsCP1253
+        case "windows-1254", "cp1254": .windowsCP1254
         case "utf-16", "utf16": .utf16
         case "iso-2022-jp": .iso2022JP
-        case "shift_jis", "shift-jis", "sjis": .shiftJIS
+        case "shift_jis", "shift-jis", "sjis", "x-sjis", "cp932", "windows-31j": .shiftJIS
         case "euc-jp": .japaneseEUC
+        case "iso-8859-15", "latin-9", "latin9": coreFoundation(0x020F)
+        case "iso-8859-5": coreFoundation(0x0205)
+        case "iso-8859-7": coreFoundation(0x0207)
+        case "koi8-r": coreFoundation(0x0A02)
+        case "koi8-u": coreFoundation(0x0A08)
+        case "gb2312", "gbk", "gb18030", "euc-cn", "x-gbk", "cp936": coreFoundation(0x0632)
+        case "big5", "big5-hkscs": coreFoundation(0x0A03)
+        case "euc-kr", "ks_c_5601-1987": coreFoundation(0x0940)
         default: nil
         }
-        if let encoding, encoding != .utf8, let text = String(bytes: bytes, encoding: encoding) { return text }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
