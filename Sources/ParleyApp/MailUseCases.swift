@@ -51,8 +51,8 @@ extension ParleyApp {
         if let smtpRelay, !valid(smtpRelay, schemes: ["smtp", "smtps"]) {
             throw DomainError.invalidField("smtp_relay", message: "expected smtp://USER:PASS@HOST:PORT or smtps://…")
         }
-        if let imap, !valid(imap, schemes: ["imap", "imaps"]) {
-            throw DomainError.invalidField("imap", message: "expected imaps://USER:PASS@HOST:PORT/INBOX")
+        if let imap, !valid(imap, schemes: ["imap", "imaps"]) || IMAPAccount(imap) == nil {
+            throw DomainError.invalidField("imap", message: "expected imaps://USER:PASS@HOST:PORT/INBOX, optionally ?processed=FOLDER or ?auth=xoauth2")
         }
     }
 

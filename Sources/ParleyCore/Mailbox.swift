@@ -1,7 +1,7 @@
 import Foundation
 
 /// A support address (`support@acme.test`): mail to it becomes conversations (through `parley serve
-/// --smtp-listen`/`--lmtp-listen`, or later IMAP), routed to its group. Its relay and IMAP URLs hold
+/// --smtp-listen`/`--lmtp-listen`, or IMAP polling), routed to its group. Its relay and IMAP URLs hold
 /// passwords: write-only, never returned nor recorded in events.
 public struct Mailbox: DirectoryObject {
     public static let kind = ObjectKind.mailbox

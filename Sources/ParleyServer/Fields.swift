@@ -120,6 +120,9 @@ struct Fields: Sendable {
 
     func has(_ key: String) -> Bool { values[key].map { $0 != .null } ?? false }
 
+    /// Whether the request names `key` at all, `null` included (`null` clears an optional setting).
+    func names(_ key: String) -> Bool { values[key] != nil }
+
     func string(_ key: String) throws(APIError) -> String? {
         switch values[key] {
         case nil, .null?: return nil

@@ -34,8 +34,9 @@ extension ParleyAPI {
             if let address, !Mailbox.isAddress(address) { throw APIError.invalidField("address", "expected an email address") }
             let displayName = try fields.string("display_name")
             let group = fields.has("group") ? Optional(try fields.id("group", [.group]).map(\.number)) : nil
-            let relay = fields.has("smtp_relay") ? Optional(try fields.string("smtp_relay")) : nil
-            let imap = fields.has("imap") ? Optional(try fields.string("imap")) : nil
+            // A named URL replaces the one stored; `null` removes it (no more sending, or no more polling).
+            let relay = fields.names("smtp_relay") ? Optional(try fields.string("smtp_relay")) : nil
+            let imap = fields.names("imap") ? Optional(try fields.string("imap")) : nil
             try ParleyApp.checkMailURLs(smtpRelay: relay ?? nil, imap: imap ?? nil)
             let mailbox = try await app.update(Mailbox.self, number: id.number, actor: caller.actor, at: clock.now()) { mailbox in
                 var mailbox = mailbox

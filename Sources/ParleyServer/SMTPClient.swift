@@ -18,8 +18,8 @@ struct SMTPRelay: Sendable {
         self.host = host
         implicitTLS = scheme == "smtps"
         port = components.port ?? (implicitTLS ? 465 : 587)
-        user = components.user?.removingPercentEncoding
-        password = components.password?.removingPercentEncoding
+        user = components.percentEncodedUser?.removingPercentEncoding
+        password = components.percentEncodedPassword?.removingPercentEncoding
     }
 }
 

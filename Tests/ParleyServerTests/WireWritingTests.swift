@@ -120,6 +120,8 @@ struct WireWritingTests {
         "waitingSince": nil, "lastAgentReplyAt": nil, "lastActivityAt": nil, "recentMessages": nil,
         // The inbox's row preview; the API has the timeline for messages.
         "lastMessage": nil,
+        // Who mail replies are copied to: shown on the conversation page; DevRev's conversation has no CC.
+        "emailCC": nil,
     ]
 
     @Test("every stored field of a conversation is in its Codable encoding and on the wire, or deliberately inside")

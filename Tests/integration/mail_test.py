@@ -200,6 +200,13 @@ def main():
         check("s3cret-pass" not in listed and "relay-user" not in listed and f"smtp://127.0.0.1:{relay_port}" in listed,
               "the relay's user and password are never returned")
         check(call(port, "mailboxes.create", {"address": "not an address"})[0] == 400, "a bad address is refused")
+        mailbox_id = made["mailbox"]["id"]
+        check(call(port, "mailboxes.update", {"id": mailbox_id, "imap": "imaps://u:p@127.0.0.1:9/INBOX?auth=bogus"})[0] == 400,
+              "a bad IMAP URL is refused")
+        polled = call(port, "mailboxes.update", {"id": mailbox_id, "imap": "imaps://u:p@127.0.0.1:9/INBOX"})[1]["mailbox"]
+        cleared = call(port, "mailboxes.update", {"id": mailbox_id, "imap": None})[1]["mailbox"]
+        check(polled["imap"] == "imaps://127.0.0.1:9" and cleared["imap"] is None and cleared["smtp_relay"] is not None,
+              "an IMAP URL set, then removed with null (the relay kept)")
 
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
             first = message("Export fails", "Exports over 10k rows time out.", message_id="<first-1@mail.acme.test>")
