@@ -362,6 +362,16 @@ def main():
                 check(call(port, "artifacts.get", {"id": artifact_id}, token=customer_token)[0] == 404
                       and call(port, "artifacts.get", {"id": artifact_id})[0] == 200,
                       "the customer cannot reach it; an agent can")
+                # The widget, as the customer's browser opens it: messages by mail say so, and no original is offered.
+                widget = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                widget.request("GET", f"/widget?token={customer_token}")
+                response = widget.getresponse()
+                response.read()
+                widget_cookie = "; ".join(c.split(";")[0] for c in response.headers.get_all("Set-Cookie") or [])
+                widget.request("GET", f"/widget/conversations/{number.split('-')[1]}", headers={"Cookie": widget_cookie})
+                widget_page = widget.getresponse().read().decode()
+                check(widget_page.count(" · by email") >= 3 and "original mail" not in widget_page and "Which browser do you use?" in widget_page,
+                      f"the widget shows the channel per message ({widget_page.count(' · by email')}), no original mail")
         check("Alice Liddell &lt;alice@acme.test&gt;" in page, "and shows the customer's address")
         log = open(os.path.join(workdir, "server.log")).read()
         check("s3cret-pass" not in log, "the relay's password is not in the log")

@@ -137,11 +137,19 @@ extension WebInterface {
         var wanted = References.Wanted()
         entries.forEach { wanted.add($0) }
         let references = try await References.load(wanted, from: store)
+        // The channel per message: on a conversation by mail, the customers' mails and the team's replies
+        // (which went out by mail) say so; messages written here do not.
+        let firstNumber = entries.first?.number
+        let byMail = { (entry: TimelineEntry) -> Bool in
+            guard conversation.sourceChannel == "email" else { return entry.originalMessage != nil }
+            return entry.originalMessage != nil || entry.externalRef?.hasPrefix("mail:") == true
+                || entry.number == firstNumber || !entry.author.isCustomer
+        }
         let thread = HTML.join(entries.map { entry -> HTML in
             let mine = entry.author == session.caller.actor
             return """
             <article class="entry \(mine ? "customer" : "agent")" data-entry="\(entry.id.don)">
-              <div class="meta">\(mine ? "You" : pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))</div>
+              <div class="meta">\(mine ? "You" : pages.name(entry.author, references)) · \(pages.ago(entry.createdDate))\(byMail(entry) ? HTML.trusted(" · by email") : .empty)</div>
               <div class="body">\(entry.body)</div>\(pages.attachments(entry, references, base: "/widget/files"))</article>
             """
         })
