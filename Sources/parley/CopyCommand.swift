@@ -24,8 +24,8 @@ struct Copy: AsyncParsableCommand {
         var columns: [(name: String, type: String)]
         var key: [String]
         var condition = ""
-        /// Rows per statement: files (up to the attachment limit each) go a few at a time.
-        var batch = 500
+        /// Rows per `COPY`: files (up to the attachment limit each) go a few at a time.
+        var batch = 5_000
     }
 
     static let tables: [Table] = [
@@ -119,7 +119,7 @@ struct Copy: AsyncParsableCommand {
             guard let last = rows.last else { break }
             after = keyIndexes.map { last[$0] }
             let values = rows.map { row in zip(row, table.columns).map { value, column in Self.value(value, as: column.type) } }
-            try await target.insertRows(table.name, columns: columns, types: table.columns.map(\.type), rows: values)
+            try await target.copyRows(table.name, columns: columns, rows: values)
             if table.name == "conversations" {
                 try await target.indexCopied(conversations: rows.compactMap { row in
                     guard row[11].int == 0, let number = row[0].int, let json = row[1].string else { return nil }

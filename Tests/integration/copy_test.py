@@ -11,6 +11,7 @@ import json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.r
 binary, database_url = sys.argv[1], sys.argv[2]
 workdir = tempfile.mkdtemp(prefix="parley-copy-")
 passed = failed = 0
+TRICKY = "Tab\there, a line\nbreak, a back\\slash \\N, \"quotes\", {braces}, \r\nÜberweisung 🙂"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f01f000500"
                     "01ff89993d1d0000000049454e44ae426082")
 
@@ -92,6 +93,8 @@ def main():
         status, _ = call(port, "timeline-entries.create", {"object": conversation, "body": "trace", "visibility": "internal",
                                                            "artifacts": [trace]}, agent_token)
         check(status == 201, "an internal note with a binary file")
+        status, _ = call(port, "timeline-entries.create", {"object": conversation, "body": TRICKY}, agent_token)
+        check(status == 201, "a reply with tabs, line breaks, backslashes, quotes and non-ASCII text")
     finally:
         server.terminate()
         server.wait(10)
@@ -117,6 +120,10 @@ def main():
             check(error.code == 404, "the note's file is still refused to the customer")
         status, reply = call(port, "timeline-entries.create", {"object": conversation, "body": "copied fine"}, agent_token)
         check(status == 201, "the copy takes new messages (sequences carried over)")
+        bodies = [e.get("body") for e in entries]
+        check(TRICKY in bodies, "the tricky reply reads back unchanged (COPY's text escapes)")
+        found = call(port, "conversations.list", {"search": "Überweisung", "limit": 10}, agent_token)[1].get("conversations", [])
+        check([c["id"] for c in found] == [conversation], "and its words are searchable on the copy")
     finally:
         server.terminate()
         server.wait(10)
