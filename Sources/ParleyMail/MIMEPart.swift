@@ -27,7 +27,7 @@ public struct MIMEPart: Sendable {
             // An attached message stays one file (a forwarded mail); its text is not the message's.
             content = Array(body)
         } else {
-            switch headers["Content-Transfer-Encoding"]?.lowercased().trimmingCharacters(in: .whitespaces) {
+            switch headers["Content-Transfer-Encoding"]?.lowercased().trimmedBlanks {
             case "base64"?: content = Base64.decode(body)
             case "quoted-printable"?: content = QuotedPrintable.decode(Array(body))
             default: content = Array(body)
@@ -102,8 +102,8 @@ public struct MIMEPart: Sendable {
         var continued: [String: [(Int, String, Bool)]] = [:]
         for piece in pieces {
             guard let equals = piece.firstIndex(of: "=") else { continue }
-            var name = piece[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            var raw = piece[piece.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            var name = piece[..<equals].trimmedBlanks.lowercased()
+            var raw = piece[piece.index(after: equals)...].trimmedBlanks
             if raw.hasPrefix("\""), raw.hasSuffix("\""), raw.count >= 2 {
                 raw = String(raw.dropFirst().dropLast()).replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\\\", with: "\\")
             }
@@ -131,7 +131,7 @@ public struct MIMEPart: Sendable {
             }
             plain[name] = Charsets.decode(bytes, charset: charset)
         }
-        return (type.trimmingCharacters(in: .whitespaces), plain)
+        return (type.trimmedBlanks, plain)
     }
 
     /// `utf-8'en'%E2%82%AC` → its bytes and charset (only the first section names a charset).
@@ -169,13 +169,13 @@ public struct MIMEPart: Sendable {
             if character == "\\" && quoted { current.append(character); escaped = true; continue }
             if character == "\"" { quoted.toggle() }
             if character == ";" && !quoted {
-                pieces.append(current.trimmingCharacters(in: .whitespaces))
+                pieces.append(current.trimmedBlanks)
                 current = ""
             } else {
                 current.append(character)
             }
         }
-        let last = current.trimmingCharacters(in: .whitespaces)
+        let last = current.trimmedBlanks
         if !last.isEmpty { pieces.append(last) }
         return pieces
     }

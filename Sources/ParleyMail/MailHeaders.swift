@@ -16,7 +16,7 @@ public struct MailHeaders: Sendable, Equatable {
         var current: (name: String, value: [UInt8])?
         func flush() {
             if let field = current {
-                fields.append((field.name, Self.latin1OrUTF8(field.value).trimmingCharacters(in: .whitespaces)))
+                fields.append((field.name, Self.latin1OrUTF8(Self.trimmed(field.value))))
             }
             current = nil
         }
@@ -32,7 +32,7 @@ public struct MailHeaders: Sendable, Equatable {
                 current?.value += Array(line)
             } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
                 flush()
-                let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                let name = String(decoding: Self.trimmed(line[line.startIndex..<colon]), as: UTF8.self)
                 current = (name, Array(line[(colon + 1)...]))
             }
             index = next
@@ -45,18 +45,39 @@ public struct MailHeaders: Sendable, Equatable {
 
     /// The first field of that name, as sent.
     public subscript(_ name: String) -> String? {
-        fields.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        fields.first { Self.sameName($0.name, name) }?.value
     }
 
     public func all(_ name: String) -> [String] {
-        fields.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }.map(\.value)
+        fields.filter { Self.sameName($0.name, name) }.map(\.value)
+    }
+
+    /// Field names are ASCII: compared byte by byte without regard to case (Foundation's caseInsensitiveCompare
+    /// was a fifth of the time a message took to read).
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        var left = a.utf8.makeIterator()
+        var right = b.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?) where x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A): continue
+            default: return false
+            }
+        }
     }
 
     /// The field's text with RFC 2047 encoded words decoded.
     public func text(_ name: String) -> String? { self[name].map(EncodedWords.decode) }
 
+    /// Without leading and trailing spaces and tabs.
+    static func trimmed<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence {
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
+        let end = bytes[start...].lastIndex { $0 != 0x20 && $0 != 0x09 }.map { bytes.index(after: $0) } ?? start
+        return bytes[start..<end]
+    }
+
     /// Header bytes are ASCII by the standard, UTF-8 by RFC 6532, Latin-1 in old mailers' practice.
-    static func latin1OrUTF8(_ bytes: [UInt8]) -> String {
+    static func latin1OrUTF8<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
         String(validating: bytes, as: UTF8.self) ?? String(bytes.map { Character(Unicode.Scalar($0)) })
     }
 }
@@ -123,7 +144,7 @@ public enum EncodedWords {
         guard !encoded.contains(" ") else { return nil }
         let bytes: [UInt8]
         switch encoding {
-        case "B": guard let data = Data(base64Encoded: Base64.padded(String(encoded))) else { return nil }; bytes = Array(data)
+        case "B": bytes = Base64.decode(Array(encoded.utf8)[...])
         case "Q": bytes = QuotedPrintable.decode(Array(encoded.utf8), underscoreIsSpace: true)
         default: return nil
         }
@@ -132,14 +153,41 @@ public enum EncodedWords {
 }
 
 enum Base64 {
-    /// Base64 text without line breaks or other blanks, padded to a multiple of four.
-    static func padded(_ text: String) -> String {
-        let clean = text.filter { $0.isLetter || $0.isNumber || $0 == "+" || $0 == "/" }
-        return clean + String(repeating: "=", count: (4 - clean.count % 4) % 4)
-    }
+    /// The alphabet's values; 0xFF for bytes outside it (line breaks, blanks, stray characters: skipped).
+    static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, byte) in Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8).enumerated() { table[Int(byte)] = UInt8(value) }
+        return table
+    }()
 
+    /// Lenient RFC 2045 base64: bytes outside the alphabet are skipped, decoding stops at `=`, a trailing partial
+    /// group gives what bytes it holds. (Byte by byte: the Character filter before Foundation's decoder took
+    /// 12 ms for a 40 KB attachment.)
     static func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        Data(base64Encoded: padded(String(decoding: bytes, as: UTF8.self))).map(Array.init) ?? []
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count / 4 * 3)
+        var group: UInt32 = 0
+        var count = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "=") { break }
+            let value = values[Int(byte)]
+            if value == 0xFF { continue }
+            group = group << 6 | UInt32(value)
+            count += 1
+            if count == 4 {
+                out.append(UInt8(truncatingIfNeeded: group >> 16))
+                out.append(UInt8(truncatingIfNeeded: group >> 8))
+                out.append(UInt8(truncatingIfNeeded: group))
+                group = 0
+                count = 0
+            }
+        }
+        if count == 2 { out.append(UInt8(truncatingIfNeeded: group >> 4)) }
+        if count == 3 {
+            out.append(UInt8(truncatingIfNeeded: group >> 10))
+            out.append(UInt8(truncatingIfNeeded: group >> 2))
+        }
+        return out
     }
 }
 
@@ -222,5 +270,20 @@ enum Charsets {
         case "euc-kr", "ks_c_5601-1987": coreFoundation(0x0940)
         default: nil
         }
+    }
+}
+
+/// Trimming without Foundation's NSString bridge (which was a tenth of a message's reading time).
+extension StringProtocol {
+    /// Without leading and trailing blanks (spaces, tabs, other non-newline white space).
+    var trimmedBlanks: String { trimmed { $0.isWhitespace && !$0.isNewline } }
+    /// Without leading and trailing white space and line breaks.
+    var trimmedWhite: String { trimmed(\.isWhitespace) }
+    /// Without leading and trailing line breaks.
+    var trimmedNewlines: String { trimmed(\.isNewline) }
+
+    func trimmed(_ drop: (Character) -> Bool) -> String {
+        guard let first = firstIndex(where: { !drop($0) }), let last = lastIndex(where: { !drop($0) }) else { return "" }
+        return String(self[first...last])
     }
 }
