@@ -14,7 +14,8 @@ struct FillBench: AsyncParsableCommand {
         commandName: "fill",
         abstract: "Fill a database with N realistic conversations through the store (for the scaling benchmarks).")
 
-    @Option(help: "The SQLite file to fill (created if missing; conversations are added to what is there).") var db: String
+    @Option(help: "The SQLite file to fill (created if missing; conversations are added to what is there).") var db: String?
+    @Option(help: "A PostgreSQL database to fill instead: postgres://USER[:PASS]@HOST[:PORT]/DB.") var databaseURL: String?
     @Option(help: "Conversations to add.") var conversations = 10_000
     @Option(help: "Conversations per transaction.") var batch = 2_000
     @Option(help: "Agents (dev users) to create.") var agents = 50
@@ -23,8 +24,12 @@ struct FillBench: AsyncParsableCommand {
     @Option(help: "Days of history the conversations spread over, ending now.") var days = 365.0
     @Option(help: "Seed of the generator: the same seed and counts give the same conversations.") var seed: UInt64 = 7
 
+    func validate() throws {
+        guard (db == nil) != (databaseURL == nil) else { throw ValidationError("give either --db FILE or --database-url URL") }
+    }
+
     func run() async throws {
-        try await StoreOpening.using(.sqlite(path: db)) { store in
+        try await StoreOpening.using(databaseURL.map { .postgres(url: $0) } ?? .sqlite(path: db ?? "")) { store in
             let app = ParleyApp(store: store, clock: SystemClock())
             try await app.prepare()
             try await fill(app)
@@ -52,7 +57,7 @@ struct FillBench: AsyncParsableCommand {
         }
         progress.finish()
         let seconds = Self.seconds(since: fillStarted)
-        let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int).flatMap { $0 } ?? 0
+        let size = db.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int).flatMap { $0 } } ?? 0
         print(String(format: "filled %d conversations in %.1f s (%.0f conversations/s), %d transactions; database %.1f MB",
                      conversations, seconds, Double(conversations) / max(seconds, 0.001),
                      (conversations + batch - 1) / max(batch, 1), Double(size) / 1_048_576))
