@@ -68,7 +68,8 @@ let package = Package(
         // The application layer: every use case, for every caller.
         .target(
             name: "ParleyApp",
-            dependencies: ["ParleyCore", "ParleyStore", "ParleyMail", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ParleyCore", "ParleyStore", "ParleyMail", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // The storage contract's test suite and fixtures, run against every store.
         .target(name: "ParleyStoreContract", dependencies: ["ParleyStore", "ParleyCore"], swiftSettings: strict),

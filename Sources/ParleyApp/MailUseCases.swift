@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import ParleyCore
@@ -108,7 +109,9 @@ extension ParleyApp {
         let customer = try await customer(for: sender)
         let caller = Caller(actor: .revUser(customer.number), role: .customer)
         let original = try await storeOriginalMessage(raw).number
-        let reference = mail.messageID.map { "mail:" + $0 }
+        // Its Message-ID, or for a mail without one, a digest of its bytes (an MTA's retry and an IMAP
+        // re-fetch carry the same bytes): stored once either way.
+        let reference = "mail:" + (mail.messageID ?? "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined())
         let copied = (mail.to + mail.cc).map { $0.email.lowercased() }
             .filter { $0 != sender.email.lowercased() && !ownAddresses.contains($0) && Mailbox.isAddress($0) }
         var files: [Int] = []
@@ -134,7 +137,7 @@ extension ParleyApp {
                 let entry = try await addComment(to: target, body: body, visibility: .external, externalRef: reference, artifacts: files,
                                                  by: caller, mail: arrival)
                 return .appended(conversation: entry.conversation)
-            } catch DomainError.conflict where reference != nil {
+            } catch DomainError.conflict {
                 return .duplicate
             }
         }
@@ -147,7 +150,7 @@ extension ParleyApp {
         opening.originalMessage = original
         do {
             return .opened(conversation: try await openConversation(opening, by: caller).number)
-        } catch DomainError.conflict where reference != nil {
+        } catch DomainError.conflict {
             return .duplicate
         }
     }

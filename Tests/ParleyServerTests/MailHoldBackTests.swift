@@ -119,6 +119,13 @@ struct MailHoldBackTests {
             #expect(after.stage == before.stage && after.lastMessage == before.lastMessage)
             let events = try await app.store.events(of: ObjectID(.conversation, second))
             #expect(events.contains { $0.kind == .autoReplyReceived })
+            // A mail without a Message-ID, delivered twice (an MTA's retry has the same bytes): stored once.
+            let bare = Array("From: dan@acme.test\r\nTo: support@acme.test\r\nSubject: No id\r\n\r\nHello.\r\n".utf8)
+            guard case .opened = try await app.receiveMail(bare, to: "support@acme.test") else {
+                Issue.record("not opened")
+                return
+            }
+            #expect(try await app.receiveMail(bare, to: "support@acme.test") == .duplicate)
         }
     }
 }
