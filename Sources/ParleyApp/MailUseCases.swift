@@ -106,12 +106,16 @@ extension ParleyApp {
         guard let sender = mail.from else { return .ignored("no sender") }
         let ownAddresses = Set(try await store.list(Mailbox.self, query: DirectoryQuery()).items.map(\.address))
         if ownAddresses.contains(sender.email.lowercased()) { return .ignored("sent from one of Parley's own mailboxes") }
-        let customer = try await customer(for: sender)
-        let caller = Caller(actor: .revUser(customer.number), role: .customer)
-        let original = try await storeOriginalMessage(raw).number
         // Its Message-ID, or for a mail without one, a digest of its bytes (an MTA's retry and an IMAP
         // re-fetch carry the same bytes): stored once either way.
         let reference = "mail:" + (mail.messageID ?? "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined())
+        // Stored before (an MTA's retry, an IMAP re-fetch): nothing is written again. Two deliveries at
+        // once are told apart by the references' unique keys below.
+        if try await store.conversation(externalRef: reference) != nil { return .duplicate }
+        if try await !store.timelineEntries(externalRef: reference).isEmpty { return .duplicate }
+        let customer = try await customer(for: sender)
+        let caller = Caller(actor: .revUser(customer.number), role: .customer)
+        let original = try await storeOriginalMessage(raw).number
         let copied = (mail.to + mail.cc).map { $0.email.lowercased() }
             .filter { $0 != sender.email.lowercased() && !ownAddresses.contains($0) && Mailbox.isAddress($0) }
         var files: [Int] = []
