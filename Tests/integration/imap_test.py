@@ -20,38 +20,18 @@ Usage: imap_test.py PATH_TO_PARLEY [--database-url URL]. Prints 'imap-test: N pa
 import imaplib, json, os, pwd, re, shutil, signal, socket, ssl, subprocess, sys, tempfile, time, urllib.error, urllib.request
 from email.message import EmailMessage
 
+from harness import Checks, call, free_port, wait_for
+
 binary = os.path.abspath(sys.argv[1])
 database_url = sys.argv[sys.argv.index("--database-url") + 1] if "--database-url" in sys.argv else None
 workdir = tempfile.mkdtemp(prefix="parley-imap-")
 os.chmod(workdir, 0o755)
-passed = failed = 0
+check = Checks()
 PASSWORDS = {"support": "Imap-S3cret-one", "helpdesk": "Imap-S3cret-two"}
 WRONG = "Wr0ng-Imap-Pass"
 
 
-def check(ok, what):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, seconds, step=0.1):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 class Dovecot:
@@ -190,13 +170,7 @@ class Parley:
             return False
 
     def call(self, path, body):
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/{path}", data=json.dumps(body).encode(),
-                                         headers={"Authorization": "Bearer adm", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
+        return call(self.port, path, body)
 
     def titles(self):
         status, body = self.call("conversations.list", {"limit": 100})
@@ -373,12 +347,12 @@ def main():
         check(False, f"the test ran to its end ({type(error).__name__}: {error})")
     finally:
         dovecot.stop()
-    print(f"imap-test: {passed} passed, {failed} failed")
-    if failed:
+    status = check.summary("imap-test")
+    if check.failed:
         print(f"logs kept in {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-    sys.exit(1 if failed else 0)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -11,40 +11,18 @@ two-server part runs too). Prints 'mail-resilience-test: N passed, M failed' las
 import asyncio, email, email.policy, json, os, signal, smtplib, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request, warnings
 from email.message import EmailMessage
 
+from harness import Checks, call, free_port
+
 warnings.simplefilter("ignore")
 from aiosmtpd.controller import Controller
 
 binary = sys.argv[1]
 database_url = sys.argv[sys.argv.index("--database-url") + 1] if "--database-url" in sys.argv else None
 workdir = tempfile.mkdtemp(prefix="parley-mail-resilience-")
-passed = failed = 0
+check = Checks()
 
 
-def check(ok, what):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(port, path, body, token="adm"):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-    except OSError as error:
-        return 0, {"error": str(error)}
 
 
 def message(subject, body, message_id, sender="Alice <alice@acme.test>"):
@@ -240,8 +218,8 @@ def main():
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             two_servers()
     finally:
-        print(f"mail-resilience-test: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+        status = check.summary("mail-resilience-test")
+    sys.exit(status)
 
 
 main()

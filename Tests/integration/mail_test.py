@@ -11,6 +11,8 @@ file). Prints 'mail-test: N passed, M failed' last.
 import email, email.policy, http.client, json, os, re, urllib.parse, smtplib, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request, warnings
 from email.message import EmailMessage
 
+from harness import Checks, call, free_port
+
 warnings.simplefilter("ignore")  # aiosmtpd warns that its AUTH runs without TLS: it is this test's loopback relay
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -45,32 +47,10 @@ class Relay:
 binary = sys.argv[1]
 database_url = sys.argv[sys.argv.index("--database-url") + 1] if "--database-url" in sys.argv else None
 workdir = tempfile.mkdtemp(prefix="parley-mail-")
-passed = failed = 0
+check = Checks()
 
 
-def check(ok, what):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(port, path, body, token="adm"):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
 
 
 def message(subject, body, sender="Alice Liddell <alice@acme.test>", to="support@acme.test", message_id=None, **headers):
@@ -379,8 +359,8 @@ def main():
         server.terminate()
         server.wait(10)
         controller.stop()
-    print(f"mail-test: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    status = check.summary("mail-test")
+    sys.exit(status)
 
 
 main()
