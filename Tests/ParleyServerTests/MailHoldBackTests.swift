@@ -18,6 +18,8 @@ struct MailHoldBackTests {
         let app = ParleyApp(store: store, clock: clock)
         do {
             try await app.prepare()
+            _ = try await app.createMailbox(address: "support@acme.test", displayName: nil, group: nil, smtpRelay: nil, imap: nil,
+                                            by: Caller(actor: .system, role: .admin))
             try await body(app, clock)
         } catch {
             try? await store.close()
@@ -31,16 +33,20 @@ struct MailHoldBackTests {
                "Subject: \(subject)\r\nMessage-ID: <\(id)>\r\n\(extra)\r\nHello.\r\n").utf8)
     }
 
+    /// The conversation a mail to support@acme.test opened (a failed expectation when it opened none).
+    private static func opened(_ app: ParleyApp, _ raw: [UInt8]) async throws -> Int {
+        let outcome = try await app.receiveMail(raw, to: "support@acme.test")
+        guard case .opened(let number) = outcome else {
+            Issue.record("opened nothing: \(outcome)")
+            return 0
+        }
+        return number
+    }
+
     @Test("automatic mail: at most 3 an hour to one address, counted across the hour; another address is not affected")
     func automaticMailIsCapped() async throws {
         try await withApp { app, clock in
-            _ = try await app.createMailbox(address: "support@acme.test", displayName: nil, group: nil, smtpRelay: nil, imap: nil,
-                                            by: Caller(actor: .system, role: .admin))
-            guard case .opened(let number) = try await app.receiveMail(Self.mail(from: "alice@acme.test", subject: "Hi", id: "a1@x"),
-                                                                     to: "support@acme.test") else {
-                Issue.record("not opened")
-                return
-            }
+            let number = try await Self.opened(app, Self.mail(from: "alice@acme.test", subject: "Hi", id: "a1@x"))
             for _ in 0..<3 {
                 #expect(try await app.mailHeldBack(to: "alice@acme.test", automatic: true) == nil)
                 try await app.recordMailSent(conversation: number, entry: 1, recipients: ["alice@acme.test"], automatic: true)
@@ -60,13 +66,7 @@ struct MailHoldBackTests {
     @Test("a bad-address bounce holds an address back for 60 days; a full mailbox does not")
     func bouncesHoldBack() async throws {
         try await withApp { app, clock in
-            _ = try await app.createMailbox(address: "support@acme.test", displayName: nil, group: nil, smtpRelay: nil, imap: nil,
-                                            by: Caller(actor: .system, role: .admin))
-            guard case .opened(let number) = try await app.receiveMail(Self.mail(from: "alice@acme.test", subject: "Hi", id: "a1@x"),
-                                                                     to: "support@acme.test") else {
-                Issue.record("not opened")
-                return
-            }
+            let number = try await Self.opened(app, Self.mail(from: "alice@acme.test", subject: "Hi", id: "a1@x"))
             func bounce(_ recipient: String, status: String) -> [UInt8] {
                 Array(("From: MAILER-DAEMON@mx.acme.test\r\nTo: support@acme.test\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n" +
                        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n" +
@@ -88,16 +88,9 @@ struct MailHoldBackTests {
     @Test("the CC list is kept per conversation: copied addresses join one thread and never another of the same customer")
     func copiesStayOnTheirThread() async throws {
         try await withApp { app, _ in
-            _ = try await app.createMailbox(address: "support@acme.test", displayName: nil, group: nil, smtpRelay: nil, imap: nil,
-                                            by: Caller(actor: .system, role: .admin))
-            guard case .opened(let first) = try await app.receiveMail(
-                      Self.mail(from: "alice@acme.test", subject: "Renewal", id: "r1@x", cc: "Carol <Carol@partner.test>, support@acme.test"),
-                      to: "support@acme.test"),
-                  case .opened(let second) = try await app.receiveMail(Self.mail(from: "alice@acme.test", subject: "Invoice", id: "i1@x"),
-                                                                       to: "support@acme.test") else {
-                Issue.record("not opened")
-                return
-            }
+            let first = try await Self.opened(app, Self.mail(from: "alice@acme.test", subject: "Renewal", id: "r1@x",
+                                                             cc: "Carol <Carol@partner.test>, support@acme.test"))
+            let second = try await Self.opened(app, Self.mail(from: "alice@acme.test", subject: "Invoice", id: "i1@x"))
             #expect(try await app.store.conversation(number: first)?.emailCC == ["carol@partner.test"])
             #expect(try await app.store.conversation(number: second)?.emailCC == [])
             // Carol answers Alice's first mail: her message joins that conversation, and she becomes a member.
@@ -121,10 +114,7 @@ struct MailHoldBackTests {
             #expect(events.contains { $0.kind == .autoReplyReceived })
             // A mail without a Message-ID, delivered twice (an MTA's retry has the same bytes): stored once.
             let bare = Array("From: dan@acme.test\r\nTo: support@acme.test\r\nSubject: No id\r\n\r\nHello.\r\n".utf8)
-            guard case .opened = try await app.receiveMail(bare, to: "support@acme.test") else {
-                Issue.record("not opened")
-                return
-            }
+            _ = try await Self.opened(app, bare)
             #expect(try await app.receiveMail(bare, to: "support@acme.test") == .duplicate)
         }
     }
