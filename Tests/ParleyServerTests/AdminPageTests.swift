@@ -312,18 +312,24 @@ struct AdminPageTests {
         }
     }
 
-    @Test("mailboxes: added with a group and a relay whose password is never shown again; refused for agents; deleted")
+    @Test("mailboxes: added with a group, a relay and an IMAP account whose passwords are never shown again; a bad IMAP URL refused; deleted")
     func mailboxes() async throws {
         try await withWebServer { api, browser, world in
             let group = try #require(try await api.post("groups.create", #"{"name":"Email"}"#, token: world.agentToken).body["group"]["id"].string)
             let groupDisplay = try #require(ObjectID.parse(group)).displayID
             let (_, csrf) = try await adminPage(browser, "/inbox/admin/mailboxes")
             var sent = try await browser.post("/inbox/admin/mailboxes", [("_csrf", csrf), ("address", "Support@Acme.test"), ("display_name", "Acme <Support>"),
-                                                                        ("group", groupDisplay), ("smtp_relay", "smtp://relay:hunter2@127.0.0.1:587")])
+                                                                        ("group", groupDisplay), ("smtp_relay", "smtp://relay:hunter2@127.0.0.1:587"),
+                                                                        ("imap", "imaps://support:imap-pass@127.0.0.1:9/INBOX")])
             #expect(sent.location == "/inbox/admin/mailboxes?done=mailbox_created")
             let page = try await browser.get("/inbox/admin/mailboxes").html
             #expect(page.contains("support@acme.test") && page.contains("Acme &lt;Support&gt;") && page.contains("smtp://127.0.0.1:587"))
             #expect(!page.contains("hunter2") && !page.contains("relay:"), "the relay's credentials are never shown")
+            #expect(page.contains("imaps://127.0.0.1:9") && !page.contains("imap-pass") && !page.contains("support:"),
+                    "nor the IMAP account's")
+            sent = try await browser.post("/inbox/admin/mailboxes", [("_csrf", csrf), ("address", "help@acme.test"),
+                                                                    ("imap", "imaps://support:x@127.0.0.1:9/INBOX?auth=bogus")])
+            #expect(sent.location?.contains("error=") == true, "an IMAP URL the poller could not use is refused")
             sent = try await browser.post("/inbox/admin/mailboxes", [("_csrf", csrf), ("address", "not an address")])
             #expect(sent.location?.contains("error=") == true)
             let listed = try await api.post("mailboxes.list", token: adminToken).body["mailboxes"].array
