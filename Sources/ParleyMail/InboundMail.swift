@@ -168,7 +168,7 @@ public struct InboundMail: Sendable {
     /// "From:/Sent:" block, a run of `>` lines, or a signature delimiter (`-- `); then a trailing "Sent from my
     /// iPhone" or "Get Outlook for iOS" goes too. The whole text when nothing is left.
     static func withoutQuotedHistory(_ text: String) -> String {
-        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isLineBreak)
         let blank = { (line: Substring) in line.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\r" } }
         func nextNonBlank(after index: Int) -> Substring? { lines[(index + 1)...].first { !blank($0) } }
         var cut = lines.count
@@ -202,7 +202,7 @@ public struct InboundMail: Sendable {
     /// A forward's text without the sender's signature (after `-- `) or a trailing "Sent from my iPhone".
     static func withoutSignature(_ text: String) -> String {
         var kept: [Substring] = []
-        for line in text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isLineBreak) {
             if line == "-- " { break }
             kept.append(line)
         }

@@ -51,8 +51,7 @@ public struct MIMEPart: Sendable {
         var out: [String] = []
         var current: String?
         var currentDepth = 0
-        // "\r\n" is one Character in Swift: lines are split after it is made "\n".
-        for rawLine in text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isLineBreak) {
             var line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             let depth = line.prefix { $0 == ">" }.count
             line = line.dropFirst(depth)

@@ -287,3 +287,8 @@ extension StringProtocol {
         return String(self[first...last])
     }
 }
+
+extension Character {
+    /// "\n" or "\r\n" (one Character in Swift): lines are split on it without Foundation's replacing first.
+    var isLineBreak: Bool { self == "\n" || self == "\r\n" }
+}
