@@ -58,6 +58,7 @@ let package = Package(
             name: "ParleyPostgres",
             dependencies: [
                 "ParleyCore",
+                "ParleyJSON",
                 "ParleyStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
