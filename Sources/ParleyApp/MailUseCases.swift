@@ -25,6 +25,19 @@ extension ParleyApp {
         try await store.find(Mailbox.self, key: "address", value: address.lowercased()).first
     }
 
+    /// Every mailbox, page after page (a site has a handful: one read).
+    public func allMailboxes() async throws -> [Mailbox] {
+        var found: [Mailbox] = []
+        var query = DirectoryQuery()
+        query.page = PageRequest(limit: 100)
+        while true {
+            let page = try await store.list(Mailbox.self, query: query)
+            found += page.items
+            guard let cursor = page.nextCursor, !page.items.isEmpty else { return found }
+            query.page.cursor = cursor
+        }
+    }
+
     public func createMailbox(address: String, displayName: String?, group: Int?, smtpRelay: String?, imap: String?,
                               by caller: Caller) async throws -> Mailbox {
         guard caller.isAdmin else { throw DomainError.forbidden("mailboxes are managed by admins") }
@@ -86,7 +99,11 @@ extension ParleyApp {
     /// message stored before (same Message-ID) is not stored again. A customer's "yes" or "no" answering a
     /// proposed resolution confirms it or not. Throws `notFound` for an address that is no mailbox's.
     public func receiveMail(_ raw: [UInt8], to recipient: String) async throws -> MailOutcome {
-        guard let mailbox = try await mailbox(address: recipient) else { throw DomainError.notFound("mailbox \(recipient)") }
+        // Every mailbox, in one read: the recipient's, and the addresses that are Parley's own.
+        let mailboxes = try await allMailboxes()
+        guard let mailbox = mailboxes.first(where: { $0.address == recipient.lowercased() }) else {
+            throw DomainError.notFound("mailbox \(recipient)")
+        }
         let mail = InboundMail(raw)
         // A bounce of Parley's own mail is recorded on the message it answers; it opens and reopens nothing.
         if mail.isBounce, let bounced = mail.bouncedMessageID, let (conversation, entry) = Self.parleyMessage(bounced),
@@ -104,7 +121,7 @@ extension ParleyApp {
             return .ignored(reason)
         }
         guard let sender = mail.from else { return .ignored("no sender") }
-        let ownAddresses = Set(try await store.list(Mailbox.self, query: DirectoryQuery()).items.map(\.address))
+        let ownAddresses = Set(mailboxes.map(\.address))
         if ownAddresses.contains(sender.email.lowercased()) { return .ignored("sent from one of Parley's own mailboxes") }
         // Its Message-ID, or for a mail without one, a digest of its bytes (an MTA's retry and an IMAP
         // re-fetch carry the same bytes): stored once either way.

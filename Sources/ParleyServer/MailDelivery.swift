@@ -62,7 +62,7 @@ final class MailDelivery: Service, Sendable {
         }
         // Without a mailbox that can send, nothing is read: the position follows the outbox (one write a
         // second at most, none when idle).
-        let mailboxes = try await store.list(Mailbox.self, query: DirectoryQuery()).items.filter { $0.smtpRelay != nil }
+        let mailboxes = try await app.allMailboxes().filter { $0.smtpRelay != nil }
         guard !mailboxes.isEmpty else {
             let latest = try await store.latestOutboxSequence()
             if latest != stored { try await store.setSetting(Self.positionSetting, value: String(latest)) }

@@ -90,15 +90,7 @@ final class MailboxPolling: Service, Sendable {
     }
 
     func imapMailboxes() async throws -> [Mailbox] {
-        var found: [Mailbox] = []
-        var query = DirectoryQuery()
-        query.page = PageRequest(limit: 100)
-        while true {
-            let page = try await store.list(Mailbox.self, query: query)
-            found += page.items.filter { $0.imap != nil }
-            guard let cursor = page.nextCursor, !page.items.isEmpty else { return found }
-            query.page.cursor = cursor
-        }
+        try await app.allMailboxes().filter { $0.imap != nil }
     }
 
     /// Takes or renews each mailbox's lease; starts polling the mailboxes it got, stops those it lost, were
