@@ -310,6 +310,10 @@ def main():
             files = entry.get("artifacts", [])
             check(len(files) == 1 and files[0]["file"]["name"] == "facture-été.pdf" and files[0]["file"]["type"] == "application/pdf",
                   f"the attachment kept with its name: {files}")
+            if files:
+                located = call(port, "artifacts.locate", {"id": files[0]["id"]}, token=agent_token)[1]
+                with urllib.request.urlopen(located["url"].replace("localhost", "127.0.0.1"), timeout=30) as download:
+                    check(download.read() == b"%PDF-1.4 invoice", "and an agent downloads it byte for byte")
         # The conversation page, as an agent's browser loads it: messages that came by mail say so, and the
         # customer's address is shown.
         browser = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
