@@ -284,8 +284,19 @@ extension PostgresStore {
         try await administer(url, logger: logger, "CREATE DATABASE \(try quoted(name))")
     }
 
+    /// `WITH (FORCE)` ends the database's sessions, but not an autovacuum worker's (the superuser's): that
+    /// refusal (42501) is tried again a few times, the worker being gone a moment later.
     package static func dropDatabase(named name: String, at url: DatabaseURL, logger: Logger) async throws {
-        try await administer(url, logger: logger, "DROP DATABASE IF EXISTS \(try quoted(name)) WITH (FORCE)")
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await administer(url, logger: logger, "DROP DATABASE IF EXISTS \(try quoted(name)) WITH (FORCE)")
+                return
+            } catch let error as StoreError where attempt < 10 && error.message.contains("42501") {
+                try await Task.sleep(for: .milliseconds(300))
+            }
+        }
     }
 
     private static func administer(_ url: DatabaseURL, logger: Logger, _ statement: String) async throws {

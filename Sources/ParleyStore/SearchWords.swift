@@ -31,6 +31,25 @@ public struct SearchWords: Sendable, Equatable {
 
     /// The words of a stored text (a title, a comment), as a store indexes them: letters and digits, in order.
     public static func split(_ text: String) -> [String] {
+        // ASCII text (most of it) is split byte by byte, to the same words: an ASCII character is a letter
+        // or digit exactly when it is one of [A-Za-z0-9].
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            var words: [String] = []
+            var start: String.UTF8View.Index?
+            let bytes = text.utf8
+            for index in bytes.indices {
+                let byte = bytes[index]
+                let isWordByte = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                if isWordByte {
+                    if start == nil { start = index }
+                } else if let first = start {
+                    words.append(String(text[first..<index]))
+                    start = nil
+                }
+            }
+            if let first = start { words.append(String(text[first...])) }
+            return words
+        }
         var words: [String] = []
         var current = ""
         for character in text {
