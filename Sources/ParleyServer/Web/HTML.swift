@@ -22,6 +22,16 @@ struct HTML: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible
 
     /// Text escaped for an element's content or a double-quoted attribute.
     static func escape(_ text: String) -> String {
+        // Most text has nothing to escape or replace: returned as it is after one pass over its bytes (0xE2
+        // leads every bidirectional control, and some ordinary punctuation, which the full pass tells apart).
+        let needsWork = text.utf8.contains { byte in
+            switch byte {
+            case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "'"), 0x7F, 0xE2: true
+            case UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): false
+            default: byte < 0x20
+            }
+        }
+        guard needsWork else { return text }
         var escaped = ""
         escaped.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
