@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The workflow benchmark on one SQLite server, one PostgreSQL server, or two PostgreSQL servers (half the
-# clients on each), with the servers' and PostgreSQL's CPU per workflow. Needs a PostgreSQL on
-# 127.0.0.1:55432 whose role parley (password parley) may create databases, and whose superuser is postgres.
+# clients on each), with the servers' and PostgreSQL's CPU per workflow. Needs a PostgreSQL whose role
+# parley (password parley) may create databases: by default on 127.0.0.1:55432 with the superuser postgres
+# over TCP; for a `scripts/pg-cluster start DIR` cluster:
+#   PGURL_BASE=postgres://parley:parley@127.0.0.1:$(cat DIR/port) PSQL_ADMIN="psql -h DIR -p $(cat DIR/port) -U postgres"
 # usage: scripts/bench-postgres.sh BIN MODE C N   (MODE: sqlite | pg1 | pg2)
 set -u
 BIN=$1; MODE=$2; C=$3; N=$4
-PGURL_BASE=postgres://parley:parley@127.0.0.1:55432
+PGURL_BASE=${PGURL_BASE:-postgres://parley:parley@127.0.0.1:55432}
+PSQL_ADMIN=${PSQL_ADMIN:-psql -h 127.0.0.1 -p 55432 -U postgres}
 DB=bench_$$_$RANDOM
 pgcpu() { ps -u postgres -o times= | awk '{s+=$1} END {print s}'; }
 cleanup() { pkill -f "serve --port 3930" 2>/dev/null; sleep 1; }
@@ -14,7 +17,7 @@ if [ "$MODE" = sqlite ]; then
   rm -f ${TMPDIR:-/tmp}/parley-bench-s.sqlite*
   PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --db ${TMPDIR:-/tmp}/parley-bench-s.sqlite --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
 else
-  psql -h 127.0.0.1 -p 55432 -U postgres -qc "CREATE DATABASE $DB OWNER parley" >/dev/null
+  $PSQL_ADMIN -qc "CREATE DATABASE $DB OWNER parley" >/dev/null
   PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --database-url $PGURL_BASE/$DB --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
   if [ "$MODE" = pg2 ]; then
     sleep 3

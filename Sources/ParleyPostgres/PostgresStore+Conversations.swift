@@ -31,7 +31,7 @@ extension PostgresWrite {
                 countStage(conversation.stage, 1)
             }
         } else {
-            try await run("""
+            try await later("""
                 INSERT INTO conversations
                 (number, doc, stage, priority, grp, rev_org, source_channel, is_spam, created_ms, modified_ms, waiting_ms, external_ref,
                  unassigned)
@@ -40,37 +40,39 @@ extension PostgresWrite {
                       .optional(conversation.group), .optional(conversation.revOrg), .text(conversation.sourceChannel),
                       .bool(conversation.isSpam), .ms(conversation.createdDate), .ms(conversation.modifiedDate),
                       conversation.waitingSince.map(PGValue.ms) ?? .null, .optional(conversation.externalRef),
-                      .bool(conversation.ownedBy.isEmpty)])
+                      .bool(conversation.ownedBy.isEmpty)], key: "conversation:\(conversation.number)")
             countStage(conversation.stage, 1)
         }
         if let due = deadline {
-            try await run("""
+            try await later("""
                 INSERT INTO deadlines (conversation, due_ms) VALUES (?, ?)
                 ON CONFLICT (conversation) DO UPDATE SET due_ms = excluded.due_ms
-                """, [number, .ms(due)])
+                """, [number, .ms(due)], key: "deadline:\(conversation.number)")
         } else if previous != nil {
-            try await run("DELETE FROM deadlines WHERE conversation = ?", [number])
+            try await later("DELETE FROM deadlines WHERE conversation = ?", [number], key: "deadline:\(conversation.number)")
         }
         if previous?.ownedBy != conversation.ownedBy {
             let before = Set(previous?.ownedBy ?? []), after = Set(conversation.ownedBy)
             let gone = before.subtracting(after), added = after.subtracting(before)
             if !gone.isEmpty {
-                try await run("DELETE FROM conversation_owners WHERE conversation = ? AND owner = ANY(?::bigint[])", [number, .integers(Array(gone))])
+                try await later("DELETE FROM conversation_owners WHERE conversation = ? AND owner = ANY(?::bigint[])", [number, .integers(Array(gone))],
+                                key: "owners-gone:\(conversation.number)")
             }
             if !added.isEmpty {
-                try await run("INSERT INTO conversation_owners (owner, conversation) SELECT unnest(?::bigint[]), ? ON CONFLICT DO NOTHING",
-                              [.integers(Array(added)), number])
+                try await later("INSERT INTO conversation_owners (owner, conversation) SELECT unnest(?::bigint[]), ? ON CONFLICT DO NOTHING",
+                                [.integers(Array(added)), number], key: "owners-added:\(conversation.number)")
             }
         }
         if previous?.members != conversation.members {
             let before = Set((previous?.members ?? []).map(\.description)), after = Set(conversation.members.map(\.description))
             let gone = before.subtracting(after), added = after.subtracting(before)
             if !gone.isEmpty {
-                try await run("DELETE FROM conversation_members WHERE conversation = ? AND member = ANY(?::text[])", [number, .texts(Array(gone))])
+                try await later("DELETE FROM conversation_members WHERE conversation = ? AND member = ANY(?::text[])", [number, .texts(Array(gone))],
+                                key: "members-gone:\(conversation.number)")
             }
             if !added.isEmpty {
-                try await run("INSERT INTO conversation_members (member, conversation) SELECT unnest(?::text[]), ? ON CONFLICT DO NOTHING",
-                              [.texts(Array(added)), number])
+                try await later("INSERT INTO conversation_members (member, conversation) SELECT unnest(?::text[]), ? ON CONFLICT DO NOTHING",
+                                [.texts(Array(added)), number], key: "members-added:\(conversation.number)")
             }
         }
         if previous?.tags != conversation.tags {
@@ -79,13 +81,14 @@ extension PostgresWrite {
             let after = Dictionary(conversation.tags.map { ($0.tag, $0.value) }, uniquingKeysWith: { $1 })
             let gone = before.keys.filter { after[$0] == nil }
             if !gone.isEmpty {
-                try await run("DELETE FROM conversation_tags WHERE conversation = ? AND tag = ANY(?::bigint[])", [number, .integers(gone)])
+                try await later("DELETE FROM conversation_tags WHERE conversation = ? AND tag = ANY(?::bigint[])", [number, .integers(gone)],
+                                key: "tags-gone:\(conversation.number)")
             }
             for (tag, value) in after where before[tag] != .some(value) {
-                try await run("""
+                try await later("""
                     INSERT INTO conversation_tags (tag, conversation, value) VALUES (?, ?, ?)
                     ON CONFLICT (tag, conversation) DO UPDATE SET value = excluded.value
-                    """, [.integer(tag), number, .optional(value)])
+                    """, [.integer(tag), number, .optional(value)], key: "tag:\(conversation.number):\(tag)")
             }
         }
         if previous?.title != conversation.title {
@@ -116,8 +119,11 @@ extension PostgresWrite {
         set("external_ref", .optional(conversation.externalRef), when: previous.externalRef != conversation.externalRef)
         set("unassigned", .bool(conversation.ownedBy.isEmpty), when: previous.ownedBy.isEmpty != conversation.ownedBy.isEmpty)
         values.append(.integer(conversation.number))
-        let changed = try await run("UPDATE conversations SET \(assignments.joined(separator: ", ")) WHERE number = ? AND NOT deleted RETURNING 1", values)
-        guard changed == 1 else { throw DomainError.notFound(conversation.id.displayID) }
+        let id = conversation.id.displayID
+        try await later("UPDATE conversations SET \(assignments.joined(separator: ", ")) WHERE number = ? AND NOT deleted", values,
+                        key: "conversation:\(conversation.number)") { changed in
+            guard changed == 1 else { throw DomainError.notFound(id) }
+        }
     }
 
     /// Stores a new comment; returns its JSON (the outbox document of its creation carries it).
@@ -125,11 +131,11 @@ extension PostgresWrite {
     func insertComment(_ entry: TimelineEntry) async throws -> String {
         let document = StoredDocument.document(entry).json
         if !entry.artifacts.isEmpty { try await attachArtifacts(to: entry) }
-        try await run("""
+        try await later("""
             INSERT INTO timeline_entries (number, conversation, doc, visibility, author, created_ms, external_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """, [.integer(entry.number), .integer(entry.conversation), .text(document), .text(entry.visibility.rawValue),
-                  .text(entry.author.description), .ms(entry.createdDate), .optional(entry.externalRef)])
+                  .text(entry.author.description), .ms(entry.createdDate), .optional(entry.externalRef)], key: "entry:\(entry.number)")
         if !entry.isDeleted {
             try await index(id: entry.number, conversation: entry.conversation, readers: PostgresStore.searchReaders(of: entry), text: entry.body)
         }
@@ -226,10 +232,11 @@ extension PostgresStore {
             }
             let plan = try decide(current.conversation)
             let at = plan.events.last?.at ?? current.conversation.modifiedDate
-            try await db.run("UPDATE conversations SET deleted = true, modified_ms = ? WHERE number = ?", [.ms(at), .integer(number)])
+            try await db.later("UPDATE conversations SET deleted = true, modified_ms = ? WHERE number = ?", [.ms(at), .integer(number)],
+                               key: "conversation:\(number)")
             db.countStage(current.conversation.stage, -1)
-            try await db.run("DELETE FROM deadlines WHERE conversation = ?", [.integer(number)])
-            try await db.run("DELETE FROM conversation_text WHERE conversation = ?", [.integer(number)])
+            try await db.later("DELETE FROM deadlines WHERE conversation = ?", [.integer(number)], key: "deadline:\(number)")
+            try await db.later("DELETE FROM conversation_text WHERE conversation = ?", [.integer(number)], key: "text-of:\(number)")
             try await db.record(plan.events)
             for kind in plan.publishes { db.publish(kind, current, at: at) }
         }

@@ -115,6 +115,56 @@ extension PostgresStore {
         }
     }
 
+    /// One statement for every kind (and the artifacts); a second only for rev orgs of the rev users found
+    /// that were not asked for (a customer's org is usually their conversation's, which is).
+    public func references(_ wanted: ReferenceNumbers) async throws -> ReferencedObjects {
+        guard !wanted.isEmpty else { return ReferencedObjects() }
+        var kinds: [String] = []
+        var numbers: [Int] = []
+        func want(_ kind: ObjectKind, _ wanted: Set<Int>) {
+            for number in wanted.sorted() {
+                kinds.append(kind.rawValue)
+                numbers.append(number)
+            }
+        }
+        want(DevUser.kind, wanted.devUsers)
+        want(RevUser.kind, wanted.revUsers)
+        want(RevOrg.kind, wanted.revOrgs)
+        want(Account.kind, wanted.accounts)
+        want(Group.kind, wanted.groups)
+        want(Tag.kind, wanted.tags)
+        want(Work.kind, wanted.works)
+        let values: [PGValue] = [.texts(kinds), .integers(numbers), .integers(wanted.artifacts.sorted())]
+        let rows = try await read { db in
+            try await db.query("""
+                SELECT o.kind, o.number, o.doc FROM unnest(?::text[], ?::bigint[]) AS w(kind, number)
+                JOIN objects o ON o.kind = w.kind AND o.number = w.number
+                UNION ALL SELECT 'artifact', number, doc FROM artifacts WHERE number = ANY(?::bigint[])
+                """, values)
+        }
+        var found = ReferencedObjects()
+        for row in rows {
+            let number = row[1].int ?? 0
+            guard let kind = row[0].string.flatMap(ObjectKind.init(rawValue:)) else { continue }
+            switch kind {
+            case DevUser.kind: found.devUsers[number] = try cached(DevUser.self, kind: DevUser.kind.rawValue, number: number, row[2])
+            case RevUser.kind: found.revUsers[number] = try cached(RevUser.self, kind: RevUser.kind.rawValue, number: number, row[2])
+            case RevOrg.kind: found.revOrgs[number] = try cached(RevOrg.self, kind: RevOrg.kind.rawValue, number: number, row[2])
+            case Account.kind: found.accounts[number] = try cached(Account.self, kind: Account.kind.rawValue, number: number, row[2])
+            case Group.kind: found.groups[number] = try cached(Group.self, kind: Group.kind.rawValue, number: number, row[2])
+            case Tag.kind: found.tags[number] = try cached(Tag.self, kind: Tag.kind.rawValue, number: number, row[2])
+            case Work.kind: found.works[number] = try cached(Work.self, kind: Work.kind.rawValue, number: number, row[2])
+            case .artifact: found.artifacts[number] = try Self.decode(Artifact.self, row[2])
+            default: continue
+            }
+        }
+        let orgs = Set(found.revUsers.values.compactMap(\.revOrg)).subtracting(wanted.revOrgs)
+        if !orgs.isEmpty {
+            found.revOrgs.merge(try await objects(RevOrg.self, numbers: orgs)) { first, _ in first }
+        }
+        return found
+    }
+
     public func update<Object: DirectoryObject>(_ type: Object.Type, number: Int,
                                                 change: @escaping @Sendable (Object) throws -> Recorded<Object>?) async throws -> Object {
         try await write { db in

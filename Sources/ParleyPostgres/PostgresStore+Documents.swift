@@ -67,7 +67,7 @@ extension PostgresStore {
 
 extension PostgresWrite {
     func nextNumber(_ kind: ObjectKind) async throws -> Int {
-        guard let number = try await scalar("SELECT nextval(?::regclass)", [.text("number_\(kind.rawValue)")]).int else {
+        guard let number = try await scalarAside("SELECT nextval(?::regclass)", [.text("number_\(kind.rawValue)")]).int else {
             throw StoreError(code: 0, message: "sequence for \(kind.rawValue) failed")
         }
         return number
@@ -75,16 +75,16 @@ extension PostgresWrite {
 
     func record(_ events: [ChangeEvent]) async throws {
         guard !events.isEmpty else { return }
-        try await run("INSERT INTO events (object, at_ms, doc) SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[])",
+        try await later("INSERT INTO events (object, at_ms, doc) SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[])",
                       [.texts(events.map(\.object.don)), .integers(events.map { PGValue.ms($0.at).int ?? 0 }),
                        .texts(events.map { StoredDocument.json($0) })])
     }
 
     /// Indexes a title (id -number) or comment (its number) for search, replacing what was indexed before.
     func index(id: Int, conversation: Int, readers: Int, text: String) async throws {
-        try await run("""
+        try await later("""
             INSERT INTO conversation_text (id, conversation, readers, words) VALUES (?, ?, ?, array_to_tsvector(?::text[]))
             ON CONFLICT (id) DO UPDATE SET readers = excluded.readers, words = excluded.words
-            """, [.integer(id), .integer(conversation), .integer(readers), .texts(PostgresStore.searchWords(text))])
+            """, [.integer(id), .integer(conversation), .integer(readers), .texts(PostgresStore.searchWords(text))], key: "text:\(id)")
     }
 }

@@ -71,9 +71,10 @@ extension PostgresStore {
                 throw DomainError.notFound(ObjectID(.comment, number).don)
             }
             let (next, event) = try change(current, conversation)
-            try await db.run("UPDATE timeline_entries SET doc = ? WHERE number = ?", [.text(StoredDocument.json(next)), .integer(number)])
+            try await db.later("UPDATE timeline_entries SET doc = ? WHERE number = ?", [.text(StoredDocument.json(next)), .integer(number)],
+                               key: "entry:\(number)")
             if next.isDeleted {
-                try await db.run("DELETE FROM conversation_text WHERE id = ?", [.integer(number)])
+                try await db.later("DELETE FROM conversation_text WHERE id = ?", [.integer(number)], key: "text:\(number)")
             } else {
                 try await db.index(id: number, conversation: next.conversation, readers: Self.searchReaders(of: next), text: next.body)
             }

@@ -89,6 +89,10 @@ extension SQLiteStore {
         try lookup { [self] db in try loadObject(db, type, number) }
     }
 
+    public func references(_ wanted: ReferenceNumbers) async throws -> ReferencedObjects {
+        try await referencesKindByKind(wanted)
+    }
+
     public func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object] {
         guard !numbers.isEmpty else { return [:] }
         return try lookup { [self] db in

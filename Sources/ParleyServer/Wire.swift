@@ -54,17 +54,18 @@ struct References: Sendable {
     }
 
     static func load(_ wanted: Wanted, from store: any ParleyStore) async throws -> References {
-        var references = References()
-        references.devUsers = try await store.objects(DevUser.self, numbers: wanted.devUsers)
-        references.revUsers = try await store.objects(RevUser.self, numbers: wanted.revUsers)
-        let orgs = wanted.revOrgs.union(references.revUsers.values.compactMap(\.revOrg))
-        references.revOrgs = try await store.objects(RevOrg.self, numbers: orgs)
-        references.accounts = try await store.objects(Account.self, numbers: wanted.accounts)
-        references.groups = try await store.objects(Group.self, numbers: wanted.groups)
-        references.tags = try await store.objects(Tag.self, numbers: wanted.tags)
-        references.works = try await store.objects(Work.self, numbers: wanted.works)
-        references.artifacts = try await store.artifacts(numbers: wanted.artifacts)
-        return references
+        var numbers = ReferenceNumbers()
+        numbers.devUsers = wanted.devUsers
+        numbers.revUsers = wanted.revUsers
+        numbers.revOrgs = wanted.revOrgs
+        numbers.accounts = wanted.accounts
+        numbers.groups = wanted.groups
+        numbers.tags = wanted.tags
+        numbers.works = wanted.works
+        numbers.artifacts = wanted.artifacts
+        let found = try await store.references(numbers)
+        return References(devUsers: found.devUsers, revUsers: found.revUsers, revOrgs: found.revOrgs, accounts: found.accounts,
+                          groups: found.groups, tags: found.tags, works: found.works, artifacts: found.artifacts)
     }
 }
 

@@ -49,6 +49,10 @@ public protocol ParleyStore: Sendable {
     func object<Object: DirectoryObject>(_ type: Object.Type, number: Int) async throws -> Object?
     /// Several objects at once (deleted ones included, so old references still render), by number.
     func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object]
+    /// The objects and artifacts `wanted` names, and the rev orgs of the rev users found (a person renders
+    /// with their org), as `objects` and `artifacts` would find them kind by kind (`referencesKindByKind`
+    /// does exactly that); a store may read them all at once.
+    func references(_ wanted: ReferenceNumbers) async throws -> ReferencedObjects
     /// Replaces an object with what `change` makes of it (nil: no change, nothing written).
     func update<Object: DirectoryObject>(_ type: Object.Type, number: Int,
                                          change: @escaping @Sendable (Object) throws -> Recorded<Object>?) async throws -> Object

@@ -46,6 +46,8 @@ public struct StorageContract: Sendable {
         case leasesGoToOneHolderAtATime
         case presenceShowsOthersUntilExpired
         case artifactsAreStoredAndAttachedOnce
+        case everyPartOfOneChangeIsStored
+        case referencesAreReadAsObjectsWouldBe
 
         public var testDescription: String { rawValue }
     }
@@ -88,6 +90,8 @@ public struct StorageContract: Sendable {
         case .leasesGoToOneHolderAtATime: try await leasesGoToOneHolderAtATime(store)
         case .presenceShowsOthersUntilExpired: try await presenceShowsOthersUntilExpired(store)
         case .artifactsAreStoredAndAttachedOnce: try await artifactsAreStoredAndAttachedOnce(store)
+        case .everyPartOfOneChangeIsStored: try await everyPartOfOneChangeIsStored(store)
+        case .referencesAreReadAsObjectsWouldBe: try await referencesAreReadAsObjectsWouldBe(store)
         }
     }
 

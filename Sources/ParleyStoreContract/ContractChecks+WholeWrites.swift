@@ -1,0 +1,114 @@
+import Foundation
+import ParleyCore
+import ParleyStore
+import Testing
+
+/// A use case's writes land whole, however a store sends them (the PostgreSQL store joins them into one
+/// statement, decision 0014), and references read at once match the objects read kind by kind.
+extension StorageContract {
+    func everyPartOfOneChangeIsStored(_ store: any ParleyStore) async throws {
+        let t0 = Self.t0
+        let conversation = try await Self.open(store, "Printer jams", owners: [3])
+        // One decision that changes the title, owners, members and tags (one removed, one changed, one added)
+        // at once, twice over (the second undoes most of the first).
+        func change(title: String, owners: [Int], members: [Actor], tags: [TagValue], at: Date) async throws -> Conversation {
+            try await store.storeDecision(number: conversation.number) { current in
+                var next = current
+                next.title = title
+                next.ownedBy = owners
+                next.members = members
+                next.tags = tags
+                next.modifiedDate = at
+                return ConversationDecision(conversation: next, events: [ChangeEvent(object: current.id, actor: .devUser(3), at: at,
+                                                                                      kind: .fieldChanged, field: "title")])
+            }
+        }
+        func listed(_ edit: (inout ConversationQuery) -> Void) async throws -> Bool {
+            var query = ConversationQuery()
+            edit(&query)
+            return try await Self.everyPage(store, query).contains(conversation.number)
+        }
+        func owned(_ owners: [Int]) async throws -> [Bool] {
+            var found: [Bool] = []
+            for owner in owners { found.append(try await listed { $0.ownedBy = [owner] }) }
+            return found
+        }
+        func tagged(_ tags: [Int]) async throws -> [Bool] {
+            var found: [Bool] = []
+            for tag in tags { found.append(try await listed { $0.tags = [tag] }) }
+            return found
+        }
+        func found(_ words: [String]) async throws -> [Bool] {
+            var found: [Bool] = []
+            for word in words { found.append(try await listed { $0.text = word }) }
+            return found
+        }
+        let members = conversation.members
+        _ = try await change(title: "Printer jams", owners: [3], members: members, tags: [TagValue(tag: 1), TagValue(tag: 2, value: "a")],
+                             at: t0 + 10)
+        let first = try await change(title: "Scanner smokes", owners: [4, 5], members: members + [.devUser(4)],
+                                     tags: [TagValue(tag: 2, value: "b"), TagValue(tag: 3)], at: t0 + 20)
+        #expect(try await store.conversation(number: conversation.number) == first)
+        #expect(try await owned([3, 4, 5]) == [false, true, true])
+        #expect(try await listed { $0.members = [.devUser(4)] })
+        #expect(try await tagged([1, 2, 3]) == [false, true, true])
+        #expect(try await found(["printer", "scanner"]) == [false, true], "the title is searched as it is now")
+        let second = try await change(title: "Printer jams again", owners: [3], members: members, tags: [TagValue(tag: 1)], at: t0 + 30)
+        #expect(try await store.conversation(number: conversation.number) == second)
+        #expect(try await owned([3, 4, 5]) == [true, false, false])
+        #expect(try await listed { $0.members = [.devUser(4)] } == false)
+        #expect(try await tagged([1, 2, 3]) == [true, false, false])
+        #expect(try await found(["printer", "scanner"]) == [true, false])
+        let events = try await store.events(of: conversation.id)
+        #expect(events.map(\.at) == events.map(\.at).sorted(), "events in the order they were recorded")
+        #expect(events.suffix(3).map(\.at) == [t0 + 10, t0 + 20, t0 + 30])
+        // A comment and the conversation's change it causes, then the comment edited: each readable at once.
+        let (entry, updated) = try await Self.comment(store, on: conversation.number, "Replaced the fuser", at: t0 + 40)
+        #expect(try await store.conversation(number: conversation.number) == updated)
+        #expect(try await store.timelineEntry(number: entry.number) == entry)
+        #expect(try await listed { $0.text = "fuser" })
+        let edited = try await store.updateTimelineEntry(number: entry.number) { current, _ in
+            var next = current
+            next.body = "Replaced the drum"
+            return (next, ChangeEvent(object: ObjectID(.comment, current.number, parent: conversation.number), actor: .devUser(3),
+                                      at: t0 + 50, kind: .commentEdited))
+        }
+        #expect(try await store.timelineEntry(number: entry.number) == edited)
+        #expect(try await found(["fuser", "drum"]) == [false, true])
+    }
+
+    func referencesAreReadAsObjectsWouldBe(_ store: any ParleyStore) async throws {
+        let t0 = Self.t0
+        let agent = try await store.insert(DevUser.self, actor: .system, at: t0) { number in
+            DevUser(number: number, email: "agent@x.test", displayName: "Agent", fullName: nil, role: .agent, createdBy: .system, at: t0)
+        }
+        let org = try await store.insert(RevOrg.self, actor: .system, at: t0) { number in
+            RevOrg(number: number, displayName: "Acme", description: nil, account: 1, externalRef: nil, tier: nil, environment: nil,
+                   createdBy: .system, at: t0)
+        }
+        let customer = try await store.insert(RevUser.self, actor: .system, at: t0) { number in
+            RevUser(number: number, displayName: "Cust", fullName: nil, email: "c@acme.test", externalRef: nil, revOrg: org.number,
+                    phoneNumbers: [], description: nil, createdBy: .system, at: t0)
+        }
+        let group = try await store.insert(Group.self, actor: .system, at: t0) { number in
+            Group(number: number, name: "Billing", description: nil, memberType: "dev_user", owner: nil, createdBy: .system, at: t0)
+        }
+        var wanted = ReferenceNumbers()
+        wanted.devUsers = [agent.number, 999]
+        wanted.revUsers = [customer.number]
+        wanted.groups = [group.number]
+        wanted.tags = [1, 2]
+        wanted.artifacts = [12345]
+        let found = try await store.references(wanted)
+        #expect(found.devUsers == [agent.number: agent], "one missing number is left out")
+        #expect(found.revUsers == [customer.number: customer])
+        #expect(found.revOrgs == [org.number: org], "a rev user's org comes with them, though not asked for")
+        #expect(found.groups == [group.number: group])
+        #expect(found.tags.count == 2 && found.tags.values.allSatisfy(\.isSystem))
+        #expect(found.artifacts.isEmpty && found.accounts.isEmpty && found.works.isEmpty)
+        let kindByKind = try await store.referencesKindByKind(wanted)
+        #expect(kindByKind.devUsers == found.devUsers && kindByKind.revUsers == found.revUsers && kindByKind.revOrgs == found.revOrgs
+                && kindByKind.groups == found.groups && kindByKind.tags == found.tags)
+        #expect(try await store.references(ReferenceNumbers()).devUsers.isEmpty)
+    }
+}
