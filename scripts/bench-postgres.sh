@@ -43,11 +43,12 @@ t1=$(date +%s.%N)
 after=$(pgcpu); e1=$(awk '{print $14+$15}' /proc/$P1/stat); e2=0; [ -n "$P2" ] && e2=$(awk '{print $14+$15}' /proc/$P2/stat)
 ticks=$(getconf CLK_TCK)
 python3 - "$MODE" "$C" "$N" "$t0" "$t1" "$before" "$after" "$s1" "$e1" "$s2" "$e2" "$ticks" <<'PY'
-import sys, re
+import sys, re, os
 mode, c, n, t0, t1, b, a, s1, e1, s2, e2, ticks = sys.argv[1:]
 wall = float(t1) - float(t0)
 done = 0; p99s = []
-for f in ["${TMPDIR:-/tmp}/parley-bench-b1.txt", "${TMPDIR:-/tmp}/parley-bench-b2.txt"]:
+tmp = os.environ.get("TMPDIR", "/tmp")
+for f in [tmp + "/parley-bench-b1.txt", tmp + "/parley-bench-b2.txt"]:
     txt = open(f).read()
     m = re.search(r"workflows (\d+)\s+errors (\d+)", txt)
     if m: done += int(m.group(1))
@@ -65,4 +66,4 @@ print(f"{mode} C={c}: {done/wall:.1f} workflows/s over {wall:.1f} s, p99 max {ma
 PY
 grep -h "errors" ${TMPDIR:-/tmp}/parley-bench-b1.txt ${TMPDIR:-/tmp}/parley-bench-b2.txt | head -2
 cleanup
-[ "$MODE" != sqlite ] && psql -h 127.0.0.1 -p 55432 -U postgres -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null
+[ "$MODE" != sqlite ] && $PSQL_ADMIN -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null
