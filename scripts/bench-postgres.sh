@@ -10,7 +10,8 @@ BIN=$1; MODE=$2; C=$3; N=$4
 PGURL_BASE=${PGURL_BASE:-postgres://parley:parley@127.0.0.1:55432}
 PSQL_ADMIN=${PSQL_ADMIN:-psql -h 127.0.0.1 -p 55432 -U postgres}
 DB=bench_$$_$RANDOM
-pgcpu() { ps -u postgres -o times= | awk '{s+=$1} END {print s}'; }
+# CPU seconds of every PostgreSQL process now (ticks from /proc: ps's whole seconds were too coarse).
+pgcpu() { for p in $(pgrep -u postgres); do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk -v t="$(getconf CLK_TCK)" '{s+=$1} END {print s/t}'; }
 cleanup() { pkill -f "serve --port 3930" 2>/dev/null; sleep 1; }
 cleanup
 if [ "$MODE" = sqlite ]; then
@@ -33,8 +34,9 @@ before=$(pgcpu); s1=$(awk '{print $14+$15}' /proc/$P1/stat); s2=0; [ -n "$P2" ] 
 t0=$(date +%s.%N)
 if [ "$MODE" = pg2 ]; then
   $BIN bench workflow --url http://127.0.0.1:39301 --token t --concurrency $((C/2)) --workflows $((N/2)) --phases workflow > ${TMPDIR:-/tmp}/parley-bench-b1.txt 2>&1 &
+  first=$!
   $BIN bench workflow --url http://127.0.0.1:39302 --token t --concurrency $((C/2)) --workflows $((N/2)) --phases workflow > ${TMPDIR:-/tmp}/parley-bench-b2.txt 2>&1
-  wait
+  wait $first  # only the first load generator: the servers are this script's children too
 else
   $BIN bench workflow --url http://127.0.0.1:39301 --token t --concurrency $C --workflows $N --phases workflow > ${TMPDIR:-/tmp}/parley-bench-b1.txt 2>&1
   : > ${TMPDIR:-/tmp}/parley-bench-b2.txt
