@@ -22,6 +22,41 @@ extension PostgresStore {
         }
     }
 
+    /// The token and its holder in one statement: the holder's kind and number are read off the token's
+    /// subject (`DEVU-3`, `REVU-7`), and a deleted holder is left out as `object` leaves it out.
+    public func credential(hash: String) async throws -> StoredCredential? {
+        let values: [PGValue] = [.text(Self.subjectPrefix(.devUser)), .text(ObjectKind.devUser.rawValue),
+                                 .text(Self.subjectPrefix(.revUser)), .text(ObjectKind.revUser.rawValue), .text(hash)]
+        let row = try await read { db in
+            try await db.query("""
+                SELECT t.doc, o.kind, o.number, o.doc FROM tokens t
+                LEFT JOIN objects o ON NOT o.deleted
+                    AND o.kind = CASE WHEN starts_with(t.subject, ?) THEN ? WHEN starts_with(t.subject, ?) THEN ? END
+                    AND o.number = CAST(substring(t.subject FROM '[0-9]+$') AS bigint)
+                WHERE t.hash = ?
+                """, values).first
+        }
+        guard let row else { return nil }
+        let token = try cached(StoredToken.self, kind: "token \(hash)", number: 0, row[0])
+        let number = row[2].int ?? 0
+        switch row[1].string.flatMap(ObjectKind.init(rawValue:)) {
+        case .devUser?:
+            return StoredCredential(token: token, holder: .devUser(try cached(DevUser.self, kind: ObjectKind.devUser.rawValue,
+                                                                               number: number, row[3])))
+        case .revUser?:
+            return StoredCredential(token: token, holder: .revUser(try cached(RevUser.self, kind: ObjectKind.revUser.rawValue,
+                                                                               number: number, row[3])))
+        default:
+            return StoredCredential(token: token, holder: nil)
+        }
+    }
+
+    /// What a subject of `kind` starts with as stored (`DEVU-`).
+    static func subjectPrefix(_ kind: ObjectKind) -> String {
+        let id = ObjectID(kind, 1).displayID
+        return String(id.dropLast())
+    }
+
     public func token(number: Int) async throws -> NumberedToken? {
         try await read { db in
             let value = try await db.scalar("SELECT doc FROM tokens WHERE number = ?", [.integer(number)])

@@ -24,6 +24,10 @@ extension SQLiteStore {
         }
     }
 
+    public func credential(hash: String) async throws -> StoredCredential? {
+        try await credentialReadApart(hash: hash)
+    }
+
     public func token(number: Int) async throws -> NumberedToken? {
         try lookup { [self] db in
             let value = try db.scalar("SELECT doc FROM tokens WHERE number = ?", [.integer(Int64(number))])

@@ -83,7 +83,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         // An address that failed too often gets 429 for further failures until its window passes; a valid
         // token from it still passes (one client cannot lock out everyone who shares its address). Tokens are
         // 256-bit random: what the limit stops is the load and noise of guessing, not a guess that works.
-        guard !token.isEmpty, let stored = try await store.token(hash: hash), stored.kind != .webSession else {
+        let credential = token.isEmpty ? nil : try await store.credential(hash: hash)
+        guard let credential, credential.token.kind != .webSession else {
             let failures = limiter.check("fail:\(address)", limit: policy.failedAuthentications, at: now)
             if !failures.allowed {
                 return RateLimiter.tooManyRequests(failures, now: now, message: "too many failed authentications from this address")
@@ -92,7 +93,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let verdict = limiter.check("token:\(hash)", limit: policy.perToken, at: now)
         guard verdict.allowed else { return RateLimiter.tooManyRequests(verdict, now: now, message: "too many requests for this token") }
-        switch try await Credential.check(stored, store: store, now: clock.now()) {
+        switch Credential.check(credential, now: clock.now()) {
         case .admits(let caller):
             context.caller = caller
             context.tokenHash = hash
@@ -119,25 +120,28 @@ enum Credential {
     /// Its dev user is not active (deactivated), or its customer was deleted.
     case inactive
 
-    static func check(_ stored: StoredToken?, store: any ParleyStore, now: Date) async throws -> Credential {
-        guard let stored else { return .unknown }
+    /// What a token with its holder as stored now admits at `now` (a pure decision).
+    static func check(_ credential: StoredCredential?, now: Date) -> Credential {
+        guard let credential else { return .unknown }
+        let stored = credential.token
         if stored.revoked { return .revoked }
         if let expiry = stored.expiresAt, expiry <= now { return .expired }
-        switch stored.subject {
-        case .devUser(let number):
-            guard let user = try await store.object(DevUser.self, number: number), user.state == .active else { return .inactive }
+        switch (stored.subject, credential.holder) {
+        case (.devUser, .devUser(let user)?):
+            guard user.state == .active else { return .inactive }
             return .admits(Caller(actor: stored.subject, role: user.role == .admin ? .admin : .agent))
-        case .revUser(let number):
-            guard try await store.object(RevUser.self, number: number) != nil else { return .inactive }
+        case (.revUser, .revUser?):
             return .admits(Caller(actor: stored.subject, role: .customer))
-        case .system:
+        case (.system, _):
             return .admits(Caller(actor: .system, role: .admin))
+        default:
+            return .inactive
         }
     }
 
     /// Whether the token whose hash is `hash` still admits someone.
     static func stillAdmits(hash: String, store: any ParleyStore, now: Date) async throws -> Bool {
-        if case .admits = try await check(try await store.token(hash: hash), store: store, now: now) { return true }
+        if case .admits = check(try await store.credential(hash: hash), now: now) { return true }
         return false
     }
 }

@@ -126,6 +126,10 @@ public protocol ParleyStore: Sendable {
     @discardableResult
     func saveToken(hash: String, token: StoredToken, events: [ChangeEvent]) async throws -> Int
     func token(hash: String) async throws -> StoredToken?
+    /// The token stored under `hash` with its holder as stored now (`StoredCredential`), exactly as
+    /// `credentialReadApart` reads them; a store may read both at once (PostgreSQL does: one round trip
+    /// per request instead of two).
+    func credential(hash: String) async throws -> StoredCredential?
     /// A token by its number, revoked and expired ones included.
     func token(number: Int) async throws -> NumberedToken?
     /// Every token `subject` holds (API tokens, sessions, browser sessions), revoked and expired ones

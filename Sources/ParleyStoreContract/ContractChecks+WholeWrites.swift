@@ -111,4 +111,37 @@ extension StorageContract {
                 && kindByKind.groups == found.groups && kindByKind.tags == found.tags)
         #expect(try await store.references(ReferenceNumbers()).devUsers.isEmpty)
     }
+
+    func credentialsComeWithTheirHolder(_ store: any ParleyStore) async throws {
+        let t0 = Self.t0
+        let agent = try await store.insert(DevUser.self, actor: .system, at: t0) { number in
+            DevUser(number: number, email: "a@x.test", displayName: "A", fullName: nil, role: .agent, createdBy: .system, at: t0)
+        }
+        let customer = try await store.insert(RevUser.self, actor: .system, at: t0) { number in
+            RevUser(number: number, displayName: "C", fullName: nil, email: "c@x.test", externalRef: nil, revOrg: nil,
+                    phoneNumbers: [], description: nil, createdBy: .system, at: t0)
+        }
+        try await store.saveToken(hash: "agent", token: Self.token(.devUser(agent.number), .pat), events: [])
+        try await store.saveToken(hash: "customer", token: Self.token(.revUser(customer.number), .session), events: [])
+        try await store.saveToken(hash: "system", token: Self.token(.system, .pat), events: [])
+        try await store.saveToken(hash: "nobody", token: Self.token(.devUser(999), .pat), events: [])
+        #expect(try await store.credential(hash: "agent") == StoredCredential(token: Self.token(.devUser(agent.number), .pat),
+                                                                               holder: .devUser(agent)))
+        #expect(try await store.credential(hash: "customer")?.holder == .revUser(customer))
+        #expect(try await store.credential(hash: "system") == StoredCredential(token: Self.token(.system, .pat), holder: nil))
+        #expect(try await store.credential(hash: "nobody")?.holder == nil, "a holder that does not exist is none")
+        #expect(try await store.credential(hash: "unknown") == nil)
+        // As stored now: a deactivated agent comes as deactivated, a deleted customer not at all.
+        let deactivated = try await store.update(DevUser.self, number: agent.number) { current in
+            var next = current
+            next.state = .deactivated
+            return Recorded(next, events: [])
+        }
+        #expect(try await store.credential(hash: "agent")?.holder == .devUser(deactivated))
+        try await store.delete(RevUser.self, number: customer.number) { _ in [] }
+        #expect(try await store.credential(hash: "customer")?.holder == nil)
+        for hash in ["agent", "customer", "system", "nobody", "unknown"] {
+            #expect(try await store.credential(hash: hash) == store.credentialReadApart(hash: hash), "\(hash): as read apart")
+        }
+    }
 }

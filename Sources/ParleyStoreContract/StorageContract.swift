@@ -48,6 +48,7 @@ public struct StorageContract: Sendable {
         case artifactsAreStoredAndAttachedOnce
         case everyPartOfOneChangeIsStored
         case referencesAreReadAsObjectsWouldBe
+        case credentialsComeWithTheirHolder
 
         public var testDescription: String { rawValue }
     }
@@ -92,6 +93,7 @@ public struct StorageContract: Sendable {
         case .artifactsAreStoredAndAttachedOnce: try await artifactsAreStoredAndAttachedOnce(store)
         case .everyPartOfOneChangeIsStored: try await everyPartOfOneChangeIsStored(store)
         case .referencesAreReadAsObjectsWouldBe: try await referencesAreReadAsObjectsWouldBe(store)
+        case .credentialsComeWithTheirHolder: try await credentialsComeWithTheirHolder(store)
         }
     }
 

@@ -80,9 +80,9 @@ struct WebSession: Sendable {
 
     /// The session a cookie names, if it is current and of one of `kinds`, with the caller it stands for.
     static func resolve(_ token: String?, kinds: Set<TokenKind>, store: any ParleyStore, now: Date) async throws -> WebSession? {
-        guard let token, !token.isEmpty, let stored = try await store.token(hash: TokenSecret.hash(token)),
-              kinds.contains(stored.kind), stored.subject != .system,
-              case .admits(let caller) = try await Credential.check(stored, store: store, now: now) else { return nil }
+        guard let token, !token.isEmpty, let credential = try await store.credential(hash: TokenSecret.hash(token)),
+              kinds.contains(credential.token.kind), credential.token.subject != .system,
+              case .admits(let caller) = Credential.check(credential, now: now) else { return nil }
         return WebSession(token: token, caller: caller)
     }
 
