@@ -10,10 +10,18 @@ struct StoredConversation: Sendable {
 
 extension PostgresWrite {
     /// The conversation as stored, its row locked until the transaction ends (a second writer waits, then
-    /// decides on what this one stored).
-    func loadForWriting(_ number: Int) async throws -> StoredConversation? {
-        guard case .text(let json) = try await scalar("SELECT doc FROM conversations WHERE number = ? AND NOT deleted FOR UPDATE",
-                                                      [.integer(number)]) else { return nil }
+    /// decides on what this one stored). With `reserving`, the same statement takes that kind's next number
+    /// for the transaction's `nextNumber` (a comment's, when one will be added).
+    func loadForWriting(_ number: Int, reserving kind: ObjectKind? = nil) async throws -> StoredConversation? {
+        let row: [PGValue]?
+        if let kind {
+            row = try await query("SELECT doc, nextval(?::regclass) FROM conversations WHERE number = ? AND NOT deleted FOR UPDATE",
+                                  [.text("number_\(kind.rawValue)"), .integer(number)]).first
+        } else {
+            row = try await query("SELECT doc FROM conversations WHERE number = ? AND NOT deleted FOR UPDATE", [.integer(number)]).first
+        }
+        guard let row, case .text(let json) = row[0] else { return nil }
+        if let kind, row.count > 1, let reserved = row[1].int { reserve(reserved, of: kind) }
         return StoredConversation(conversation: try PostgresStore.decode(Conversation.self, .text(json)), json: json)
     }
 
@@ -174,7 +182,7 @@ extension PostgresWrite {
 extension PostgresStore {
     public func createConversation(make: @escaping @Sendable (Int) throws -> NewConversation) async throws -> Conversation {
         try await write { db in
-            let new = try make(try await db.nextNumber(.conversation))
+            let new = try make(try await db.nextNumber(.conversation, reserving: .comment))
             if let reference = new.plan.conversation.externalRef,
                let existing = try await db.scalar("SELECT number FROM conversations WHERE external_ref = ?", [.text(reference)]).int {
                 throw DomainError.conflict("conversation \(ObjectID(.conversation, existing).displayID) already has external_ref '\(reference)'")

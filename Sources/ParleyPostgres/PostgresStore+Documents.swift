@@ -66,10 +66,25 @@ extension PostgresStore {
 }
 
 extension PostgresWrite {
+    /// The next number of `kind`: one taken ahead with another statement (`reserve`), or a sequence's next.
     func nextNumber(_ kind: ObjectKind) async throws -> Int {
+        if let number = takeReserved(kind) { return number }
         guard let number = try await scalarAside("SELECT nextval(?::regclass)", [.text("number_\(kind.rawValue)")]).int else {
             throw StoreError(code: 0, message: "sequence for \(kind.rawValue) failed")
         }
+        return number
+    }
+
+    /// The next number of `kind`, and one of `also` kept for the transaction's next `nextNumber(also)`, in one
+    /// statement (a conversation and its first comment). A number kept and never used is a gap, which
+    /// numbers may have.
+    func nextNumber(_ kind: ObjectKind, reserving also: ObjectKind) async throws -> Int {
+        let row = try await session.query("SELECT nextval(?::regclass), nextval(?::regclass)",
+                                          [.text("number_\(kind.rawValue)"), .text("number_\(also.rawValue)")]).first
+        guard let number = row?[0].int, let reserved = row?[1].int else {
+            throw StoreError(code: 0, message: "sequence for \(kind.rawValue) failed")
+        }
+        reserve(reserved, of: also)
         return number
     }
 

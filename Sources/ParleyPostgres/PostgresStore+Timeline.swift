@@ -6,7 +6,7 @@ extension PostgresStore {
     public func addComment(to conversation: Int,
                            decide: @escaping @Sendable (Conversation) throws -> CommentPlan) async throws -> (TimelineEntry, Conversation) {
         try await write { db in
-            guard let currentStored = try await db.loadForWriting(conversation) else {
+            guard let currentStored = try await db.loadForWriting(conversation, reserving: .comment) else {
                 throw DomainError.notFound(ObjectID(.conversation, conversation).displayID)
             }
             let current = currentStored.conversation

@@ -19,6 +19,7 @@ final class PostgresWrite {
     private var waiting: [Waiting] = []
     private var waitingKeys: Set<String> = []
     private var waitingValues = 0
+    private var reserved: [ObjectKind: [Int]] = [:]
 
     /// A write not sent yet; `check` is given how many rows it changed.
     private struct Waiting {
@@ -115,6 +116,18 @@ final class PostgresWrite {
             guard let check = write.check else { continue }
             try check(index < row.count ? row[index].int ?? 0 : 0)
         }
+    }
+
+    /// Numbers taken from a sequence by a statement that read something else too, for `nextNumber`.
+    func reserve(_ number: Int, of kind: ObjectKind) {
+        reserved[kind, default: []].append(number)
+    }
+
+    func takeReserved(_ kind: ObjectKind) -> Int? {
+        guard var numbers = reserved[kind], !numbers.isEmpty else { return nil }
+        let number = numbers.removeFirst()
+        reserved[kind] = numbers
+        return number
     }
 
     func publish(_ kind: OutboxEvent.Kind, conversation: Int, at: Date, document: String) {
