@@ -39,10 +39,20 @@ package enum PGValue: Sendable, Equatable {
 struct PostgresSession {
     let connection: PostgresConnection
     let logger: Logger
+    /// Where statements are prepared once per connection; nil: every statement is sent unnamed.
+    var prepared: PreparedStatements?
 
     @discardableResult
     func query(_ sql: String, _ values: [PGValue] = []) async throws -> [[PGValue]] {
-        let rows = try await connection.query(Self.statement(sql, values), logger: logger)
+        let statement: PostgresQuery
+        if let prepared, let name = try await prepared.name(for: sql, values, on: connection, logger: logger) {
+            // PostgreSQL takes no bound values in EXECUTE's arguments: they are written as literals.
+            let arguments = values.isEmpty ? "" : "(" + values.map(\.literal).joined(separator: ", ") + ")"
+            statement = PostgresQuery(unsafeSQL: "EXECUTE \(name)\(arguments)")
+        } else {
+            statement = Self.statement(sql, values)
+        }
+        let rows = try await connection.query(statement, logger: logger)
         var result: [[PGValue]] = []
         for try await row in rows {
             result.append(try row.map(Self.value))
@@ -61,6 +71,11 @@ struct PostgresSession {
     }
 
     static func statement(_ sql: String, _ values: [PGValue]) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: numbered(sql), binds: bindings(values))
+    }
+
+    /// `sql` with its `?` placeholders numbered `$1…` (outside quoted literals).
+    static func numbered(_ sql: String) -> String {
         // Bytes, not Characters: statements are ASCII around their quoted literals, and this runs per statement.
         var bytes: [UInt8] = []
         bytes.reserveCapacity(sql.utf8.count + 16)
@@ -76,7 +91,10 @@ struct PostgresSession {
                 bytes.append(byte)
             }
         }
-        let text = String(decoding: bytes, as: UTF8.self)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func bindings(_ values: [PGValue]) -> PostgresBindings {
         var binds = PostgresBindings(capacity: values.count)
         for value in values {
             switch value {
@@ -90,7 +108,7 @@ struct PostgresSession {
             case .null: binds.appendNull()
             }
         }
-        return PostgresQuery(unsafeSQL: text, binds: binds)
+        return binds
     }
 
     static func value(_ cell: PostgresCell) throws -> PGValue {

@@ -25,6 +25,8 @@ public final class PostgresStore: ParleyStore {
     let unreachable = Flag()
     /// Abandons work whose connection closed under it (a statement PostgresNIO lost).
     let watch = ClosedConnectionWatch()
+    /// The statements each connection has prepared (decision 0014).
+    let prepared = PreparedStatements()
 
     /// Connections per server (`--database-connections`); one more, outside the pool, listens.
     public static let defaultConnections = 8
@@ -176,7 +178,7 @@ public final class PostgresStore: ParleyStore {
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
         do {
             return try await withConnection { connection in
-                try await body(PostgresSession(connection: connection, logger: self.logger))
+                try await body(PostgresSession(connection: connection, logger: self.logger, prepared: self.prepared))
             }
         } catch {
             throw noted(Self.translate(error))
@@ -198,7 +200,7 @@ public final class PostgresStore: ParleyStore {
             attempt += 1
             do {
                 return try await withConnection { connection in
-                    let session = PostgresSession(connection: connection, logger: self.logger)
+                    let session = PostgresSession(connection: connection, logger: self.logger, prepared: self.prepared)
                     try await session.run("BEGIN")
                     do {
                         let result = try await body(session)

@@ -1,0 +1,105 @@
+import PostgresNIO
+import Synchronization
+
+/// Statements prepared on each pooled connection (`PREPARE`, then `EXECUTE`), so that PostgreSQL parses and
+/// plans each of the store's statements once per connection rather than every time it runs (its parser and
+/// planner were most of its CPU per workflow: BENCHMARKS.md). A statement is known by its text and the
+/// types of its values (a null is `unknown`: PostgreSQL infers it from where it stands, as it does for an
+/// unnamed statement's null). Only SELECT, INSERT, UPDATE, DELETE and WITH statements of at most
+/// `maximumValues` values are prepared (not a bulk insert's, whose every batch differs), at most `limit` a
+/// connection; the rest run unnamed, as before. A connection that closes takes its statements with it, and
+/// the pool's next connection has a new id, so nothing here names a statement a connection lacks.
+final class PreparedStatements: Sendable {
+    private struct State {
+        var names: [PostgresConnection.ID: [String: String]] = [:]
+        var next = 0
+    }
+
+    private let state = Mutex(State())
+    let limit: Int
+
+    static let maximumValues = 100
+
+    init(limit: Int = 400) {
+        self.limit = limit
+    }
+
+    /// The name `sql` with `values` is prepared under on `connection`, preparing it first if needed; nil when
+    /// it is not to be prepared.
+    func name(for sql: String, _ values: [PGValue], on connection: PostgresConnection, logger: Logger) async throws -> String? {
+        guard values.count <= Self.maximumValues, Self.preparable(sql) else { return nil }
+        let key = values.map(\.preparedType).joined(separator: ",") + "|" + sql
+        let id = connection.id
+        let found = state.withLock { state -> (name: String?, full: Bool) in
+            if let name = state.names[id]?[key] { return (name, false) }
+            return (nil, (state.names[id]?.count ?? 0) >= limit)
+        }
+        if let name = found.name { return name }
+        if found.full { return nil }
+        let name = state.withLock { state -> String in
+            state.next += 1
+            return "parley_\(state.next)"
+        }
+        let types = values.isEmpty ? "" : "(" + values.map(\.preparedType).joined(separator: ", ") + ")"
+        let text = PostgresSession.numbered(sql)
+        try await connection.query(PostgresQuery(unsafeSQL: "PREPARE \(name)\(types) AS \(text)"), logger: logger)
+        state.withLock { $0.names[id, default: [:]][key] = name }
+        return name
+    }
+
+    static func preparable(_ sql: String) -> Bool {
+        var start = sql.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }
+        start = start.prefix(6)
+        let head = String(decoding: start, as: UTF8.self).uppercased()
+        return ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(head) || head.hasPrefix("WITH ")
+    }
+}
+
+extension PGValue {
+    /// The value as an SQL literal of its type. Text is dollar-quoted with a tag it does not contain, so no
+    /// character of it is ever read as SQL, whatever `standard_conforming_strings` says.
+    var literal: String {
+        switch self {
+        case .integer(let value): "\(value)::int8"
+        case .text(let value): Self.quoted(value) + "::text"
+        case .bool(let value): value ? "true" : "false"
+        case .integers(let values): "ARRAY[" + values.map { String($0) }.joined(separator: ",") + "]::int8[]"
+        case .texts(let values): "ARRAY[" + values.map(Self.quoted).joined(separator: ",") + "]::text[]"
+        case .bools(let values): "ARRAY[" + values.map { $0 ? "true" : "false" }.joined(separator: ",") + "]::bool[]"
+        case .bytes(let bytes):
+            "decode('" + bytes.map { byte in
+                let hex = String(byte, radix: 16)
+                return byte < 16 ? "0" + hex : hex
+            }.joined() + "', 'hex')"
+        case .null: "NULL"
+        }
+    }
+
+    /// `$p$…$p$`, or `$p1$…$p1$` and so on when the text contains the tag. (PostgreSQL ends a dollar-quoted
+    /// text at the first occurrence of its own tag, so a `$` at the text's end or start is read as text.)
+    static func quoted(_ text: String) -> String {
+        var tag = "$p$"
+        var attempt = 0
+        while text.contains(tag) {
+            attempt += 1
+            tag = "$p\(attempt)$"
+        }
+        return tag + text + tag
+    }
+}
+
+extension PGValue {
+    /// The type a prepared statement declares for this value (what PostgresNIO binds it as).
+    var preparedType: String {
+        switch self {
+        case .integer: "int8"
+        case .text: "text"
+        case .bool: "bool"
+        case .integers: "int8[]"
+        case .texts: "text[]"
+        case .bools: "bool[]"
+        case .bytes: "bytea"
+        case .null: "unknown"
+        }
+    }
+}
