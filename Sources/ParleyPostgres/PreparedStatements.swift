@@ -56,8 +56,9 @@ final class PreparedStatements: Sendable {
 }
 
 extension PGValue {
-    /// The value as an SQL literal of its type. Text is dollar-quoted with a tag it does not contain, so no
-    /// character of it is ever read as SQL, whatever `standard_conforming_strings` says.
+    /// The value as an SQL literal of its type. Text is written as an escape string (`E'…'`, every `\` and
+    /// `'` doubled), which reads the same whatever `standard_conforming_strings` says; nothing of the text
+    /// can end it early.
     var literal: String {
         switch self {
         case .integer(let value): "\(value)::int8"
@@ -75,16 +76,15 @@ extension PGValue {
         }
     }
 
-    /// `$p$…$p$`, or `$p1$…$p1$` and so on when the text contains the tag. (PostgreSQL ends a dollar-quoted
-    /// text at the first occurrence of its own tag, so a `$` at the text's end or start is read as text.)
     static func quoted(_ text: String) -> String {
-        var tag = "$p$"
-        var attempt = 0
-        while text.contains(tag) {
-            attempt += 1
-            tag = "$p\(attempt)$"
+        var bytes: [UInt8] = [UInt8(ascii: "E"), UInt8(ascii: "'")]
+        bytes.reserveCapacity(text.utf8.count + 8)
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\\") { bytes.append(byte) }
+            bytes.append(byte)
         }
-        return tag + text + tag
+        bytes.append(UInt8(ascii: "'"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

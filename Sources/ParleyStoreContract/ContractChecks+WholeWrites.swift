@@ -59,9 +59,14 @@ extension StorageContract {
         #expect(try await listed { $0.members = [.devUser(4)] } == false)
         #expect(try await tagged([1, 2, 3]) == [true, false, false])
         #expect(try await found(["printer", "scanner"]) == [true, false])
+        // Text with what SQL quoting must get right, stored and read back as it was.
+        let awkward = "It's \\ 'quoted' $p$ $$ ends in $p E'\\x41' ; -- /* é 日本 \u{1F600}"
+        let third = try await change(title: awkward, owners: [3], members: members, tags: [TagValue(tag: 1, value: "a'b\\")], at: t0 + 35)
+        #expect(try await store.conversation(number: conversation.number) == third)
+        #expect(third.title == awkward)
         let events = try await store.events(of: conversation.id)
         #expect(events.map(\.at) == events.map(\.at).sorted(), "events in the order they were recorded")
-        #expect(events.suffix(3).map(\.at) == [t0 + 10, t0 + 20, t0 + 30])
+        #expect(events.suffix(4).map(\.at) == [t0 + 10, t0 + 20, t0 + 30, t0 + 35])
         // A comment and the conversation's change it causes, then the comment edited: each readable at once.
         let (entry, updated) = try await Self.comment(store, on: conversation.number, "Replaced the fuser", at: t0 + 40)
         #expect(try await store.conversation(number: conversation.number) == updated)
