@@ -113,15 +113,21 @@ extension PostgresStore {
 
     // MARK: Presence
 
+    /// One statement, no transaction (a page's load and every heartbeat): expired entries of others go, this
+    /// agent's is set, and the others' unexpired entries are read (the read sees the table as it was when the
+    /// statement began, which is why it filters on expiry itself; this agent's own row is never deleted
+    /// here, so no row is changed twice by one statement).
     public func markPresence(conversation: Int, agent: Int, state: String, now: Date, until: Date) async throws -> [PresenceEntry] {
-        try await transaction { db in
-            try await db.run("DELETE FROM presence WHERE conversation = ? AND until_ms <= ?", [.integer(conversation), .ms(now)])
-            try await db.run("""
-                INSERT INTO presence (conversation, agent, state, until_ms) VALUES (?, ?, ?, ?)
-                ON CONFLICT (conversation, agent) DO UPDATE SET state = excluded.state, until_ms = excluded.until_ms
-                """, [.integer(conversation), .integer(agent), .text(state), .ms(until)])
-            return try await db.query("SELECT agent, state FROM presence WHERE conversation = ? AND agent <> ? ORDER BY agent",
-                                      [.integer(conversation), .integer(agent)]).compactMap { row in
+        try await read { db in
+            try await db.query("""
+                WITH expired AS (DELETE FROM presence WHERE conversation = ? AND until_ms <= ? AND agent <> ?),
+                mine AS (
+                    INSERT INTO presence (conversation, agent, state, until_ms) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (conversation, agent) DO UPDATE SET state = excluded.state, until_ms = excluded.until_ms)
+                SELECT agent, state FROM presence WHERE conversation = ? AND agent <> ? AND until_ms > ? ORDER BY agent
+                """, [.integer(conversation), .ms(now), .integer(agent),
+                      .integer(conversation), .integer(agent), .text(state), .ms(until),
+                      .integer(conversation), .integer(agent), .ms(now)]).compactMap { row in
                 guard let other = row[0].int, let state = row[1].string else { return nil }
                 return PresenceEntry(agent: other, state: state)
             }
