@@ -1015,12 +1015,20 @@ class HealthPoller(threading.Thread):
         self.halt.set()
 
     def run(self):
+        # One polling thread per node: a node slow to answer (up to the 2 s timeout) must not leave the
+        # others unpolled through a short window such as the outage's.
+        pollers = [threading.Thread(target=self.poll, args=(node,), daemon=True) for node in self.nodes]
+        for poller in pollers:
+            poller.start()
+        for poller in pollers:
+            poller.join()
+
+    def poll(self, node):
         while not self.halt.is_set():
-            for node in self.nodes:
-                sent = time.time()
-                status = health(node.port, timeout=2)
-                with self.lock:
-                    self.samples.append((sent, node.number, status, time.time()))
+            sent = time.time()
+            status = health(node.port, timeout=2)
+            with self.lock:
+                self.samples.append((sent, node.number, status, time.time()))
             self.halt.wait(0.2)
 
     def between(self, start, end):
