@@ -25,8 +25,8 @@ extension PostgresStore {
     /// The token and its holder in one statement: the holder's kind and number are read off the token's
     /// subject (`DEVU-3`, `REVU-7`), and a deleted holder is left out as `object` leaves it out.
     public func credential(hash: String) async throws -> StoredCredential? {
-        let values: [PGValue] = [.text(Self.subjectPrefix(.devUser)), .text(ObjectKind.devUser.rawValue),
-                                 .text(Self.subjectPrefix(.revUser)), .text(ObjectKind.revUser.rawValue), .text(hash)]
+        let values: [PGValue] = [.text(Self.devUserSubjectPrefix), .text(ObjectKind.devUser.rawValue),
+                                 .text(Self.revUserSubjectPrefix), .text(ObjectKind.revUser.rawValue), .text(hash)]
         let row = try await read { db in
             try await db.query("""
                 SELECT t.doc, o.kind, o.number, o.doc FROM tokens t
@@ -53,9 +53,11 @@ extension PostgresStore {
 
     /// What a subject of `kind` starts with as stored (`DEVU-`).
     static func subjectPrefix(_ kind: ObjectKind) -> String {
-        let id = ObjectID(kind, 1).displayID
-        return String(id.dropLast())
+        String(ObjectID(kind, 1).displayID.dropLast())
     }
+
+    static let devUserSubjectPrefix = subjectPrefix(.devUser)
+    static let revUserSubjectPrefix = subjectPrefix(.revUser)
 
     public func token(number: Int) async throws -> NumberedToken? {
         try await read { db in

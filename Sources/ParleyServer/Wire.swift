@@ -3,69 +3,44 @@ import ParleyCore
 import ParleyJSON
 import ParleyStore
 
-/// The objects a response names, loaded in one query per kind (no N+1), so that every reference
+/// The objects a response names (the store's `ReferencedObjects`), read at once, so that every reference
 /// renders as DevRev's summary objects with display names.
-struct References: Sendable {
-    var devUsers: [Int: DevUser] = [:]
-    var revUsers: [Int: RevUser] = [:]
-    var revOrgs: [Int: RevOrg] = [:]
-    var accounts: [Int: Account] = [:]
-    var groups: [Int: Group] = [:]
-    var tags: [Int: Tag] = [:]
-    var works: [Int: Work] = [:]
-    var artifacts: [Int: Artifact] = [:]
+typealias References = ReferencedObjects
 
+extension ReferencedObjects {
     /// What to load.
-    struct Wanted {
-        var devUsers = Set<Int>()
-        var revUsers = Set<Int>()
-        var revOrgs = Set<Int>()
-        var accounts = Set<Int>()
-        var groups = Set<Int>()
-        var tags = Set<Int>()
-        var works = Set<Int>()
-        var artifacts = Set<Int>()
+    typealias Wanted = ReferenceNumbers
 
-        /// A comment's author, editor and files.
-        mutating func add(_ entry: TimelineEntry) {
-            add(entry.author)
-            add(entry.modifiedBy)
-            artifacts.formUnion(entry.artifacts)
-        }
+    static func load(_ wanted: Wanted, from store: any ParleyStore) async throws -> References {
+        try await store.references(wanted)
+    }
+}
 
-        mutating func add(_ actor: Actor) {
-            switch actor {
-            case .devUser(let n): devUsers.insert(n)
-            case .revUser(let n): revUsers.insert(n)
-            case .system: break
-            }
-        }
+extension ReferenceNumbers {
+    /// A comment's author, editor and files.
+    mutating func add(_ entry: TimelineEntry) {
+        add(entry.author)
+        add(entry.modifiedBy)
+        artifacts.formUnion(entry.artifacts)
+    }
 
-        mutating func add(_ conversation: Conversation) {
-            add(conversation.createdBy)
-            add(conversation.modifiedBy)
-            conversation.members.forEach { add($0) }
-            devUsers.formUnion(conversation.ownedBy)
-            if let group = conversation.group { groups.insert(group) }
-            if let revOrg = conversation.revOrg { revOrgs.insert(revOrg) }
-            if let account = conversation.account { accounts.insert(account) }
-            tags.formUnion(conversation.tags.map(\.tag))
+    mutating func add(_ actor: Actor) {
+        switch actor {
+        case .devUser(let n): devUsers.insert(n)
+        case .revUser(let n): revUsers.insert(n)
+        case .system: break
         }
     }
 
-    static func load(_ wanted: Wanted, from store: any ParleyStore) async throws -> References {
-        var numbers = ReferenceNumbers()
-        numbers.devUsers = wanted.devUsers
-        numbers.revUsers = wanted.revUsers
-        numbers.revOrgs = wanted.revOrgs
-        numbers.accounts = wanted.accounts
-        numbers.groups = wanted.groups
-        numbers.tags = wanted.tags
-        numbers.works = wanted.works
-        numbers.artifacts = wanted.artifacts
-        let found = try await store.references(numbers)
-        return References(devUsers: found.devUsers, revUsers: found.revUsers, revOrgs: found.revOrgs, accounts: found.accounts,
-                          groups: found.groups, tags: found.tags, works: found.works, artifacts: found.artifacts)
+    mutating func add(_ conversation: Conversation) {
+        add(conversation.createdBy)
+        add(conversation.modifiedBy)
+        conversation.members.forEach { add($0) }
+        devUsers.formUnion(conversation.ownedBy)
+        if let group = conversation.group { groups.insert(group) }
+        if let revOrg = conversation.revOrg { revOrgs.insert(revOrg) }
+        if let account = conversation.account { accounts.insert(account) }
+        tags.formUnion(conversation.tags.map(\.tag))
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import ParleyApp
 @testable import ParleyCore
 import ParleyJSON
+import ParleyStore
 @testable import ParleyServer
 import Testing
 

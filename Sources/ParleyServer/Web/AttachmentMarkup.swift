@@ -1,6 +1,7 @@
 import Hummingbird
 import ParleyApp
 import ParleyCore
+import ParleyStore
 
 /// Files on the pages: a message's attachments (images previewed, every file a link), the file picker of a
 /// reply form, and the download routes of the inbox and the widget (each through its own signed-in cookie,

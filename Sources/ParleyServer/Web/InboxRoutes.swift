@@ -187,9 +187,10 @@ struct WebInterface: Sendable {
     /// The agent an email and password, or a personal access token, sign in as.
     private func signIn(_ form: FormData) async throws -> DevUser? {
         if let token = form.text("token") {
-            guard let stored = try await store.token(hash: TokenSecret.hash(token)), stored.kind == .pat, !stored.revoked,
-                  stored.expiresAt.map({ $0 > clock.now() }) ?? true, case .devUser(let number) = stored.subject,
-                  let user = try await store.object(DevUser.self, number: number), user.state == .active else { return nil }
+            // An agent's API token that admits them now (not revoked or expired, the agent active).
+            guard let credential = try await store.credential(hash: TokenSecret.hash(token)), credential.token.kind == .pat,
+                  case .admits = Credential.check(credential, now: clock.now()),
+                  case .devUser(let user)? = credential.holder else { return nil }
             return user
         }
         guard let email = form.text("email")?.lowercased(), let password = form["password"], !password.isEmpty else { return nil }
