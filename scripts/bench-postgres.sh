@@ -4,7 +4,9 @@
 # parley (password parley) may create databases: by default on 127.0.0.1:55432 with the superuser postgres
 # over TCP; for a `scripts/pg-cluster start DIR` cluster:
 #   PGURL_BASE=postgres://parley:parley@127.0.0.1:$(cat DIR/port) PSQL_ADMIN="psql -h DIR -p $(cat DIR/port) -U postgres"
-# usage: scripts/bench-postgres.sh BIN MODE C N   (MODE: sqlite | pg1 | pg2)
+# usage: [SERVE_FLAGS="--database-connections 4"] scripts/bench-postgres.sh BIN MODE C N   (MODE: sqlite | pg1 | pg2 | pg2-two-generators)
+# pg2: two servers, one load generator spreading its C clients over both (as a load balancer would);
+# pg2-two-generators: two servers, a load generator of C/2 clients for each (the method before 2026-12-03).
 set -u
 BIN=$1; MODE=$2; C=$3; N=$4
 PGURL_BASE=${PGURL_BASE:-postgres://parley:parley@127.0.0.1:55432}
@@ -16,29 +18,30 @@ cleanup() { pkill -f "serve --port 3930" 2>/dev/null; sleep 1; }
 cleanup
 if [ "$MODE" = sqlite ]; then
   rm -f ${TMPDIR:-/tmp}/parley-bench-s.sqlite*
-  PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --db ${TMPDIR:-/tmp}/parley-bench-s.sqlite --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
+  PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --db ${TMPDIR:-/tmp}/parley-bench-s.sqlite --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning ${SERVE_FLAGS:-} > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
 else
   $PSQL_ADMIN -qc "CREATE DATABASE $DB OWNER parley" >/dev/null
-  PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --database-url $PGURL_BASE/$DB --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
-  if [ "$MODE" = pg2 ]; then
+  PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --database-url $PGURL_BASE/$DB --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning ${SERVE_FLAGS:-} > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
+  if [ "$MODE" != pg1 ]; then
     sleep 3
-    PARLEY_ADMIN_TOKEN=t $BIN serve --port 39302 --database-url $PGURL_BASE/$DB --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning > ${TMPDIR:-/tmp}/parley-bench-node2.log 2>&1 &
+    PARLEY_ADMIN_TOKEN=t $BIN serve --port 39302 --database-url $PGURL_BASE/$DB --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning ${SERVE_FLAGS:-} > ${TMPDIR:-/tmp}/parley-bench-node2.log 2>&1 &
   fi
 fi
 sleep 3
 until curl -sf localhost:39301/health >/dev/null; do sleep 0.3; done
-[ "$MODE" = pg2 ] && until curl -sf localhost:39302/health >/dev/null; do sleep 0.3; done
+case "$MODE" in pg2*) until curl -sf localhost:39302/health >/dev/null; do sleep 0.3; done ;; esac
 P1=$(pgrep -f "serve --port 39301"); P2=$(pgrep -f "serve --port 39302" || true)
 sync
 before=$(pgcpu); s1=$(awk '{print $14+$15}' /proc/$P1/stat); s2=0; [ -n "$P2" ] && s2=$(awk '{print $14+$15}' /proc/$P2/stat)
 t0=$(date +%s.%N)
-if [ "$MODE" = pg2 ]; then
+if [ "$MODE" = pg2-two-generators ]; then
   $BIN bench workflow --url http://127.0.0.1:39301 --token t --concurrency $((C/2)) --workflows $((N/2)) --phases workflow > ${TMPDIR:-/tmp}/parley-bench-b1.txt 2>&1 &
   first=$!
   $BIN bench workflow --url http://127.0.0.1:39302 --token t --concurrency $((C/2)) --workflows $((N/2)) --phases workflow > ${TMPDIR:-/tmp}/parley-bench-b2.txt 2>&1
   wait $first  # only the first load generator: the servers are this script's children too
 else
-  $BIN bench workflow --url http://127.0.0.1:39301 --token t --concurrency $C --workflows $N --phases workflow > ${TMPDIR:-/tmp}/parley-bench-b1.txt 2>&1
+  also=""; [ "$MODE" = pg2 ] && also="--also-url http://127.0.0.1:39302"
+  $BIN bench workflow --url http://127.0.0.1:39301 $also --token t --concurrency $C --workflows $N --phases workflow > ${TMPDIR:-/tmp}/parley-bench-b1.txt 2>&1
   : > ${TMPDIR:-/tmp}/parley-bench-b2.txt
 fi
 t1=$(date +%s.%N)

@@ -56,9 +56,9 @@ enum PostgresCursor {
 }
 
 extension PostgresSession {
-    /// Reads one page of `select` (whose last columns are the keyset's, in order).
+    /// Reads one page of `select` (whose last columns are the keyset's, in order), planned as `planning` says.
     func page<Item>(select: String, conditions: [String], binds: [PGValue], keyset: PostgresKeyset, page: PageRequest,
-                    decode: ([PGValue]) throws -> Item) async throws -> Page<Item> {
+                    planning: Planning = .once, decode: ([PGValue]) throws -> Item) async throws -> Page<Item> {
         var conditions = conditions
         var binds = binds
         var forward = page.mode == .after
@@ -71,7 +71,7 @@ extension PostgresSession {
         }
         let limit = max(1, page.limit)
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        var rows = try await query("\(select)\(whereClause) ORDER BY \(keyset.orderBy(forward: forward)) LIMIT \(limit + 1)", binds)
+        var rows = try await query("\(select)\(whereClause) ORDER BY \(keyset.orderBy(forward: forward)) LIMIT \(limit + 1)", binds, planning: planning)
         let more = rows.count > limit
         if more { rows.removeLast() }
         if !forward { rows.reverse() }

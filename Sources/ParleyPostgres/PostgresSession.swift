@@ -42,10 +42,17 @@ struct PostgresSession {
     /// Where statements are prepared once per connection; nil: every statement is sent unnamed.
     var prepared: PreparedStatements?
 
+    /// How PostgreSQL plans a statement: once for every value (prepared, the default), or for the values it
+    /// runs with, every time (sent unnamed).
+    enum Planning {
+        case once
+        case withValues
+    }
+
     @discardableResult
-    func query(_ sql: String, _ values: [PGValue] = []) async throws -> [[PGValue]] {
+    func query(_ sql: String, _ values: [PGValue] = [], planning: Planning = .once) async throws -> [[PGValue]] {
         let statement: PostgresQuery
-        if let prepared, let name = try await prepared.name(for: sql, values, on: connection, logger: logger) {
+        if planning == .once, let prepared, let name = try await prepared.name(for: sql, values, on: connection, logger: logger) {
             // PostgreSQL takes no bound values in EXECUTE's arguments: they are written as literals.
             let arguments = values.isEmpty ? "" : "(" + values.map(\.literal).joined(separator: ", ") + ")"
             statement = PostgresQuery(unsafeSQL: "EXECUTE \(name)\(arguments)")

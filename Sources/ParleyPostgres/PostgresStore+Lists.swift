@@ -85,7 +85,10 @@ extension PostgresStore {
                 keyset = PostgresKeyset(columns: ["c.priority", "COALESCE(c.waiting_ms, 9007199254740991)", "c.number"], descending: descending)
             }
             let select = "SELECT c.doc, " + keyset.columns.joined(separator: ", ") + " FROM conversations c"
-            return try await db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page) { row in
+            // Planned with its values: which index serves best depends on them (a stage with few conversations,
+            // a filter, a cursor deep in the list), and PostgreSQL's generic plan cannot see them.
+            return try await db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page,
+                                     planning: .withValues) { row in
                 try self.cached(Conversation.self, kind: "conversation", number: row.last?.int ?? 0, row[0])
             }
         }

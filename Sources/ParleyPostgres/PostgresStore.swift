@@ -241,12 +241,16 @@ public final class PostgresStore: ParleyStore {
         let wait = unreachable.value.load(ordering: .relaxed) ? Self.unreachableWait : Self.connectionWait
         let unreachable = unreachable
         let watch = watch
+        let prepared = prepared, logger = logger
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await client.withConnection { connection in
                     leased.value.store(true, ordering: .sequentiallyConsistent)
                     unreachable.value.store(false, ordering: .relaxed)
-                    return try await watch.run(on: connection) { try await body(connection) }
+                    return try await watch.run(on: connection) {
+                        try await prepared.setUp(connection, logger: logger)
+                        return try await body(connection)
+                    }
                 }
             }
             group.addTask {

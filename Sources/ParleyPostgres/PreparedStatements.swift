@@ -9,6 +9,13 @@ import Synchronization
 /// `maximumValues` values are prepared (not a bulk insert's, whose every batch differs), at most `limit` a
 /// connection; the rest run unnamed, as before. A connection that closes takes its statements with it, and
 /// the pool's next connection has a new id, so nothing here names a statement a connection lacks.
+///
+/// Each connection plans its prepared statements generically (`plan_cache_mode = force_generic_plan`, set
+/// when it is first leased, `setUp`): left to choose, PostgreSQL planned a use case's last statement (its
+/// writes and the outbox, in one `WITH`) again on every run, a fifth of its CPU per workflow, because it
+/// cannot see how long the arrays it unnests are. What is best planned with its values (the conversation
+/// lists: which index serves depends on the stage, the filters, the cursor) is sent unnamed instead
+/// (`PostgresSession.Planning.withValues`).
 final class PreparedStatements: Sendable {
     private struct State {
         var names: [PostgresConnection.ID: [String: String]] = [:]
@@ -45,6 +52,15 @@ final class PreparedStatements: Sendable {
         try await connection.query(PostgresQuery(unsafeSQL: "PREPARE \(name)\(types) AS \(text)"), logger: logger)
         state.withLock { $0.names[id, default: [:]][key] = name }
         return name
+    }
+
+    /// Sets a connection's session up the first time it is leased (then it is known here, with no statement
+    /// prepared yet). Run outside any transaction, so that no rollback undoes it.
+    func setUp(_ connection: PostgresConnection, logger: Logger) async throws {
+        let known = state.withLock { $0.names[connection.id] != nil }
+        if known { return }
+        try await connection.query("SET plan_cache_mode = force_generic_plan", logger: logger)
+        state.withLock { $0.names[connection.id] = $0.names[connection.id] ?? [:] }
     }
 
     static func preparable(_ sql: String) -> Bool {

@@ -14,6 +14,7 @@ struct WorkflowBench: AsyncParsableCommand {
         abstract: "Drive a running server through the support workflow and report throughput and latencies.")
 
     @Option(help: "The server's base URL.") var url = "http://127.0.0.1:8080"
+    @Option(help: "Another server on the same database (repeatable): the workflow's clients are spread over --url and these in turn, as a load balancer would spread them; setup and the reads go to --url.") var alsoURL: [String] = []
     @Option(help: "An admin token of that server.") var token: String
     @Option(help: "Concurrent clients.") var concurrency = 8
     @Option(help: "Seconds to run the workflow (unless --workflows is given).") var seconds = 10.0
@@ -56,11 +57,16 @@ struct WorkflowBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let servers = try ([url] + alsoURL).map(Self.server)
+        try await measure(host: servers[0].host, port: servers[0].port, spreadOver: servers)
+    }
+
+    /// The host and port of a server's base URL given on the command line.
+    static func server(_ url: String) throws -> (host: String, port: Int) {
         guard let target = URL(string: url), target.scheme == "http", let host = target.host else {
-            throw ValidationError("--url must be http://HOST[:PORT] (the load generator speaks plain HTTP/1.1)")
+            throw ValidationError("--url and --also-url must be http://HOST[:PORT] (the load generator speaks plain HTTP/1.1)")
         }
-        let port = target.port ?? 80
-        try await measure(host: host, port: port)
+        return (host, target.port ?? 80)
     }
 
     /// POSTs `body` (JSON text) to `/path` on `connection`; returns the answer's body, unparsed (the load
@@ -94,7 +100,7 @@ struct WorkflowBench: AsyncParsableCommand {
 
     /// Creates the agent, org and customers the clients act as (through one setup connection), then runs
     /// the phases.
-    func measure(host: String, port: Int) async throws {
+    func measure(host: String, port: Int, spreadOver servers: [(host: String, port: Int)]) async throws {
         let base = url, admin = token
         var setup = try await BenchConnection.connect(host: host, port: port)
         defer { Task { [setup] in await setup.close() } }
@@ -142,7 +148,8 @@ struct WorkflowBench: AsyncParsableCommand {
             }
             let started = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for customer in customers {
+                for (index, customer) in customers.enumerated() {
+                    let (host, port) = servers[index % servers.count]
                     group.addTask {
                         var connection = try await BenchConnection.connect(host: host, port: port)
                         while another() {
@@ -175,7 +182,7 @@ struct WorkflowBench: AsyncParsableCommand {
             let wall = Self.seconds(started.duration(to: .now))
             let (samples, errors, done) = recorder.snapshot
             let requests = ["create", "agent reply", "customer reply", "resolve"].reduce(0) { $0 + (samples[$1]?.count ?? 0) }
-            report.append("workflow phase: \(concurrency) clients, \(String(format: "%.1f", wall)) s against \(base)")
+            report.append("workflow phase: \(concurrency) clients, \(String(format: "%.1f", wall)) s against \(([base] + alsoURL).joined(separator: ", "))")
             report.append("workflows/s \(String(format: "%.1f", Double(done) / wall))   requests/s \(String(format: "%.1f", Double(requests) / wall))   workflows \(done)   errors \(errors.values.reduce(0, +))")
             report.append(machine.summary(requests: requests))
             if done == 0 { throw Failure(description: "no workflow completed") }

@@ -9,7 +9,9 @@ private let t0 = Date(timeIntervalSince1970: 1_760_000_000)
 @Suite("Inbox storage: stage counters and full-text search")
 struct InboxStoreTests {
     private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let store = try await SQLiteStore.seeded(path: "/tmp/parley-inbox-\(UUID().uuidString).sqlite", now: t0)
+        let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await SQLiteStore.seeded(path: path, now: t0)
         do { try await body(store) } catch {
             try await store.close()
             throw error
@@ -212,6 +214,7 @@ struct InboxStoreTests {
     @Test("a deleted conversation leaves the search index with its comments")
     func deletedConversationLeavesTheIndex() async throws {
         let path = "/tmp/parley-inbox-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let store = try await SQLiteStore.seeded(path: path, now: t0)
         let gone = try await open(store, "Refund for a lost parcel", message: "refund please")
         _ = try await comment(store, gone, "refund sent", .external)

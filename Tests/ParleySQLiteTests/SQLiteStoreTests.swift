@@ -8,6 +8,7 @@ private let t0 = Date(timeIntervalSince1970: 1_750_000_000)
 
 private func withStore(_ body: (SQLiteStore, String) async throws -> Void) async throws {
     let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
+    defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
     let store = try await SQLiteStore.seeded(path: path, now: t0)
     do { try await body(store, path) } catch {
         try await store.close()
@@ -38,6 +39,7 @@ struct SQLiteStoreTests {
         try #require(instant != t0)
         let at = instant
         let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let store = try await SQLiteStore.seeded(path: path, now: t0)
         let created = try await newConversation(store, title: "precise", at: at)
         let comment = try await store.addComment(to: created.number, draft: CommentDraft(author: .devUser(3), body: "hi", visibility: .external, at: at),
@@ -107,6 +109,7 @@ struct SQLiteStoreTests {
     @Test("tokens stored before schema 16 are numbered in the order they were issued, and new ones follow")
     func tokenNumbersMigration() async throws {
         let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let store = try await SQLiteStore.seeded(path: path, now: t0)
         // Hashes in the opposite order to issue dates: the numbers follow the dates.
         for (offset, hash) in ["c", "b", "a"].enumerated() {
@@ -131,6 +134,7 @@ struct SQLiteStoreTests {
     @Test("data survives reopening the file")
     func reopen() async throws {
         let path = "/tmp/parley-store-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let store = try await SQLiteStore.seeded(path: path, now: t0)
         let conversation = try await newConversation(store, title: "Persisted")
         try await store.close()

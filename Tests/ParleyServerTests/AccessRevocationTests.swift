@@ -104,7 +104,9 @@ struct AccessRevocationTests {
 
     @Test("a row edited by hand (state deactivated, tokens untouched) stops the agent too: every request checks the user")
     func rowEditedByHand() async throws {
-        let configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning)
+        let path = temporaryDatabase()
+        defer { removeDatabase(at: path) }
+        let configuration = AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning)
         let server = try await buildApplication(configuration, clock: ManualClock(Date(timeIntervalSince1970: 1_750_000_000)))
         do {
             try await server.application.test(.router) { client in

@@ -60,7 +60,9 @@ struct ClientAddressTests {
     @Test("behind a trusted proxy, failed authentications count per forwarded client; from anyone else the header is ignored")
     func proxiedLimits() async throws {
         for trusted in [true, false] {
-            var configuration = AppConfiguration(databasePath: "/tmp/parley-test-\(UUID().uuidString).sqlite", adminToken: "test-admin-token",
+            let path = temporaryDatabase()
+            defer { removeDatabase(at: path) }
+            var configuration = AppConfiguration(databasePath: path, adminToken: "test-admin-token",
                                                  logLevel: .warning)
             configuration.port = 0
             configuration.rateLimits = RateLimitPolicy(failedAuthentications: 2)

@@ -129,6 +129,7 @@ struct EventTests {
     @Test("undelivered events survive a restart")
     func restart() async throws {
         let path = temporaryDatabase()
+        defer { removeDatabase(at: path) }
         let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
         let receiver = WebhookReceiver(failures: 1)
         try await receiver.run { port in

@@ -225,6 +225,7 @@ struct ProtocolTests {
     @Test("restarting the server keeps everything that was acknowledged")
     func restart() async throws {
         let path = temporaryDatabase()
+        defer { removeDatabase(at: path) }
         let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
         let box = Box()
         try await withServer(path: path, clock: clock) { api, _ in

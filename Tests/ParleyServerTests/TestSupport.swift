@@ -122,12 +122,20 @@ func temporaryDatabase() -> String {
     "/tmp/parley-test-\(UUID().uuidString).sqlite"
 }
 
-/// Runs `body` against a server built by `buildApplication` on a fresh database, with a manual clock (or
-/// the system's, with `realClock`). Webhooks may target loopback receivers only with `allowPrivateWebhooks`.
-func withServer(path: String = temporaryDatabase(), clock: ManualClock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000)),
+/// Removes a test's database file with its WAL and shared-memory files.
+func removeDatabase(at path: String) {
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+}
+
+/// Runs `body` against a server built by `buildApplication` on a fresh database (removed afterwards; a `path`
+/// given is the caller's to keep or remove), with a manual clock (or the system's, with `realClock`). Webhooks
+/// may target loopback receivers only with `allowPrivateWebhooks`.
+func withServer(path given: String? = nil, clock: ManualClock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000)),
                 testClock: Bool = false, realClock: Bool = false, rateLimits: RateLimitPolicy = RateLimitPolicy(),
                 allowPrivateWebhooks: Bool = false, attachmentLimits: AttachmentLimits = AttachmentLimits(),
                 _ body: @Sendable (API, ManualClock) async throws -> Void) async throws {
+    let path = given ?? temporaryDatabase()
+    defer { if given == nil { removeDatabase(at: path) } }
     var configuration = AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning, testClock: testClock ? clock : nil)
     configuration.rateLimits = rateLimits
     configuration.attachmentLimits = attachmentLimits

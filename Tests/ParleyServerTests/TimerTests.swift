@@ -97,6 +97,7 @@ struct TimerTests {
     @Test("pending deadlines survive a restart")
     func restart() async throws {
         let path = temporaryDatabase()
+        defer { removeDatabase(at: path) }
         let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
         let box = Box()
         try await withServer(path: path, clock: clock, testClock: true) { api, _ in

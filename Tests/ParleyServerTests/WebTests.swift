@@ -85,7 +85,9 @@ private extension String {
 func withWebServer(rateLimits: RateLimitPolicy = RateLimitPolicy(), testClock: Bool = false, allowPrivateWebhooks: Bool = false,
                            _ body: @Sendable (API, Browser, World) async throws -> Void) async throws {
     let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
-    var configuration = AppConfiguration(databasePath: temporaryDatabase(), adminToken: adminToken, logLevel: .warning,
+    let path = temporaryDatabase()
+    defer { removeDatabase(at: path) }
+    var configuration = AppConfiguration(databasePath: path, adminToken: adminToken, logLevel: .warning,
                                          testClock: testClock ? clock : nil)
     configuration.rateLimits = rateLimits
     configuration.allowPrivateWebhooks = allowPrivateWebhooks

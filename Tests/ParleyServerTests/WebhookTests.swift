@@ -85,6 +85,7 @@ struct WebhookTests {
     @Test("a webhook stored with a private target is refused at delivery by a server that does not allow it")
     func deliveryRechecksTarget() async throws {
         let path = temporaryDatabase()
+        defer { removeDatabase(at: path) }
         let clock = ManualClock(Date(timeIntervalSince1970: 1_750_000_000))
         let receiver = WebhookReceiver()
         try await receiver.run { port in
