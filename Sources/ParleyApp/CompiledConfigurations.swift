@@ -19,7 +19,25 @@ public final class CompiledConfigurations: Sendable {
     }
 
     public func routingEngine(_ store: any ParleyStore) async throws -> RoutingEngine? {
-        let version = try await store.latestConfigurationVersion(kind: Self.routingKind)
+        let versions = try await store.latestConfigurationVersions(kinds: [Self.routingKind])
+        return try await routingEngine(store, version: versions[Self.routingKind] ?? 0)
+    }
+
+    public func spamFilter(_ store: any ParleyStore) async throws -> SpamFilter {
+        let versions = try await store.latestConfigurationVersions(kinds: [Self.spamKind])
+        return try await spamFilter(store, version: versions[Self.spamKind] ?? 0)
+    }
+
+    /// The routing engine and the spam filter in force, their versions checked in one read (a customer's new
+    /// conversation uses both).
+    public func routingEngineAndSpamFilter(_ store: any ParleyStore) async throws -> (RoutingEngine?, SpamFilter) {
+        let versions = try await store.latestConfigurationVersions(kinds: [Self.routingKind, Self.spamKind])
+        return (try await routingEngine(store, version: versions[Self.routingKind] ?? 0),
+                try await spamFilter(store, version: versions[Self.spamKind] ?? 0))
+    }
+
+    /// The routing engine of `version` (the newest), compiled once per version.
+    private func routingEngine(_ store: any ParleyStore, version: Int) async throws -> RoutingEngine? {
         guard version > 0 else { return nil }
         if let engine = routing.withLock({ $0 }), engine.version == version { return engine }
         guard let stored = try await store.latestConfiguration(kind: Self.routingKind) else { return nil }
@@ -28,8 +46,8 @@ public final class CompiledConfigurations: Sendable {
         return engine
     }
 
-    public func spamFilter(_ store: any ParleyStore) async throws -> SpamFilter {
-        let version = try await store.latestConfigurationVersion(kind: Self.spamKind)
+    /// The spam filter of `version` (the newest), compiled once per version.
+    private func spamFilter(_ store: any ParleyStore, version: Int) async throws -> SpamFilter {
         if let filter = spam.withLock({ $0 }), filter.version == version { return filter }
         var filter = try SpamFilter(SpamConfiguration(), version: 0)
         if version > 0, let stored = try await store.latestConfiguration(kind: Self.spamKind) {

@@ -57,8 +57,11 @@ extension ParleyApp {
         // The customer org: the one an agent named, else the caller's, else the first customer member's,
         // else the one whose email domains include the customer's; otherwise unidentified.
         var customer: RevUser?
+        // A customer's own conversation: they, their org, its account and its owners, read at once.
+        var known = ReferencedObjects()
         if case .revUser(let number) = caller.actor {
-            customer = try await store.object(RevUser.self, number: number)
+            known = try await store.customerDirectory(revUser: number)
+            customer = known.revUsers[number]
         } else {
             for case .revUser(let number) in draft.members {
                 customer = try await store.object(RevUser.self, number: number)
@@ -73,7 +76,8 @@ extension ParleyApp {
             account = named
             if let org = named.defaultRevOrg { revOrg = try await store.object(RevOrg.self, number: org) }
         } else if let org = customer?.revOrg {
-            revOrg = try await store.object(RevOrg.self, number: org)
+            revOrg = known.revOrgs[org]
+            if revOrg == nil { revOrg = try await store.object(RevOrg.self, number: org) }
         } else if let email = customer?.email, let at = email.lastIndex(of: "@") {
             let domain = String(email[email.index(after: at)...])
             if let byDomain = try await store.find(Account.self, key: "domain", value: domain).first {
@@ -81,21 +85,26 @@ extension ParleyApp {
                 if let org = byDomain.defaultRevOrg { revOrg = try await store.object(RevOrg.self, number: org) }
             }
         }
-        if account == nil, let revOrg { account = try await store.object(Account.self, number: revOrg.account) }
+        if account == nil, let revOrg {
+            account = known.accounts[revOrg.account]
+            if account == nil { account = try await store.object(Account.self, number: revOrg.account) }
+        }
         draft.revOrg = revOrg?.number
         draft.account = account?.number
-        let defaultOwner = try await RoutingRequest.activeDefaultOwner(of: account, in: store)
+        let defaultOwner = try await RoutingRequest.activeDefaultOwner(of: account, in: store, known: known.devUsers)
         let now = clock.now()
         let body = draft.messages.first ?? draft.description ?? ""
         let request = RoutingRequest(
             title: draft.title, body: body, channel: draft.sourceChannel, revOrg: revOrg?.number, tags: draft.tags.map(\.tag),
             orgDefaultOwner: defaultOwner, orgCreatedAt: account?.createdDate, explicitOwners: draft.ownedBy,
             explicitPriority: draft.priority)
-        let routing = RoutingDecision.decide(request, engine: try await configurations.routingEngine(store), policy: priorityPolicy, at: now)
         // Customers' first messages go through the spam filter; agents' conversations do not.
+        let (engine, spamFilter) = caller.role == .customer
+            ? try await configurations.routingEngineAndSpamFilter(store)
+            : (try await configurations.routingEngine(store), nil)
+        let routing = RoutingDecision.decide(request, engine: engine, policy: priorityPolicy, at: now)
         var spam: SpamAssessment?
-        if caller.role == .customer {
-            let filter = try await configurations.spamFilter(store)
+        if let filter = spamFilter {
             let (title, email) = (draft.title, customer?.email)
             // Patterns over a large message can take a while: they run off the threads that serve requests.
             let result = filter.hasPatterns

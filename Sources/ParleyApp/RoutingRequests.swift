@@ -2,12 +2,13 @@ import ParleyCore
 import ParleyStore
 
 extension RoutingRequest {
-    /// The account's default owner, if that dev user is active (an inactive one gets no conversations).
-    public static func activeDefaultOwner(of account: Account?, in store: any ParleyStore) async throws -> Int? {
-        guard let owner = account?.defaultOwner, try await store.object(DevUser.self, number: owner)?.state == .active else {
-            return nil
-        }
-        return owner
+    /// The account's default owner, if that dev user is active (an inactive one gets no conversations); read
+    /// from the store unless `known` has it.
+    public static func activeDefaultOwner(of account: Account?, in store: any ParleyStore, known: [Int: DevUser] = [:]) async throws -> Int? {
+        guard let owner = account?.defaultOwner else { return nil }
+        var user = known[owner]
+        if user == nil { user = try await store.object(DevUser.self, number: owner) }
+        return user?.state == .active ? owner : nil
     }
 
     /// What routing knows of a stored conversation: its title, its first public message, its org. Used to

@@ -165,6 +165,49 @@ extension PostgresStore {
         return found
     }
 
+    /// One statement: the customer, then the org, account and owners their lookup keys name (`rev_org` of
+    /// the rev user, `account` of the rev org, `owned_by` of the account: kept with each object in the same
+    /// transaction as its document).
+    public func customerDirectory(revUser number: Int) async throws -> ReferencedObjects {
+        let values: [PGValue] = [.integer(number), .text(RevUser.kind.rawValue), .text(RevOrg.kind.rawValue),
+                                 .text(Account.kind.rawValue), .text(DevUser.kind.rawValue)]
+        let rows = try await read { db in
+            try await db.query("""
+                WITH wanted AS (SELECT ?::bigint AS number, ?::text AS user_kind, ?::text AS org_kind, ?::text AS account_kind,
+                                       ?::text AS agent_kind),
+                customer AS (
+                    SELECT u.kind, u.number, u.doc FROM wanted w
+                    JOIN objects u ON u.kind = w.user_kind AND u.number = w.number AND NOT u.deleted),
+                org AS (
+                    SELECT o.kind, o.number, o.doc FROM wanted w JOIN customer c ON true
+                    JOIN object_keys k ON k.kind = w.user_kind AND k.number = w.number AND k.name = 'rev_org'
+                    JOIN objects o ON o.kind = w.org_kind AND o.number = k.value::bigint AND NOT o.deleted),
+                account AS (
+                    SELECT a.kind, a.number, a.doc FROM wanted w JOIN org ON true
+                    JOIN object_keys k ON k.kind = w.org_kind AND k.number = org.number AND k.name = 'account'
+                    JOIN objects a ON a.kind = w.account_kind AND a.number = k.value::bigint AND NOT a.deleted),
+                owners AS (
+                    SELECT d.kind, d.number, d.doc FROM wanted w JOIN account ON true
+                    JOIN object_keys k ON k.kind = w.account_kind AND k.number = account.number AND k.name = 'owned_by'
+                    JOIN objects d ON d.kind = w.agent_kind AND d.number = k.value::bigint AND NOT d.deleted)
+                SELECT kind, number, doc FROM customer UNION ALL SELECT kind, number, doc FROM org
+                UNION ALL SELECT kind, number, doc FROM account UNION ALL SELECT kind, number, doc FROM owners
+                """, values)
+        }
+        var found = ReferencedObjects()
+        for row in rows {
+            let number = row[1].int ?? 0
+            switch row[0].string.flatMap(ObjectKind.init(rawValue:)) {
+            case RevUser.kind: found.revUsers[number] = try cached(RevUser.self, kind: RevUser.kind.rawValue, number: number, row[2])
+            case RevOrg.kind: found.revOrgs[number] = try cached(RevOrg.self, kind: RevOrg.kind.rawValue, number: number, row[2])
+            case Account.kind: found.accounts[number] = try cached(Account.self, kind: Account.kind.rawValue, number: number, row[2])
+            case DevUser.kind: found.devUsers[number] = try cached(DevUser.self, kind: DevUser.kind.rawValue, number: number, row[2])
+            default: continue
+            }
+        }
+        return found
+    }
+
     public func update<Object: DirectoryObject>(_ type: Object.Type, number: Int,
                                                 change: @escaping @Sendable (Object) throws -> Recorded<Object>?) async throws -> Object {
         try await write { db in

@@ -63,10 +63,16 @@ extension PostgresStore {
         }
     }
 
-    public func latestConfigurationVersion(kind: String) async throws -> Int {
-        try await read { db in
-            try await db.scalar("SELECT COALESCE(MAX(version), 0) FROM configurations WHERE kind = ?", [.text(kind)]).int ?? 0
+    public func latestConfigurationVersions(kinds: [String]) async throws -> [String: Int] {
+        let rows = try await read { db in
+            try await db.query("""
+                SELECT w.kind, COALESCE((SELECT MAX(version) FROM configurations c WHERE c.kind = w.kind), 0)
+                FROM unnest(?::text[]) AS w(kind)
+                """, [.texts(kinds)])
         }
+        var versions: [String: Int] = [:]
+        for row in rows { if let kind = row[0].string { versions[kind] = row[1].int ?? 0 } }
+        return versions
     }
 
     public func configurationHistory(kind: String) async throws -> [StoredConfiguration] {

@@ -93,6 +93,10 @@ extension SQLiteStore {
         try await referencesKindByKind(wanted)
     }
 
+    public func customerDirectory(revUser number: Int) async throws -> ReferencedObjects {
+        try await customerDirectoryOneByOne(revUser: number)
+    }
+
     public func objects<Object: DirectoryObject>(_ type: Object.Type, numbers: Set<Int>) async throws -> [Int: Object] {
         guard !numbers.isEmpty else { return [:] }
         return try lookup { [self] db in

@@ -61,9 +61,13 @@ extension SQLiteStore {
         }
     }
 
-    public func latestConfigurationVersion(kind: String) async throws -> Int {
+    public func latestConfigurationVersions(kinds: [String]) async throws -> [String: Int] {
         try lookup { db in
-            try db.scalar("SELECT COALESCE(MAX(version), 0) FROM configurations WHERE kind = ?", [.text(kind)]).int ?? 0
+            var versions: [String: Int] = [:]
+            for kind in kinds {
+                versions[kind] = try db.scalar("SELECT COALESCE(MAX(version), 0) FROM configurations WHERE kind = ?", [.text(kind)]).int ?? 0
+            }
+            return versions
         }
     }
 

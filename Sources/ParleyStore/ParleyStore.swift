@@ -53,6 +53,11 @@ public protocol ParleyStore: Sendable {
     /// with their org), as `objects` and `artifacts` would find them kind by kind (`referencesKindByKind`
     /// does exactly that); a store may read them all at once.
     func references(_ wanted: ReferenceNumbers) async throws -> ReferencedObjects
+    /// A customer with what a conversation they open is routed by: their rev org, its account and the
+    /// account's owners, none of them deleted, as `object` would read them one after another
+    /// (`customerDirectoryOneByOne` does exactly that); a store may read them at once. Empty when there is no
+    /// such customer.
+    func customerDirectory(revUser number: Int) async throws -> ReferencedObjects
     /// Replaces an object with what `change` makes of it (nil: no change, nothing written).
     func update<Object: DirectoryObject>(_ type: Object.Type, number: Int,
                                          change: @escaping @Sendable (Object) throws -> Recorded<Object>?) async throws -> Object
@@ -188,8 +193,9 @@ public protocol ParleyStore: Sendable {
                            record: @escaping @Sendable (Int) -> [ChangeEvent]) async throws -> StoredConfiguration
     /// The version in force: the newest.
     func latestConfiguration(kind: String) async throws -> StoredConfiguration?
-    /// Only the newest version number (cheap: checked before each use of a compiled configuration).
-    func latestConfigurationVersion(kind: String) async throws -> Int
+    /// Only the newest version number of each kind, 0 for a kind with none (cheap: checked before each use of
+    /// a compiled configuration; a new conversation checks its routing rules and spam filter at once).
+    func latestConfigurationVersions(kinds: [String]) async throws -> [String: Int]
     /// Every version, newest first.
     func configurationHistory(kind: String) async throws -> [StoredConfiguration]
 

@@ -48,3 +48,21 @@ extension ParleyStore {
         return found
     }
 }
+
+extension ParleyStore {
+    /// The default of `customerDirectory`: each object read with `object`, following the customer's org, its
+    /// account and the account's owners.
+    public func customerDirectoryOneByOne(revUser number: Int) async throws -> ReferencedObjects {
+        var found = ReferencedObjects()
+        guard let customer = try await object(RevUser.self, number: number) else { return found }
+        found.revUsers[number] = customer
+        guard let org = customer.revOrg, let revOrg = try await object(RevOrg.self, number: org) else { return found }
+        found.revOrgs[org] = revOrg
+        guard let account = try await object(Account.self, number: revOrg.account) else { return found }
+        found.accounts[account.number] = account
+        for owner in Set(account.ownedBy) {
+            if let user = try await object(DevUser.self, number: owner) { found.devUsers[owner] = user }
+        }
+        return found
+    }
+}

@@ -6,9 +6,11 @@ import Testing
 /// released.
 extension StorageContract {
     func leasesGoToOneHolderAtATime(_ store: any ParleyStore) async throws {
-        #expect(try await store.acquireLease("timers", holder: "node-a", duration: 0.5))
+        // Long leases while nothing is to expire (a busy machine once took over half a second between two
+        // of these calls, and a half-second lease expired under the check); a short one only to expire.
+        #expect(try await store.acquireLease("timers", holder: "node-a", duration: 10))
         #expect(try await !store.acquireLease("timers", holder: "node-b", duration: 10), "held by another")
-        #expect(try await store.acquireLease("timers", holder: "node-a", duration: 0.5), "its holder renews it")
+        #expect(try await store.acquireLease("timers", holder: "node-a", duration: 10), "its holder renews it")
         #expect(try await store.acquireLease("webhooks", holder: "node-b", duration: 10), "each lease on its own")
         // Eight servers asking at once: exactly one gets an unheld lease.
         let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -16,6 +18,7 @@ extension StorageContract {
             return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
         #expect(winners == 1)
+        #expect(try await store.acquireLease("timers", holder: "node-a", duration: 0.2), "renewed for less")
         try await Task.sleep(for: .milliseconds(700))
         #expect(try await store.acquireLease("timers", holder: "node-b", duration: 10), "expired: taken over")
         #expect(try await !store.acquireLease("timers", holder: "node-a", duration: 10), "the old holder lost it")

@@ -117,6 +117,84 @@ extension StorageContract {
         #expect(try await store.references(ReferenceNumbers()).devUsers.isEmpty)
     }
 
+    func customersComeWithWhatRoutesThem(_ store: any ParleyStore) async throws {
+        let t0 = Self.t0
+        func agent(_ email: String) async throws -> DevUser {
+            try await store.insert(DevUser.self, actor: .system, at: t0) { number in
+                DevUser(number: number, email: email, displayName: email, fullName: nil, role: .agent, createdBy: .system, at: t0)
+            }
+        }
+        let first = try await agent("first@x.test"), second = try await agent("second@x.test"), gone = try await agent("gone@x.test")
+        let account = try await store.insert(Account.self, actor: .system, at: t0) { number in
+            Account(number: number, displayName: "Acme", description: nil, domains: ["acme.test"],
+                    ownedBy: [first.number, second.number, gone.number], externalRefs: [], websites: [], tier: nil, createdBy: .system, at: t0)
+        }
+        try await store.delete(DevUser.self, number: gone.number) { _ in [] }
+        func org(_ name: String) async throws -> RevOrg {
+            try await store.insert(RevOrg.self, actor: .system, at: t0) { number in
+                RevOrg(number: number, displayName: name, description: nil, account: account.number, externalRef: nil, tier: nil,
+                       environment: nil, createdBy: .system, at: t0)
+            }
+        }
+        let acme = try await org("Acme"), closed = try await org("Closed")
+        try await store.delete(RevOrg.self, number: closed.number) { _ in [] }
+        func customer(_ email: String, in revOrg: Int?) async throws -> RevUser {
+            try await store.insert(RevUser.self, actor: .system, at: t0) { number in
+                RevUser(number: number, displayName: email, fullName: nil, email: email, externalRef: nil, revOrg: revOrg,
+                        phoneNumbers: [], description: nil, createdBy: .system, at: t0)
+            }
+        }
+        let member = try await customer("m@acme.test", in: acme.number)
+        let loner = try await customer("l@elsewhere.test", in: nil)
+        let stranded = try await customer("s@closed.test", in: closed.number)
+        // Moved to another org after it was stored: what is read follows the move.
+        let moved = try await customer("v@acme.test", in: closed.number)
+        let movedNow = try await store.update(RevUser.self, number: moved.number) { current in
+            var next = current
+            next.revOrg = acme.number
+            return Recorded(next, events: [])
+        }
+        let found = try await store.customerDirectory(revUser: member.number)
+        #expect(found.revUsers == [member.number: member])
+        #expect(found.revOrgs == [acme.number: acme])
+        #expect(found.accounts == [account.number: account])
+        #expect(found.devUsers == [first.number: first, second.number: second], "a deleted owner is left out")
+        #expect(try await store.customerDirectory(revUser: movedNow.number).revOrgs.keys.sorted() == [acme.number])
+        let alone = try await store.customerDirectory(revUser: loner.number)
+        #expect(alone.revUsers == [loner.number: loner] && alone.revOrgs.isEmpty && alone.accounts.isEmpty && alone.devUsers.isEmpty)
+        let cut = try await store.customerDirectory(revUser: stranded.number)
+        #expect(cut.revUsers.count == 1 && cut.revOrgs.isEmpty && cut.accounts.isEmpty, "a deleted org ends the chain")
+        #expect(try await store.customerDirectory(revUser: 999).revUsers.isEmpty)
+        try await store.delete(RevUser.self, number: loner.number) { _ in [] }
+        #expect(try await store.customerDirectory(revUser: loner.number).revUsers.isEmpty, "a deleted customer is none")
+        for number in [member.number, movedNow.number, stranded.number, loner.number, 999] {
+            let once = try await store.customerDirectory(revUser: number)
+            let oneByOne = try await store.customerDirectoryOneByOne(revUser: number)
+            #expect(once.revUsers == oneByOne.revUsers && once.revOrgs == oneByOne.revOrgs && once.accounts == oneByOne.accounts
+                    && once.devUsers == oneByOne.devUsers)
+        }
+    }
+
+    func configurationsAreVersionedPerKind(_ store: any ParleyStore) async throws {
+        let t0 = Self.t0
+        #expect(try await store.latestConfigurationVersions(kinds: ["routing", "spam"]) == ["routing": 0, "spam": 0])
+        #expect(try await store.latestConfiguration(kind: "routing") == nil)
+        var recorded: [Int] = []
+        for (kind, document) in [("routing", #"{"rules":[]}"#), ("routing", #"{"rules":["it's \ \"quoted\""]}"#), ("spam", "{}")] {
+            let saved = try await store.saveConfiguration(kind: kind, document: document, actor: .devUser(1), at: t0) { version in
+                [ChangeEvent(object: ObjectID(.devUser, 1), actor: .devUser(1), at: t0, kind: .configurationChanged, field: kind, after: .number(version))]
+            }
+            recorded.append(saved.version)
+            #expect(saved.document == document && saved.kind == kind)
+        }
+        #expect(recorded == [1, 2, 1], "versions count per kind from 1")
+        #expect(try await store.latestConfigurationVersions(kinds: ["routing", "spam", "other"]) == ["routing": 2, "spam": 1, "other": 0])
+        #expect(try await store.latestConfigurationVersions(kinds: []) == [:])
+        let latest = try await store.latestConfiguration(kind: "routing")
+        #expect(latest?.version == 2 && latest?.document == #"{"rules":["it's \ \"quoted\""]}"# && latest?.actor == .devUser(1))
+        #expect(try await store.configurationHistory(kind: "routing").map(\.version) == [2, 1])
+    }
+
     func credentialsComeWithTheirHolder(_ store: any ParleyStore) async throws {
         let t0 = Self.t0
         let agent = try await store.insert(DevUser.self, actor: .system, at: t0) { number in

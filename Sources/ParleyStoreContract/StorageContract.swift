@@ -48,6 +48,8 @@ public struct StorageContract: Sendable {
         case artifactsAreStoredAndAttachedOnce
         case everyPartOfOneChangeIsStored
         case referencesAreReadAsObjectsWouldBe
+        case customersComeWithWhatRoutesThem
+        case configurationsAreVersionedPerKind
         case credentialsComeWithTheirHolder
 
         public var testDescription: String { rawValue }
@@ -93,6 +95,8 @@ public struct StorageContract: Sendable {
         case .artifactsAreStoredAndAttachedOnce: try await artifactsAreStoredAndAttachedOnce(store)
         case .everyPartOfOneChangeIsStored: try await everyPartOfOneChangeIsStored(store)
         case .referencesAreReadAsObjectsWouldBe: try await referencesAreReadAsObjectsWouldBe(store)
+        case .customersComeWithWhatRoutesThem: try await customersComeWithWhatRoutesThem(store)
+        case .configurationsAreVersionedPerKind: try await configurationsAreVersionedPerKind(store)
         case .credentialsComeWithTheirHolder: try await credentialsComeWithTheirHolder(store)
         }
     }
