@@ -11,6 +11,21 @@ extension PostgresStore {
     /// against the indexes of schema 1 (one per order, with and without the stage first, and one per
     /// filter), so the store does not choose plans itself as the SQLite store must.
     public func listConversations(_ query: ConversationQuery) async throws -> Page<Conversation> {
+        try await conversationPage(query, documents: true) { row in
+            try self.cached(Conversation.self, kind: "conversation", number: row.last?.int ?? 0, row[0])
+        }
+    }
+
+    /// Only the numbers: the page's rows without their documents (a conversation page's previous and next,
+    /// out of 200 of its view, no longer read 200 documents).
+    public func conversationNumbers(_ query: ConversationQuery) async throws -> [Int] {
+        try await conversationPage(query, documents: false) { row in row.last?.int ?? 0 }.items
+    }
+
+    /// A page of `query`'s conversations, each row its document (with `documents`) and the keyset's columns,
+    /// the number last.
+    private func conversationPage<Item: Sendable>(_ query: ConversationQuery, documents: Bool,
+                                                  decode: @escaping @Sendable ([PGValue]) throws -> Item) async throws -> Page<Item> {
         try await read { db in
             var conditions = ["NOT c.deleted"]
             var binds: [PGValue] = []
@@ -84,13 +99,11 @@ extension PostgresStore {
             case .priority(let descending):
                 keyset = PostgresKeyset(columns: ["c.priority", "COALESCE(c.waiting_ms, 9007199254740991)", "c.number"], descending: descending)
             }
-            let select = "SELECT c.doc, " + keyset.columns.joined(separator: ", ") + " FROM conversations c"
+            let select = "SELECT " + (documents ? "c.doc, " : "") + keyset.columns.joined(separator: ", ") + " FROM conversations c"
             // Planned with its values: which index serves best depends on them (a stage with few conversations,
             // a filter, a cursor deep in the list), and PostgreSQL's generic plan cannot see them.
             return try await db.page(select: select, conditions: conditions, binds: binds, keyset: keyset, page: query.page,
-                                     planning: .withValues) { row in
-                try self.cached(Conversation.self, kind: "conversation", number: row.last?.int ?? 0, row[0])
-            }
+                                     planning: .withValues, decode: decode)
         }
     }
 

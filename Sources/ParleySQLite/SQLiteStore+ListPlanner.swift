@@ -5,6 +5,10 @@ import ParleyStore
 import Synchronization
 
 extension SQLiteStore {
+    public func conversationNumbers(_ query: ConversationQuery) async throws -> [Int] {
+        try await conversationNumbersFromList(query)
+    }
+
     public func listConversations(_ query: ConversationQuery) async throws -> Page<Conversation> {
         try await read { [self] db in
             var conditions = ["c.deleted = 0"]

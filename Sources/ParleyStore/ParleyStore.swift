@@ -86,6 +86,9 @@ public protocol ParleyStore: Sendable {
     /// Deletes the conversation: it leaves every list, count, search and deadline; its events stay.
     func deleteConversation(number: Int, decide: @escaping @Sendable (Conversation) throws -> DeletionPlan) async throws
     func listConversations(_ query: ConversationQuery) async throws -> Page<Conversation>
+    /// The numbers of the conversations `listConversations(query)` lists, in its order, without reading
+    /// them (`conversationNumbersFromList` does read them; a store may read only the numbers).
+    func conversationNumbers(_ query: ConversationQuery) async throws -> [Int]
     /// Conversations per stage (not deleted), kept up to date as they change rather than counted.
     func stageCounts() async throws -> [Stage: Int]
 

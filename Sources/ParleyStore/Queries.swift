@@ -202,3 +202,10 @@ public enum SearchedNotes: Sendable, Hashable {
     /// Internal notes, and the private notes this dev user wrote (nil: no private notes at all).
     case internalAndPrivate(of: Int?)
 }
+
+extension ParleyStore {
+    /// The default of `conversationNumbers`: the listed conversations' numbers.
+    public func conversationNumbersFromList(_ query: ConversationQuery) async throws -> [Int] {
+        try await listConversations(query).items.map(\.number)
+    }
+}

@@ -23,6 +23,7 @@ extension StorageContract {
                 query.page.cursor = cursor
                 let page = try await store.listConversations(query)
                 forward += page.items.map(\.number)
+                #expect(try await store.conversationNumbers(query) == page.items.map(\.number), "only the numbers, in the same order")
                 cursor = page.nextCursor
                 last = page
             } while cursor != nil
@@ -33,6 +34,7 @@ extension StorageContract {
                 query.page.cursor = previous
                 let page = try await store.listConversations(query)
                 backward = page.items.map(\.number) + backward
+                #expect(try await store.conversationNumbers(query) == page.items.map(\.number), "backwards too")
                 cursor = page.prevCursor
             }
             #expect(backward == forward, "walking back gives the same order (\(sort))")

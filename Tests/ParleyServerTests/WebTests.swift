@@ -359,6 +359,34 @@ struct WebTests {
         }
     }
 
+    @Test("a conversation's page links the previous and next conversation of the view it was opened from")
+    func previousAndNext() async throws {
+        try await withWebServer { api, browser, world in
+            var numbers: [Int] = []
+            for title in ["First", "Second", "Third"] {
+                let id = try await api.conversation(world.aliceToken, title: title, message: "Help")
+                numbers.append(try #require(ObjectID.parse(id)).number)
+            }
+            try await signIn(browser)
+            let inbox = try await browser.get("/inbox?view=all").html
+            #expect(numbers.allSatisfy { inbox.contains("/inbox/conversations/\($0)?") })
+            // The view's own order (priority, then longest waiting) is the order the pages walk.
+            let listed = numbers.sorted { a, b in
+                (inbox.range(of: "/inbox/conversations/\(a)?")?.lowerBound ?? inbox.endIndex)
+                    < (inbox.range(of: "/inbox/conversations/\(b)?")?.lowerBound ?? inbox.endIndex)
+            }
+            func links(_ number: Int) async throws -> (previous: Bool, next: Bool, html: String) {
+                let html = try await browser.get("/inbox/conversations/\(number)?view=all").html
+                return (html.contains("rel=\"prev\""), html.contains("rel=\"next\""), html)
+            }
+            let middle = try await links(listed[1])
+            #expect(middle.html.contains("rel=\"prev\" href=\"/inbox/conversations/\(listed[0])?"))
+            #expect(middle.html.contains("rel=\"next\" href=\"/inbox/conversations/\(listed[2])?"))
+            let first = try await links(listed[0]), last = try await links(listed[2])
+            #expect(!first.previous && first.next && last.previous && !last.next)
+        }
+    }
+
     @Test("search finds messages; the org filter takes a name; stage counts show")
     func searchAndCounts() async throws {
         try await withWebServer { api, browser, world in

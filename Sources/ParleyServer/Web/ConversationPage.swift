@@ -191,7 +191,7 @@ extension WebInterface {
         var draft = draft
         if draft.isEmpty, let replyWith, let chosen = savedReplies.first(where: { $0.0.number == replyWith }) { draft = chosen.1 }
         // Previous and next in the view the agent came from.
-        let neighbours = try await store.listConversations(try await query(for: view, session: session, limit: 200)).items.map(\.number)
+        let neighbours = try await store.conversationNumbers(try await query(for: view, session: session, limit: 200))
         let position = neighbours.firstIndex(of: number)
         let next = position.flatMap { $0 + 1 < neighbours.count ? neighbours[$0 + 1] : nil }
             ?? (position == nil ? neighbours.first : nil)
