@@ -35,5 +35,13 @@ streams_ok() {
     grep -Eq "^streams: 3 open during the workflow, events received ([0-9]+)–\1, 3 up to the last event \([0-9]+\), all" "$workdir/streams.txt"
 }
 check streams streams_ok
+# Clients spread over several servers (here the same one twice, as a SQLite file has one server).
+spread_ok() {
+  "$binary" bench workflow --url "http://127.0.0.1:$port" --also-url "http://127.0.0.1:$port" --token bench --concurrency 4 \
+    --workflows 20 --phases workflow > "$workdir/spread.txt" &&
+    grep -q "against http://127.0.0.1:$port, http://127.0.0.1:$port" "$workdir/spread.txt" &&
+    grep -Eq "workflows 20 +errors 0" "$workdir/spread.txt"
+}
+check spread spread_ok
 echo "bench-smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
