@@ -29,9 +29,14 @@ extension ParleyApp {
     public func visibleConversation(_ number: Int, for caller: Caller) async throws -> Conversation {
         guard let conversation = try await store.conversation(number: number),
               caller.isAgent || conversation.isMember(caller.actor) else {
-            throw DomainError.notFound("conversation \(ObjectID(.conversation, number).displayID)")
+            throw DomainError.notFound(Self.conversationNotFound(number))
         }
         return conversation
+    }
+
+    /// What a conversation the caller cannot see, or that does not exist, is called in `notFound`: the same.
+    static func conversationNotFound(_ number: Int) -> String {
+        "conversation \(ObjectID(.conversation, number).displayID)"
     }
 
     /// A page of conversations as `caller` may list them: a customer's own only, searched without notes; for
@@ -141,7 +146,52 @@ extension ParleyApp {
     /// the client saw (`If-Match`): a conversation changed since is refused with `conflict`.
     public func updateConversation(_ number: Int, change: ConversationChange, expectedVersion: Int?,
                                    by caller: Caller) async throws -> Conversation {
-        let current = try await visibleConversation(number, for: caller)
+        var change = change
+        // Approving a suspended conversation routes it, and a hold counts its open dependencies: those read
+        // the conversation first. Any other change is checked on the write's own locked read, in the same
+        // order (visible to the caller, then the change itself), with one read fewer.
+        let readFirst = change.stage == .new || change.stage == .hold
+        if readFirst {
+            let current = try await visibleConversation(number, for: caller)
+            try Self.check(change, by: caller)
+            if change.stage == .new, current.stage == .suspended {
+                change.routingOnApproval = try await routingOnApproval(current)
+            }
+            if change.stage == .hold {
+                change.openDependencies = try await dependencies(of: current.id).filter { !$0.isClosed }.count
+            }
+        }
+        let actor = caller.actor
+        let now = clock.now()
+        let finalChange = change
+        let app = self
+        let seesVersions = caller.isAgent
+        let conversation: Conversation
+        do {
+            conversation = try await store.updateConversation(number: number) { current in
+                if !readFirst {
+                    guard caller.isAgent || current.isMember(actor) else { throw DomainError.notFound(Self.conversationNotFound(number)) }
+                    try Self.check(finalChange, by: caller)
+                }
+                if let expectedVersion, expectedVersion != current.version {
+                // Customers are not shown versions (they count agents' changes too).
+                throw DomainError.conflict(seesVersions
+                    ? "conversation \(current.id.displayID) is at version \(current.version), not \(expectedVersion): reload it and try again"
+                    : "conversation \(current.id.displayID) has changed since you read it: reload it and try again")
+                }
+                return app.plan(try current.applying(finalChange, by: actor, at: now), from: current, at: now,
+                                publishes: [.conversationUpdated])
+            }
+        } catch DomainError.notFound {
+            // No such conversation answers as one the caller may not see does (`visibleConversation`).
+            throw DomainError.notFound(Self.conversationNotFound(number))
+        }
+        committed(conversation)
+        return conversation
+    }
+
+    /// What no caller may change, and what customers may not: the checks on a change before its decision.
+    private static func check(_ change: ConversationChange, by caller: Caller) throws {
         if let tags = change.tags {
             let touched = Set((tags.set ?? []).map(\.tag) + tags.add.map(\.tag) + tags.remove)
             if let kept = touched.first(where: { SystemTag.serverKept.contains($0) }), let tag = SystemTag(rawValue: kept) {
@@ -151,30 +201,6 @@ extension ParleyApp {
         if caller.role == .customer, !change.isCustomerEditable {
             throw DomainError.forbidden("customers can change only the title and description of their conversations")
         }
-        var change = change
-        if change.stage == .new, current.stage == .suspended {
-            change.routingOnApproval = try await routingOnApproval(current)
-        }
-        if change.stage == .hold {
-            change.openDependencies = try await dependencies(of: current.id).filter { !$0.isClosed }.count
-        }
-        let actor = caller.actor
-        let now = clock.now()
-        let finalChange = change
-        let app = self
-        let seesVersions = caller.isAgent
-        let conversation = try await store.updateConversation(number: number) { current in
-            if let expectedVersion, expectedVersion != current.version {
-                // Customers are not shown versions (they count agents' changes too).
-                throw DomainError.conflict(seesVersions
-                    ? "conversation \(current.id.displayID) is at version \(current.version), not \(expectedVersion): reload it and try again"
-                    : "conversation \(current.id.displayID) has changed since you read it: reload it and try again")
-            }
-            return app.plan(try current.applying(finalChange, by: actor, at: now), from: current, at: now,
-                            publishes: [.conversationUpdated])
-        }
-        committed(conversation)
-        return conversation
     }
 
     /// Routes a conversation a reviewer approved as it would have been routed when it arrived.

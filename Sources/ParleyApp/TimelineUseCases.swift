@@ -52,6 +52,19 @@ extension ParleyApp {
     /// takes them, in the same transaction); a person already on that list may write to the conversation.
     public func addComment(to number: Int, body: String, visibility: Visibility, externalRef: String?, artifacts: [Int] = [],
                            by caller: Caller, mail: MailArrival? = nil) async throws -> TimelineEntry {
+        // The common case (words, no files, not by mail): the write's own locked read of the conversation is
+        // the only one, and what the read before it checked is checked there, in the same order. A customer's
+        // message to an archived conversation goes the long way, which looks for its newest follow-up.
+        if mail == nil, artifacts.isEmpty {
+            do {
+                return try await appendComment(to: number, body: body, previewed: body, visibility: visibility,
+                                               externalRef: externalRef, artifacts: [], by: caller, mail: nil, checking: true)
+            } catch is ArchivedForACustomer {
+            } catch DomainError.notFound {
+                // No such conversation answers as one the caller may not see does (`visibleConversation`).
+                throw DomainError.notFound(Self.conversationNotFound(number))
+            }
+        }
         var target: Conversation
         if let mail, mail.senderIsCopied, let copied = try await store.conversation(number: number),
            copied.emailCC.contains(mail.sender) {
@@ -69,6 +82,19 @@ extension ParleyApp {
               next.isMember(caller.actor) {
             target = next
         }
+        return try await appendComment(to: target.number, body: body, previewed: previewed, visibility: visibility,
+                                       externalRef: externalRef, artifacts: artifacts, by: caller, mail: mail, checking: false)
+    }
+
+    /// A customer's message met an archived conversation in `appendComment`'s checks: `addComment` takes the
+    /// long way, which finds the follow-up it belongs to.
+    private struct ArchivedForACustomer: Error {}
+
+    /// Stores the comment on conversation `number` as its stage machine decides. With `checking`, first what
+    /// `visibleConversation` and `addComment` check before a write (the caller sees the conversation, the
+    /// body has words, a customer's message is not for an archived conversation), on the locked conversation.
+    private func appendComment(to number: Int, body: String, previewed: String, visibility: Visibility, externalRef: String?,
+                               artifacts: [Int], by caller: Caller, mail: MailArrival?, checking: Bool) async throws -> TimelineEntry {
         let author = caller.actor
         let now = clock.now()
         var draft = CommentDraft(author: author, body: body, visibility: visibility, at: now, artifacts: artifacts)
@@ -76,7 +102,12 @@ extension ParleyApp {
         let comment = NewComment(draft,
                                  externalRef: externalRef)
         let app = self
-        let (entry, conversation) = try await store.addComment(to: target.number) { current in
+        let (entry, conversation) = try await store.addComment(to: number) { current in
+            if checking {
+                guard caller.isAgent || current.isMember(author) else { throw DomainError.notFound(Self.conversationNotFound(number)) }
+                guard !body.trimmed.isEmpty else { throw DomainError.missingField("body") }
+                if current.stage == .archived, caller.role == .customer { throw ArchivedForACustomer() }
+            }
             let (copied, copyEvents) = current.receivingMailCopies(mail?.addresses ?? [], at: now)
             switch try copied.receivingComment(by: author, visibility: visibility, body: previewed, at: now) {
             case .append(var decision):

@@ -246,6 +246,18 @@ struct ConversationLifeTests {
             #expect(write.status == .notFound)
             let update = try await api.post("conversations.update", #"{"id":"\#(alices)","title":"mine"}"#, token: world.carolToken)
             #expect(update.status == .notFound)
+            // Refused as a conversation that does not exist is, word for word, before anything about the request
+            // itself (an empty message, a change customers may not make) is judged.
+            let hidden = try #require(ObjectID.parse(alices)), missing = ObjectID(.conversation, 999)
+            for (id, conversation) in [(hidden, alices), (missing, missing.don)] {
+                let said = "conversation \(id.displayID) not found"
+                #expect(try await api.comment(world.carolToken, on: conversation, "hello?").body["message"].string == said)
+                #expect(try await api.comment(world.carolToken, on: conversation, " ").body["message"].string == said)
+                #expect(try await api.post("conversations.update", #"{"id":"\#(conversation)","title":"mine"}"#,
+                                           token: world.carolToken).body["message"].string == said)
+                #expect(try await api.post("conversations.update", #"{"id":"\#(conversation)","stage":{"name":"resolved"}}"#,
+                                           token: world.carolToken).body["message"].string == said)
+            }
             let timeline = try await api.post("timeline-entries.list", #"{"object":"\#(alices)"}"#, token: world.carolToken)
             #expect(timeline.status == .notFound)
             let links = try await api.post("links.list", #"{"object":"\#(alices)"}"#, token: world.carolToken)
