@@ -255,6 +255,7 @@ struct WebTests {
             let exchange = try await widget.get("/widget?token=\(world.aliceToken)")
             #expect(exchange.location == "/widget")
             #expect(exchange.headers[.setCookie]?.contains("Path=/widget") == true)
+            #expect(exchange.headers[.setCookie]?.contains("Max-Age=7776000") == true, "the cookie lives as long as the session token (World's are minted for 90 days)")
             #expect(try await widget.get("/widget").html.contains("Export fails"))
             // The agent proposes a resolution; the widget asks; Yes resolves.
             let proposed = try await api.post("conversations.resolution.propose", #"{"id":"\#(id)","body":"Fixed in 2.1"}"#, token: world.agentToken)

@@ -64,6 +64,8 @@ struct WebSession: Sendable {
 
     let token: String
     let caller: Caller
+    /// When the session's token expires (nil: never), as stored when it was resolved.
+    let expiresAt: Date?
 
     /// HMAC-SHA256 of a fixed label under the session token.
     var csrfToken: String {
@@ -83,7 +85,7 @@ struct WebSession: Sendable {
         guard let token, !token.isEmpty, let credential = try await store.credential(hash: TokenSecret.hash(token)),
               kinds.contains(credential.token.kind), credential.token.subject != .system,
               case .admits(let caller) = Credential.check(credential, now: now) else { return nil }
-        return WebSession(token: token, caller: caller)
+        return WebSession(token: token, caller: caller, expiresAt: credential.token.expiresAt)
     }
 
     /// A cookie for `value`: HttpOnly, SameSite, Secure when served over TLS. A widget embedded in another

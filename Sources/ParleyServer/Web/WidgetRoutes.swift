@@ -15,8 +15,7 @@ extension WebInterface {
                     return Self.page(pages.message(title: "Support", text: "This support session has expired. Reload the page you came from."),
                                      status: .unauthorized, embeddable: true)
                 }
-                let stored = try await store.token(hash: TokenSecret.hash(session.token))
-                let lifetime = stored?.expiresAt.map { Int($0.timeIntervalSince(clock.now())) }
+                let lifetime = session.expiresAt.map { Int($0.timeIntervalSince(clock.now())) }
                 return Self.redirect("/widget", cookie: WebSession.cookie(
                     name: WebSession.widgetCookie, value: token, path: "/widget", maxAge: lifetime, secure: secureCookies, embeddable: true))
             }
