@@ -23,11 +23,6 @@ public final class CompiledConfigurations: Sendable {
         return try await routingEngine(store, version: versions[Self.routingKind] ?? 0)
     }
 
-    public func spamFilter(_ store: any ParleyStore) async throws -> SpamFilter {
-        let versions = try await store.latestConfigurationVersions(kinds: [Self.spamKind])
-        return try await spamFilter(store, version: versions[Self.spamKind] ?? 0)
-    }
-
     /// The routing engine and the spam filter in force, their versions checked in one read (a customer's new
     /// conversation uses both).
     public func routingEngineAndSpamFilter(_ store: any ParleyStore) async throws -> (RoutingEngine?, SpamFilter) {

@@ -29,14 +29,9 @@ extension ParleyApp {
     public func visibleConversation(_ number: Int, for caller: Caller) async throws -> Conversation {
         guard let conversation = try await store.conversation(number: number),
               caller.isAgent || conversation.isMember(caller.actor) else {
-            throw DomainError.notFound(Self.conversationNotFound(number))
+            throw DomainError.conversationNotFound(number)
         }
         return conversation
-    }
-
-    /// What a conversation the caller cannot see, or that does not exist, is called in `notFound`: the same.
-    static func conversationNotFound(_ number: Int) -> String {
-        "conversation \(ObjectID(.conversation, number).displayID)"
     }
 
     /// A page of conversations as `caller` may list them: a customer's own only, searched without notes; for
@@ -166,25 +161,19 @@ extension ParleyApp {
         let finalChange = change
         let app = self
         let seesVersions = caller.isAgent
-        let conversation: Conversation
-        do {
-            conversation = try await store.updateConversation(number: number) { current in
-                if !readFirst {
-                    guard caller.isAgent || current.isMember(actor) else { throw DomainError.notFound(Self.conversationNotFound(number)) }
-                    try Self.check(finalChange, by: caller)
-                }
-                if let expectedVersion, expectedVersion != current.version {
+        let conversation = try await store.updateConversation(number: number) { current in
+            if !readFirst {
+                guard caller.isAgent || current.isMember(actor) else { throw DomainError.conversationNotFound(number) }
+                try Self.check(finalChange, by: caller)
+            }
+            if let expectedVersion, expectedVersion != current.version {
                 // Customers are not shown versions (they count agents' changes too).
                 throw DomainError.conflict(seesVersions
                     ? "conversation \(current.id.displayID) is at version \(current.version), not \(expectedVersion): reload it and try again"
                     : "conversation \(current.id.displayID) has changed since you read it: reload it and try again")
-                }
-                return app.plan(try current.applying(finalChange, by: actor, at: now), from: current, at: now,
-                                publishes: [.conversationUpdated])
             }
-        } catch DomainError.notFound {
-            // No such conversation answers as one the caller may not see does (`visibleConversation`).
-            throw DomainError.notFound(Self.conversationNotFound(number))
+            return app.plan(try current.applying(finalChange, by: actor, at: now), from: current, at: now,
+                            publishes: [.conversationUpdated])
         }
         committed(conversation)
         return conversation

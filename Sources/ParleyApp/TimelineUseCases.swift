@@ -59,11 +59,7 @@ extension ParleyApp {
             do {
                 return try await appendComment(to: number, body: body, previewed: body, visibility: visibility,
                                                externalRef: externalRef, artifacts: [], by: caller, mail: nil, checking: true)
-            } catch is ArchivedForACustomer {
-            } catch DomainError.notFound {
-                // No such conversation answers as one the caller may not see does (`visibleConversation`).
-                throw DomainError.notFound(Self.conversationNotFound(number))
-            }
+            } catch is ArchivedForACustomer {}
         }
         var target: Conversation
         if let mail, mail.senderIsCopied, let copied = try await store.conversation(number: number),
@@ -104,7 +100,7 @@ extension ParleyApp {
         let app = self
         let (entry, conversation) = try await store.addComment(to: number) { current in
             if checking {
-                guard caller.isAgent || current.isMember(author) else { throw DomainError.notFound(Self.conversationNotFound(number)) }
+                guard caller.isAgent || current.isMember(author) else { throw DomainError.conversationNotFound(number) }
                 guard !body.trimmed.isEmpty else { throw DomainError.missingField("body") }
                 if current.stage == .archived, caller.role == .customer { throw ArchivedForACustomer() }
             }

@@ -20,6 +20,12 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What was sent is larger than allowed (a file, or too many of them).
     case tooLarge(String)
 
+    /// A conversation that does not exist, or that the caller may not see: the same words either way, so that
+    /// an answer never tells which (every store and use case says it this way).
+    public static func conversationNotFound(_ number: Int) -> DomainError {
+        .notFound("conversation \(ObjectID(.conversation, number).displayID)")
+    }
+
     public var description: String {
         switch self {
         case .transitionRefused(_, _, let message): message

@@ -127,10 +127,10 @@ extension PostgresWrite {
         set("external_ref", .optional(conversation.externalRef), when: previous.externalRef != conversation.externalRef)
         set("unassigned", .bool(conversation.ownedBy.isEmpty), when: previous.ownedBy.isEmpty != conversation.ownedBy.isEmpty)
         values.append(.integer(conversation.number))
-        let id = conversation.id.displayID
+        let number = conversation.number
         try await later("UPDATE conversations SET \(assignments.joined(separator: ", ")) WHERE number = ? AND NOT deleted", values,
                         key: "conversation:\(conversation.number)") { changed in
-            guard changed == 1 else { throw DomainError.notFound(id) }
+            guard changed == 1 else { throw DomainError.conversationNotFound(number) }
         }
     }
 
@@ -222,7 +222,7 @@ extension PostgresStore {
                                    decide: @escaping @Sendable (Conversation) throws -> ConversationPlan?) async throws -> Conversation {
         try await write { db in
             guard let current = try await db.loadForWriting(number) else {
-                throw DomainError.notFound(ObjectID(.conversation, number).displayID)
+                throw DomainError.conversationNotFound(number)
             }
             guard let plan = try decide(current.conversation) else { return current.conversation }
             let stored = try await db.saveConversation(plan.conversation, deadline: plan.deadline, previous: current.conversation)
@@ -236,7 +236,7 @@ extension PostgresStore {
     public func deleteConversation(number: Int, decide: @escaping @Sendable (Conversation) throws -> DeletionPlan) async throws {
         try await write { db in
             guard let current = try await db.loadForWriting(number) else {
-                throw DomainError.notFound(ObjectID(.conversation, number).displayID)
+                throw DomainError.conversationNotFound(number)
             }
             let plan = try decide(current.conversation)
             let at = plan.events.last?.at ?? current.conversation.modifiedDate

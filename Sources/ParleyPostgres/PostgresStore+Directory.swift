@@ -142,22 +142,7 @@ extension PostgresStore {
                 UNION ALL SELECT 'artifact', number, doc FROM artifacts WHERE number = ANY(?::bigint[])
                 """, values)
         }
-        var found = ReferencedObjects()
-        for row in rows {
-            let number = row[1].int ?? 0
-            guard let kind = row[0].string.flatMap(ObjectKind.init(rawValue:)) else { continue }
-            switch kind {
-            case DevUser.kind: found.devUsers[number] = try cached(DevUser.self, kind: DevUser.kind.rawValue, number: number, row[2])
-            case RevUser.kind: found.revUsers[number] = try cached(RevUser.self, kind: RevUser.kind.rawValue, number: number, row[2])
-            case RevOrg.kind: found.revOrgs[number] = try cached(RevOrg.self, kind: RevOrg.kind.rawValue, number: number, row[2])
-            case Account.kind: found.accounts[number] = try cached(Account.self, kind: Account.kind.rawValue, number: number, row[2])
-            case Group.kind: found.groups[number] = try cached(Group.self, kind: Group.kind.rawValue, number: number, row[2])
-            case Tag.kind: found.tags[number] = try cached(Tag.self, kind: Tag.kind.rawValue, number: number, row[2])
-            case Work.kind: found.works[number] = try cached(Work.self, kind: Work.kind.rawValue, number: number, row[2])
-            case .artifact: found.artifacts[number] = try Self.decode(Artifact.self, row[2])
-            default: continue
-            }
-        }
+        var found = try referencedObjects(rows)
         let orgs = Set(found.revUsers.values.compactMap(\.revOrg)).subtracting(wanted.revOrgs)
         if !orgs.isEmpty {
             found.revOrgs.merge(try await objects(RevOrg.self, numbers: orgs)) { first, _ in first }
@@ -194,14 +179,24 @@ extension PostgresStore {
                 UNION ALL SELECT kind, number, doc FROM account UNION ALL SELECT kind, number, doc FROM owners
                 """, values)
         }
+        return try referencedObjects(rows)
+    }
+
+    /// Rows of (kind, number, document), decoded into what they are.
+    private func referencedObjects(_ rows: [[PGValue]]) throws -> ReferencedObjects {
         var found = ReferencedObjects()
         for row in rows {
             let number = row[1].int ?? 0
-            switch row[0].string.flatMap(ObjectKind.init(rawValue:)) {
+            guard let kind = row[0].string.flatMap(ObjectKind.init(rawValue:)) else { continue }
+            switch kind {
+            case DevUser.kind: found.devUsers[number] = try cached(DevUser.self, kind: DevUser.kind.rawValue, number: number, row[2])
             case RevUser.kind: found.revUsers[number] = try cached(RevUser.self, kind: RevUser.kind.rawValue, number: number, row[2])
             case RevOrg.kind: found.revOrgs[number] = try cached(RevOrg.self, kind: RevOrg.kind.rawValue, number: number, row[2])
             case Account.kind: found.accounts[number] = try cached(Account.self, kind: Account.kind.rawValue, number: number, row[2])
-            case DevUser.kind: found.devUsers[number] = try cached(DevUser.self, kind: DevUser.kind.rawValue, number: number, row[2])
+            case Group.kind: found.groups[number] = try cached(Group.self, kind: Group.kind.rawValue, number: number, row[2])
+            case Tag.kind: found.tags[number] = try cached(Tag.self, kind: Tag.kind.rawValue, number: number, row[2])
+            case Work.kind: found.works[number] = try cached(Work.self, kind: Work.kind.rawValue, number: number, row[2])
+            case .artifact: found.artifacts[number] = try Self.decode(Artifact.self, row[2])
             default: continue
             }
         }

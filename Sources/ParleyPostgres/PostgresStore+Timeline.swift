@@ -7,7 +7,7 @@ extension PostgresStore {
                            decide: @escaping @Sendable (Conversation) throws -> CommentPlan) async throws -> (TimelineEntry, Conversation) {
         try await write { db in
             guard let currentStored = try await db.loadForWriting(conversation, reserving: .comment) else {
-                throw DomainError.notFound(ObjectID(.conversation, conversation).displayID)
+                throw DomainError.conversationNotFound(conversation)
             }
             let current = currentStored.conversation
             let comment: NewComment

@@ -142,7 +142,7 @@ extension SQLiteStore {
         set("unassigned", .integer(conversation.ownedBy.isEmpty ? 1 : 0), when: previous.ownedBy.isEmpty != conversation.ownedBy.isEmpty)
         values.append(.integer(Int64(conversation.number)))
         let changed = try db.run("UPDATE conversations SET \(assignments.joined(separator: ", ")) WHERE number = ? AND deleted = 0", values)
-        guard changed == 1 else { throw DomainError.notFound(conversation.id.displayID) }
+        guard changed == 1 else { throw DomainError.conversationNotFound(conversation.number) }
     }
 
     /// Stores a new comment; returns its JSON (the outbox document of its creation carries it).
@@ -223,7 +223,7 @@ extension SQLiteStore {
                                    decide: @escaping @Sendable (Conversation) throws -> ConversationPlan?) async throws -> Conversation {
         return try await write { [self] db in
             guard let current = try loadForWriting(db, number) else {
-                throw DomainError.notFound(ObjectID(.conversation, number).displayID)
+                throw DomainError.conversationNotFound(number)
             }
             guard let plan = try decide(current.conversation) else { return current.conversation }
             let stored = try saveConversation(db, plan.conversation, deadline: plan.deadline, previous: current.conversation)
@@ -237,7 +237,7 @@ extension SQLiteStore {
     public func deleteConversation(number: Int, decide: @escaping @Sendable (Conversation) throws -> DeletionPlan) async throws {
         try await write { [self] db in
             guard let current = try loadForWriting(db, number) else {
-                throw DomainError.notFound(ObjectID(.conversation, number).displayID)
+                throw DomainError.conversationNotFound(number)
             }
             let plan = try decide(current.conversation)
             let at = plan.events.last?.at ?? current.conversation.modifiedDate

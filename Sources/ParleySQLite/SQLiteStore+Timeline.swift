@@ -11,7 +11,7 @@ extension SQLiteStore {
                            decide: @escaping @Sendable (Conversation) throws -> CommentPlan) async throws -> (TimelineEntry, Conversation) {
         return try await write { [self] db in
             guard let currentStored = try loadForWriting(db, conversation) else {
-                throw DomainError.notFound(ObjectID(.conversation, conversation).displayID)
+                throw DomainError.conversationNotFound(conversation)
             }
             let current = currentStored.conversation
             let plan = try decide(current)

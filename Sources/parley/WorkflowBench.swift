@@ -57,8 +57,7 @@ struct WorkflowBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let servers = try ([url] + alsoURL).map(Self.server)
-        try await measure(host: servers[0].host, port: servers[0].port, spreadOver: servers)
+        try await measure(servers: try ([url] + alsoURL).map(Self.server))
     }
 
     /// The host and port of a server's base URL given on the command line.
@@ -98,9 +97,11 @@ struct WorkflowBench: AsyncParsableCommand {
         String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }
 
-    /// Creates the agent, org and customers the clients act as (through one setup connection), then runs
-    /// the phases.
-    func measure(host: String, port: Int, spreadOver servers: [(host: String, port: Int)]) async throws {
+    /// Creates the agent, org and customers the clients act as (through one setup connection to the first
+    /// server, which also takes the ceiling, the streams and the reads), then runs the phases; the workflow's
+    /// clients take the servers in turn.
+    func measure(servers: [(host: String, port: Int)]) async throws {
+        let (host, port) = servers[0]
         let base = url, admin = token
         var setup = try await BenchConnection.connect(host: host, port: port)
         defer { Task { [setup] in await setup.close() } }
