@@ -4,6 +4,7 @@
 # parley (password parley) may create databases: by default on 127.0.0.1:55432 with the superuser postgres
 # over TCP; for a `scripts/pg-cluster start DIR` cluster:
 #   PGURL_BASE=postgres://parley:parley@127.0.0.1:$(cat DIR/port) PSQL_ADMIN="psql -h DIR -p $(cat DIR/port) -U postgres"
+# and through its unix socket rather than TCP: PGURL_BASE=postgres://parley@:$(cat DIR/port) PGURL_QUERY="?host=DIR"
 # usage: [SERVE_FLAGS="--database-connections 4"] scripts/bench-postgres.sh BIN MODE C N   (MODE: sqlite | pg1 | pg2 | pg2-two-generators)
 # pg2: two servers, one load generator spreading its C clients over both (as a load balancer would);
 # pg2-two-generators: two servers, a load generator of C/2 clients for each (the method before 2026-12-03).
@@ -21,10 +22,10 @@ if [ "$MODE" = sqlite ]; then
   PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --db ${TMPDIR:-/tmp}/parley-bench-s.sqlite --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning ${SERVE_FLAGS:-} > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
 else
   $PSQL_ADMIN -qc "CREATE DATABASE $DB OWNER parley" >/dev/null
-  PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --database-url $PGURL_BASE/$DB --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning ${SERVE_FLAGS:-} > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
+  PARLEY_ADMIN_TOKEN=t $BIN serve --port 39301 --database-url "$PGURL_BASE/$DB${PGURL_QUERY:-}" --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning ${SERVE_FLAGS:-} > ${TMPDIR:-/tmp}/parley-bench-node1.log 2>&1 &
   if [ "$MODE" != pg1 ]; then
     sleep 3
-    PARLEY_ADMIN_TOKEN=t $BIN serve --port 39302 --database-url $PGURL_BASE/$DB --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning ${SERVE_FLAGS:-} > ${TMPDIR:-/tmp}/parley-bench-node2.log 2>&1 &
+    PARLEY_ADMIN_TOKEN=t $BIN serve --port 39302 --database-url "$PGURL_BASE/$DB${PGURL_QUERY:-}" --rate-limit-per-token 100000000 --rate-limit-per-address 100000000 --log-level warning ${SERVE_FLAGS:-} > ${TMPDIR:-/tmp}/parley-bench-node2.log 2>&1 &
   fi
 fi
 sleep 3
