@@ -24,7 +24,7 @@ public final class PostgresStore: ParleyStore {
     /// Set when no connection came in time (the database is down), cleared when one is leased again.
     let unreachable = Flag()
     /// Abandons work whose connection closed under it (a statement PostgresNIO lost).
-    let watch = ClosedConnectionWatch()
+    let watch = ConnectionWatch()
     /// The statements each connection has prepared (decision 0014).
     let prepared = PreparedStatements()
 
@@ -108,6 +108,7 @@ public final class PostgresStore: ParleyStore {
         }
         guard first else { return }
         hints.stop()
+        watch.stop()
         // The pool's task ends before the store goes: a PostgresClient released while its run() is still
         // winding down corrupted memory in release builds (a probe store opened and closed at once crashed
         // about one start in two).
@@ -223,8 +224,8 @@ public final class PostgresStore: ParleyStore {
     /// How long a request waits for a connection before it is answered 503: while the database is down the
     /// pool has none to give, and a request must not hang until it is back. Once the database was found
     /// unreachable, requests wait only `unreachableWait` until a connection is leased again.
-    static let connectionWait = Duration.seconds(3)
-    static let unreachableWait = Duration.milliseconds(500)
+    static let connectionWait = TimeAmount.seconds(3)
+    static let unreachableWait = TimeAmount.milliseconds(500)
 
     struct NoConnection: Error {}
 
@@ -233,38 +234,20 @@ public final class PostgresStore: ParleyStore {
     }
 
     /// Runs `body` on a pooled connection, or throws `unavailable` when none comes within `connectionWait`
-    /// (the wait is cancelled; once `body` has its connection it is cut short only if the connection closes
-    /// and `body` is still waiting a moment later: `ClosedConnectionWatch`).
+    /// (the lease is given up); once `body` has its connection it is cut short only if the connection closes
+    /// and `body` is still waiting a moment later (`ConnectionWatch`).
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let leased = Flag()
-        let client = client
         let wait = unreachable.value.load(ordering: .relaxed) ? Self.unreachableWait : Self.connectionWait
         let unreachable = unreachable
-        let watch = watch
         let prepared = prepared, logger = logger
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await client.withConnection { connection in
-                    leased.value.store(true, ordering: .sequentiallyConsistent)
-                    unreachable.value.store(false, ordering: .relaxed)
-                    return try await watch.run(on: connection) {
-                        try await prepared.setUp(connection, logger: logger)
-                        return try await body(connection)
-                    }
-                }
+        do {
+            return try await watch.lease(from: client, within: wait) { connection in
+                unreachable.value.store(false, ordering: .relaxed)
+                try await prepared.setUp(connection, logger: logger)
+                return try await body(connection)
             }
-            group.addTask {
-                try await Task.sleep(for: wait)
-                if !leased.value.load(ordering: .sequentiallyConsistent) {
-                    unreachable.value.store(true, ordering: .relaxed)
-                    throw NoConnection()
-                }
-                return nil
-            }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let result { return result }
-            }
+        } catch is ConnectionWatch.NoConnectionInTime {
+            unreachable.value.store(true, ordering: .relaxed)
             throw NoConnection()
         }
     }

@@ -191,7 +191,7 @@ final class PublishHints: Sendable {
         var listeners: [@Sendable () -> Void] = []
         var tasks: [Task<Void, Never>] = []
         var client: PostgresClient?
-        var watch: ClosedConnectionWatch?
+        var watch: ConnectionWatch?
         var logger: Logger?
     }
 
@@ -200,7 +200,7 @@ final class PublishHints: Sendable {
 
     /// Sends hints through `client`; with `listening`, also listens on a connection of its own to `url`
     /// (never one of the pool's, which requests need), opened again whenever it drops.
-    func start(client: PostgresClient, watch: ClosedConnectionWatch, url: DatabaseURL, listening: Bool, logger: Logger) {
+    func start(client: PostgresClient, watch: ConnectionWatch, url: DatabaseURL, listening: Bool, logger: Logger) {
         state.withLock { state in
             state.client = client
             state.watch = watch
@@ -262,7 +262,7 @@ final class PublishHints: Sendable {
 
     /// A commit published: send a hint now, or once the one being sent is done.
     func published() {
-        let sender = state.withLock { state -> (PostgresClient, ClosedConnectionWatch, Logger)? in
+        let sender = state.withLock { state -> (PostgresClient, ConnectionWatch, Logger)? in
             if state.sending {
                 state.pending = true
                 return nil
