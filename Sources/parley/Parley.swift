@@ -27,15 +27,33 @@ struct Parley: AsyncParsableCommand {
         """,
         subcommands: [Serve.self, Migrate.self, Copy.self, Users.self, Routing.self, Bench.self])
 
-    /// The load generator (`bench workflow`) runs Swift concurrency's jobs on NIO's event loop threads, the
-    /// ones its HTTP client reads and writes on, so that it takes less of the CPU it shares with the server
-    /// it measures (about a fifth less, measured; for `parley serve` it made no difference, so the server keeps
-    /// Swift's own pool).
+    /// Some commands run Swift concurrency's jobs on NIO's event loop threads, the ones their sockets are
+    /// read and written on, rather than on Swift's own pool: the load generator (`bench workflow`), which
+    /// then takes about a fifth less of the CPU it shares with the server it measures, and a server on
+    /// PostgreSQL, whose every statement's answer arrives on an event loop and then had to wake a thread of
+    /// Swift's pool (server CPU per workflow about a tenth less with one server; two servers on one machine
+    /// 15–20% faster; BENCHMARKS.md, 2026-12-03). A server on SQLite keeps Swift's pool: its statements run
+    /// on the pool's threads, and on the event loops it measured 8–18% slower.
     static func main() async {
-        if CommandLine.arguments.dropFirst().starts(with: ["bench", "workflow"]) {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        do {
+            var command = try parseAsRoot()
+            if runsOnEventLoops(command) {
+                NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            }
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
         }
-        await main(nil)
+    }
+
+    static func runsOnEventLoops(_ command: any ParsableCommand) -> Bool {
+        if command is WorkflowBench { return true }
+        if let serve = command as? Serve { return (serve.databaseURL ?? Environment().get("PARLEY_DATABASE_URL")) != nil }
+        return false
     }
 }
 
