@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// **A connection that does not come in time** (`lease`): while the database is down, PostgresNIO's pool
 /// has no connection to give and keeps a lease request waiting for as long as it takes; a request must be
-/// answered 503 instead. Each request's lease is registered with its deadline, and one sweep every
-/// `sweepInterval` on an event loop gives up on those past it. (The first way, a timer task and a sleeping
+/// answered 503 instead. Each lease is registered with its deadline when its task asks the pool, and one
+/// sweep every `sweepInterval` on an event loop finds those past it, which a task then gives up (so that
+/// a machine too busy to run tasks does not make leases granted meanwhile look late). (The first way, a timer task and a sleeping
 /// child task per statement batch, cost the server about a tenth of its CPU per workflow in task switches and
 /// Dispatch's timer thread: BENCHMARKS.md, 2026-12-03.) A lease either starts its work or is given up on,
 /// never both: the two take the lease's registration under one lock.
@@ -40,9 +41,16 @@ final class ConnectionWatch: Sendable {
         var running: [PostgresConnection.ID: [Int: @Sendable () -> Void]] = [:]
         var nextKey = 0
         /// Leases asked for and not given yet: by when each must come, and how to give up on it.
-        var waiting: [Int: (deadline: NIODeadline, giveUp: @Sendable () -> Void)] = [:]
+        var waiting: [Int: Waiting] = [:]
         var sweep: RepeatedTask?
         var stopped = false
+    }
+
+    private struct Waiting {
+        var deadline: NIODeadline
+        var giveUp: @Sendable () -> Void
+        /// Past its deadline, and a task to give it up is on its way.
+        var late = false
     }
 
     private let state = Mutex(State())
@@ -62,11 +70,13 @@ final class ConnectionWatch: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 outcome.wait(continuation)
-                let ticket = register(deadline: .now() + wait) {
-                    outcome.finish(.failure(NoConnectionInTime()))
-                    outcome.cancel()
-                }
                 outcome.started(Task {
+                    // The wait starts with the lease's request: time this task spent waiting for a thread
+                    // (the machine busy) is not the database's.
+                    let ticket = self.register(deadline: .now() + wait) {
+                        outcome.finish(.failure(NoConnectionInTime()))
+                        outcome.cancel()
+                    }
                     let result: Result<T, any Error>
                     do {
                         result = .success(try await client.withConnection { connection in
@@ -101,7 +111,7 @@ final class ConnectionWatch: Sendable {
         let (ticket, start) = state.withLock { state -> (Int, Bool) in
             let ticket = state.nextKey
             state.nextKey &+= 1
-            state.waiting[ticket] = (deadline, giveUp)
+            state.waiting[ticket] = Waiting(deadline: deadline, giveUp: giveUp)
             return (ticket, state.sweep == nil && !state.stopped)
         }
         if start { startSweeping() }
@@ -128,13 +138,24 @@ final class ConnectionWatch: Sendable {
         if !keep { sweep.cancel() }
     }
 
+    /// Leases past their deadline are given up by a task, not here on the event loop: if the machine is so
+    /// busy that tasks wait for a thread, that task waits too, and a lease granted meanwhile (whose own task
+    /// has not run yet to start its work) is not given up for it.
     private func giveUpLateLeases() {
         let now = NIODeadline.now()
-        let late = state.withLock { state -> [@Sendable () -> Void] in
-            let tickets = state.waiting.filter { $0.value.deadline <= now }.map(\.key)
-            return tickets.compactMap { state.waiting.removeValue(forKey: $0)?.giveUp }
+        let late = state.withLock { state -> [Int] in
+            var late: [Int] = []
+            for (ticket, waiting) in state.waiting where !waiting.late && waiting.deadline <= now {
+                state.waiting[ticket]?.late = true
+                late.append(ticket)
+            }
+            return late
         }
-        for giveUp in late { giveUp() }
+        guard !late.isEmpty else { return }
+        Task {
+            let giveUps = self.state.withLock { state in late.compactMap { state.waiting.removeValue(forKey: $0)?.giveUp } }
+            for giveUp in giveUps { giveUp() }
+        }
     }
 
     /// Runs `work` with `connection`, leased by the caller; throws `StoreError.unavailable` if the

@@ -97,7 +97,8 @@ extension WebInterface {
                 return role
             } ?? .agent
             // The password is checked before the agent exists, so a refused one creates nobody.
-            let hash = try form.text("password").map { try PasswordHash.make($0) }
+            var hash: String?
+            if let password = form.text("password") { hash = try await PasswordHash.making(password) }
             let user = try await app.createDevUser(email: email, displayName: form.text("display_name"), fullName: nil, role: role, by: caller)
             if let hash { try await app.setPasswordHash(hash, of: user.number, at: now) }
             return "agent_created"
@@ -113,7 +114,7 @@ extension WebInterface {
         case (.agents, "password", let number?):
             guard let password = form.text("password") else { throw APIError.missing("password") }
             guard try await store.object(DevUser.self, number: number)?.state == .active else { throw APIError.notFound("active agent") }
-            try await app.setPasswordHash(try PasswordHash.make(password), of: number, at: now)
+            try await app.setPasswordHash(try await PasswordHash.making(password), of: number, at: now)
             return "password_set"
         case (.groups, "create", nil):
             guard let name = form.text("name") else { throw APIError.missing("name") }

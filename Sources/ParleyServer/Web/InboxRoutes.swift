@@ -197,10 +197,10 @@ struct WebInterface: Sendable {
         guard let user = try await store.find(DevUser.self, key: "email", value: email).first, user.state == .active,
               let hash = try await store.passwordHash(of: user.number) else {
             // As slow as a wrong password, so that timing does not tell which emails have accounts.
-            _ = PasswordHash.verify(password, against: PasswordHash.decoy)
+            _ = try await PasswordHash.verifying(password, against: PasswordHash.decoy)
             return nil
         }
-        return PasswordHash.verify(password, against: hash) ? user : nil
+        return try await PasswordHash.verifying(password, against: hash) ? user : nil
     }
 
     func query(for view: InboxView, session: WebSession, limit: Int = 50) async throws -> ConversationQuery {

@@ -1,6 +1,7 @@
 import _CryptoExtras
 import Crypto
 import Hummingbird
+import NIOPosix
 import ParleyApp
 import ParleyCore
 import ParleyStore
@@ -30,6 +31,17 @@ public enum PasswordHash {
               let salt = bytes(hex: parts[2]), let expected = bytes(hex: parts[3]),
               let key = try? derive(password, salt: salt, rounds: rounds) else { return false }
         return TokenSecret.constantTimeEqual(key, expected)
+    }
+
+    /// `make` on NIO's blocking-work threads: 600,000 rounds take a core for a noticeable moment, which must
+    /// not stall an event loop (a server on PostgreSQL runs its tasks on them: decision 0015).
+    public static func making(_ password: String) async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { try make(password) }
+    }
+
+    /// `verify` on NIO's blocking-work threads, as `making`.
+    public static func verifying(_ password: String, against stored: String) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { verify(password, against: stored) }
     }
 
     private static func derive(_ password: String, salt: [UInt8], rounds: Int) throws -> [UInt8] {
