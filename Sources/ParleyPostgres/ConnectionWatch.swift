@@ -15,7 +15,7 @@ import Synchronization
 /// Dispatch's timer thread: BENCHMARKS.md, 2026-12-03.) A lease either starts its work or is given up on,
 /// never both: the two take the lease's registration under one lock.
 ///
-/// **A connection that closes under its work** (`lease`, `run`): PostgresNIO 1.33.2 writes each statement to
+/// **A connection that closes under its work**: PostgresNIO 1.33.2 writes each statement to
 /// its channel with no promise (`PostgresConnection.query`): a statement written just as the server closes
 /// the connection (PostgreSQL stopping, a backend killed) reaches a pipeline that no longer has PostgresNIO's
 /// handler, and its answer never comes — not an error, nothing. Measured here: with PostgreSQL stopped in
@@ -63,8 +63,9 @@ final class ConnectionWatch: Sendable {
     struct NoConnectionInTime: Error {}
 
     /// Runs `work` on a connection leased from `client`; throws `NoConnectionInTime` when none comes within
-    /// `wait`, and `unavailable` if the connection closes and `work` has not answered `grace` later.
-    func lease<T: Sendable>(from client: PostgresClient, within wait: TimeAmount,
+    /// `wait` (nil: waits as long as it takes, for background work), and `unavailable` if the connection
+    /// closes and `work` has not answered `grace` later.
+    func lease<T: Sendable>(from client: PostgresClient, within wait: TimeAmount?,
                             _ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let outcome = Outcome<T>()
         return try await withTaskCancellationHandler {
@@ -73,14 +74,16 @@ final class ConnectionWatch: Sendable {
                 outcome.started(Task {
                     // The wait starts with the lease's request: time this task spent waiting for a thread
                     // (the machine busy) is not the database's.
-                    let ticket = self.register(deadline: .now() + wait) {
-                        outcome.finish(.failure(NoConnectionInTime()))
-                        outcome.cancel()
+                    let ticket = wait.map { wait in
+                        self.register(deadline: .now() + wait) {
+                            outcome.finish(.failure(NoConnectionInTime()))
+                            outcome.cancel()
+                        }
                     }
                     let result: Result<T, any Error>
                     do {
                         result = .success(try await client.withConnection { connection in
-                            guard self.claim(ticket) else { throw CancellationError() }
+                            if let ticket, !self.claim(ticket) { throw CancellationError() }
                             let key = self.watch(connection) { outcome.finish(.failure(Self.lost)) }
                             defer { self.unwatch(connection.id, key: key) }
                             return try await work(connection)
@@ -88,7 +91,7 @@ final class ConnectionWatch: Sendable {
                     } catch {
                         result = .failure(error)
                     }
-                    _ = self.claim(ticket)
+                    if let ticket { _ = self.claim(ticket) }
                     outcome.finish(result)
                 })
             }
@@ -155,31 +158,6 @@ final class ConnectionWatch: Sendable {
         Task {
             let giveUps = self.state.withLock { state in late.compactMap { state.waiting.removeValue(forKey: $0)?.giveUp } }
             for giveUp in giveUps { giveUp() }
-        }
-    }
-
-    /// Runs `work` with `connection`, leased by the caller; throws `StoreError.unavailable` if the
-    /// connection closes and `work` has not answered `grace` later.
-    func run<T: Sendable>(on connection: PostgresConnection,
-                          _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        let outcome = Outcome<T>()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                outcome.wait(continuation)
-                let key = watch(connection) { outcome.finish(.failure(Self.lost)) }
-                outcome.started(Task {
-                    let result: Result<T, any Error>
-                    do {
-                        result = .success(try await work())
-                    } catch {
-                        result = .failure(error)
-                    }
-                    self.unwatch(connection.id, key: key)
-                    outcome.finish(result)
-                })
-            }
-        } onCancel: {
-            outcome.cancel()
         }
     }
 

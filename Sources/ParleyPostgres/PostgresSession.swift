@@ -136,7 +136,7 @@ extension PostgresStore {
     /// that cannot be reached or is shutting down (unavailable: 503), a full disk (507), or an internal error.
     static func translate(_ error: any Error) -> any Error {
         if error is DomainError || error is StoreError || error is CancellationError { return error }
-        if error is NoConnection {
+        if error is ConnectionWatch.NoConnectionInTime {
             return StoreError(code: 0, message: "database unavailable: no connection in time", kind: .unavailable)
         }
         guard let error = error as? PSQLError else {

@@ -227,8 +227,6 @@ public final class PostgresStore: ParleyStore {
     static let connectionWait = TimeAmount.seconds(3)
     static let unreachableWait = TimeAmount.milliseconds(500)
 
-    struct NoConnection: Error {}
-
     final class Flag: Sendable {
         let value = Atomic<Bool>(false)
     }
@@ -246,9 +244,9 @@ public final class PostgresStore: ParleyStore {
                 try await prepared.setUp(connection, logger: logger)
                 return try await body(connection)
             }
-        } catch is ConnectionWatch.NoConnectionInTime {
+        } catch let error as ConnectionWatch.NoConnectionInTime {
             unreachable.value.store(true, ordering: .relaxed)
-            throw NoConnection()
+            throw error
         }
     }
 

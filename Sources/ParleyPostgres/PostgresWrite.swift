@@ -274,10 +274,8 @@ final class PublishHints: Sendable {
         guard let (client, watch, logger) = sender else { return }
         let task = Task { [weak self] in
             while true {
-                _ = try? await client.withConnection { connection in
-                    try await watch.run(on: connection) {
-                        try await connection.query("NOTIFY \(unescaped: PostgresStore.notifyChannel)", logger: logger)
-                    }
+                _ = try? await watch.lease(from: client, within: nil) { connection in
+                    try await connection.query("NOTIFY \(unescaped: PostgresStore.notifyChannel)", logger: logger)
                 }
                 try? await Task.sleep(for: Self.interval)
                 let again = self?.state.withLock { state -> Bool in

@@ -50,9 +50,15 @@ struct Parley: AsyncParsableCommand {
         }
     }
 
+    /// The PostgreSQL database a command was given: `--database-url`, else `PARLEY_DATABASE_URL`; nil: the
+    /// SQLite file.
+    static func databaseURL(_ option: String?) -> String? {
+        option ?? Environment().get("PARLEY_DATABASE_URL")
+    }
+
     static func runsOnEventLoops(_ command: any ParsableCommand) -> Bool {
         if command is WorkflowBench { return true }
-        if let serve = command as? Serve { return (serve.databaseURL ?? Environment().get("PARLEY_DATABASE_URL")) != nil }
+        if let serve = command as? Serve { return databaseURL(serve.databaseURL) != nil }
         return false
     }
 }
@@ -140,7 +146,7 @@ struct Serve: AsyncParsableCommand {
         guard imapPollSeconds > 0 else { throw ValidationError("--imap-poll-seconds must be more than 0") }
         configuration.imapPollSeconds = imapPollSeconds
         configuration.imapCAFile = imapCAFile
-        configuration.databaseURL = databaseURL ?? environment.get("PARLEY_DATABASE_URL")
+        configuration.databaseURL = Parley.databaseURL(databaseURL)
         guard databaseConnections > 0 else { throw ValidationError("--database-connections must be more than 0") }
         configuration.databaseConnections = databaseConnections
         configuration.waitsForDatabase = true
@@ -182,7 +188,7 @@ struct Migrate: AsyncParsableCommand {
     @Option(help: "A PostgreSQL database instead (or PARLEY_DATABASE_URL).") var databaseURL: String?
 
     func run() async throws {
-        if let url = databaseURL ?? Environment().get("PARLEY_DATABASE_URL") {
+        if let url = Parley.databaseURL(databaseURL) {
             let logger = Logger(label: "parley")
             let store = PostgresStore(url: try DatabaseURL(url), connections: 1, logger: logger, listening: false)
             try await store.closing {

@@ -38,7 +38,7 @@ struct SetPassword: AsyncParsableCommand {
         } catch let error as APIError {
             throw ValidationError("The password \(error.message).")
         }
-        let url = databaseURL ?? ProcessInfo.processInfo.environment["PARLEY_DATABASE_URL"]
+        let url = Parley.databaseURL(databaseURL)
         try await StoreOpening.using(url.map { .postgres(url: $0) } ?? .sqlite(path: database)) { store in
             let app = ParleyApp(store: store, clock: SystemClock())
             guard let user = try await store.find(DevUser.self, key: "email", value: email.lowercased()).first else {
